@@ -1,0 +1,3 @@
+from dicec.cli import main
+
+main()

@@ -1,0 +1,544 @@
+"""Serial program -> task graph: astroid def-use analysis of ``execute_command``.
+
+The analyser walks the checked program once, in order, with an abstract value for every variable:
+the whole image patch, a task's patch list, one element (or each element) of such a list, a task's
+scalar result, a literal, a string formatted from those, or *unknown*. Each operator call whose
+receiver and arguments are known becomes a :class:`~dicec.analysis.graph.Task`; a call on each
+element of a patch list becomes a fan-out; anything else is a :class:`~dicec.analysis.graph.Residual`
+the final step runs on demand.
+
+Why this is safe to approximate: tasks only precompute. The workflow's final step re-runs the serial
+program and answers calls from the tasks' results, so a wrong or extra prediction costs time, never
+the answer. The analyser therefore speculates freely: both branches of an ``if`` are precomputed, a
+patch picked from a list by a run-time rule (``sorted(...)[0]``, ``max(..., key=...)``) is predicted
+for every element of that list.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from astroid import nodes
+
+from dicec.analysis.graph import IMAGE, Arg, Format, Literal, PatchSource, Ref, Residual, Task, TaskGraph
+from dicec.check import require_valid
+from dicec.check.checker import ENTRY
+from dicec.tools.registry import Registry
+from dicec.tools.spec import Form, OperatorSpec
+
+
+# -- abstract values ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unknown:
+    """A value the analysis cannot predict; ``reason`` says why (shown in residual entries)."""
+
+    reason: str = "computed at run time"
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """The ``image`` parameter itself (not yet wrapped in ``ImagePatch``)."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One patch: where it comes from."""
+
+    source: PatchSource
+
+
+@dataclass(frozen=True)
+class PatchList:
+    """A list of patches that are elements of task ``task``'s result.
+
+    ``exact`` means it *is* that result (so ``[k]`` is element k); otherwise it was filtered, sorted
+    or sliced and only "some element of it" can be predicted.
+    """
+
+    task: str
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """The result of a non-patch task (a str, bool, number)."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Fmt:
+    parts: tuple[Union[str, Scalar], ...]
+
+
+Value = Union[Unknown, RawImage, Patch, PatchList, Scalar, Const, Fmt]
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass
+class _Context:
+    guard: str | None = None
+    fanout: str | None = None  # the task a surrounding loop fans out over
+
+
+@dataclass
+class _State:
+    registry: Registry
+    tasks: list[Task] = field(default_factory=list)
+    by_key: dict[tuple, str] = field(default_factory=dict)
+    residual: list[Residual] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    fanout_of: dict[str, str | None] = field(default_factory=dict)
+    seen_calls: set[int] = field(default_factory=set)
+
+
+def analyse(source: str, registry: Registry, *, path: str = "<string>", question: str | None = None) -> TaskGraph:
+    """Check ``source`` and turn it into a :class:`TaskGraph` (raises ``CheckFailed`` if it fails the checker)."""
+    module = require_valid(source, registry, path=path)
+    entry = next(s for s in module.body if isinstance(s, nodes.FunctionDef) and s.name == ENTRY)
+    state = _State(registry=registry)
+    env: dict[str, Value] = {entry.args.args[0].name: RawImage()}
+    _Analyser(state).block(entry.body, env, _Context())
+    # Operator calls in helper functions are not followed: the final step runs them on demand.
+    for fn in module.body:
+        if isinstance(fn, nodes.FunctionDef) and fn.name != ENTRY:
+            for call in fn.nodes_of_class(nodes.Call):
+                op = _operator_of(call, registry)
+                if op is not None:
+                    state.residual.append(Residual(operator=op[0].name, line=call.lineno or 1,
+                                                   reason=f"inside helper function {fn.name!r}"))
+    return TaskGraph(source=source, path=path, question=question, tasks=tuple(state.tasks),
+                     residual=tuple(sorted(state.residual, key=lambda r: (r.line, r.operator))))
+
+
+def _operator_of(call: nodes.Call, registry: Registry) -> tuple[OperatorSpec, Form] | None:
+    if isinstance(call.func, nodes.Attribute):
+        return registry.method(call.func.attrname)
+    if isinstance(call.func, nodes.Name):
+        return registry.function(call.func.name)
+    return None
+
+
+class _Analyser:
+    def __init__(self, state: _State) -> None:
+        self.s = state
+
+    # -- statements ------------------------------------------------------------------------------
+    def block(self, body: list[nodes.NodeNG], env: dict[str, Value], ctx: _Context) -> None:
+        for stmt in body:
+            self.stmt(stmt, env, ctx)
+
+    def stmt(self, node: nodes.NodeNG, env: dict[str, Value], ctx: _Context) -> None:
+        if isinstance(node, nodes.Assign):
+            value = self.expr(node.value, env, ctx)
+            for target in node.targets:
+                self.bind(target, value, env)
+        elif isinstance(node, nodes.AnnAssign):
+            if node.value is not None:
+                self.bind(node.target, self.expr(node.value, env, ctx), env)
+        elif isinstance(node, nodes.AugAssign):
+            self.expr(node.value, env, ctx)
+            if isinstance(node.target, nodes.AssignName):
+                env[node.target.name] = Unknown("updated in place")
+        elif isinstance(node, nodes.If):
+            self.branch(node, env, ctx)
+        elif isinstance(node, nodes.For):
+            self.loop(node, env, ctx)
+        elif isinstance(node, nodes.Try):
+            self.block(node.body, env, ctx)
+            for handler in node.handlers:
+                self.block(handler.body, env, ctx)
+            self.block(node.orelse, env, ctx)
+            self.block(node.finalbody, env, ctx)
+        elif isinstance(node, (nodes.Return, nodes.Expr)):
+            if node.value is not None:
+                self.expr(node.value, env, ctx)
+        else:
+            for child in node.get_children():
+                if isinstance(child, nodes.NodeNG) and not isinstance(child, (nodes.Pass, nodes.Break, nodes.Continue)):
+                    self.expr(child, env, ctx) if isinstance(child, _EXPRESSIONS) else self.stmt(child, env, ctx)
+
+    def bind(self, target: nodes.NodeNG, value: Value, env: dict[str, Value]) -> None:
+        if isinstance(target, nodes.AssignName):
+            env[target.name] = value
+        elif isinstance(target, (nodes.Tuple, nodes.List)):
+            items = value.value if isinstance(value, Const) and isinstance(value.value, (list, tuple)) else None
+            for i, elt in enumerate(target.elts):
+                v = Const(items[i]) if items is not None and i < len(items) else Unknown("unpacked at run time")
+                self.bind(elt, v, env)
+        # attribute and subscript stores change no tracked variable
+
+    def branch(self, node: nodes.If, env: dict[str, Value], ctx: _Context) -> None:
+        self.expr(node.test, env, ctx)
+        guard = node.test.as_string()
+        inner = _Context(guard=guard if ctx.guard is None else f"({ctx.guard}) and ({guard})", fanout=ctx.fanout)
+        then_env, else_env = dict(env), dict(env)
+        self.block(node.body, then_env, inner)
+        if node.orelse:
+            inner_else = _Context(guard=f"not ({guard})" if ctx.guard is None else f"({ctx.guard}) and not ({guard})",
+                                  fanout=ctx.fanout)
+            self.block(node.orelse, else_env, inner_else)
+        for name in set(then_env) | set(else_env):
+            a, b = then_env.get(name, env.get(name)), else_env.get(name, env.get(name))
+            env[name] = _join(a, b)
+
+    def loop(self, node: nodes.For, env: dict[str, Value], ctx: _Context) -> None:
+        it = self.expr(node.iter, env, ctx)
+        body_env = dict(env)
+        loop_ctx = ctx
+        if isinstance(it, PatchList):
+            first_only = it.exact and bool(node.body) and isinstance(node.body[-1], nodes.Return) and not _has_continue(node)
+            if first_only:
+                element: Value = Patch(PatchSource(kind="item", task=it.task, index=0))
+            else:
+                element = Patch(PatchSource(kind="each", task=it.task))
+                loop_ctx = _Context(guard=ctx.guard, fanout=it.task)
+            self.bind(node.target, element, body_env)
+        elif isinstance(it, Const) and isinstance(it.value, (list, tuple)) and len(it.value) <= 32:
+            # A loop over a literal list: unroll, so each literal element becomes its own task.
+            for item in it.value:
+                unrolled = dict(body_env)
+                self.bind(node.target, Const(item), unrolled)
+                self.block(node.body, unrolled, ctx)
+                body_env.update({k: _join(body_env.get(k), v) for k, v in unrolled.items()})
+            self.block(node.orelse, body_env, ctx)
+            env.update({k: _join(env.get(k), v) for k, v in body_env.items()})
+            return
+        else:
+            self.bind(node.target, Unknown("a loop variable over a run-time value"), body_env)
+        self.block(node.body, body_env, loop_ctx)
+        self.block(node.orelse, body_env, ctx)
+        for name, value in body_env.items():
+            if name not in env or env[name] != value:
+                env[name] = _join(env.get(name), value) if name in env else value
+
+    # -- expressions -----------------------------------------------------------------------------
+    def expr(self, node: nodes.NodeNG, env: dict[str, Value], ctx: _Context) -> Value:
+        if isinstance(node, nodes.Const):
+            return Const(node.value)
+        if isinstance(node, nodes.Name):
+            return env.get(node.name, Unknown(f"{node.name!r} is not known here"))
+        if isinstance(node, nodes.Call):
+            return self.call(node, env, ctx)
+        if isinstance(node, (nodes.List, nodes.Tuple)):
+            values = [self.expr(e, env, ctx) for e in node.elts]
+            if all(isinstance(v, Const) for v in values):
+                return Const([v.value for v in values])
+            return Unknown("a list built at run time")
+        if isinstance(node, nodes.JoinedStr):
+            return self.joined(node, env, ctx)
+        if isinstance(node, nodes.BinOp) and node.op == "+":
+            left, right = self.expr(node.left, env, ctx), self.expr(node.right, env, ctx)
+            return _concat(left, right)
+        if isinstance(node, nodes.Subscript):
+            return self.subscript(node, env, ctx)
+        if isinstance(node, nodes.Attribute):
+            self.expr(node.expr, env, ctx)
+            return Unknown(f"attribute {node.attrname!r}")
+        if isinstance(node, (nodes.ListComp, nodes.GeneratorExp, nodes.SetComp)):
+            return self.comprehension(node, env, ctx)
+        if isinstance(node, nodes.IfExp):
+            self.expr(node.test, env, ctx)
+            return _join(self.expr(node.body, env, ctx), self.expr(node.orelse, env, ctx))
+        # Anything else: analyse the parts for calls, the value itself is unknown.
+        for child in node.get_children():
+            if isinstance(child, (nodes.Lambda,)):
+                continue
+            self.expr(child, env, ctx)
+        return Unknown("computed at run time")
+
+    def joined(self, node: nodes.JoinedStr, env: dict[str, Value], ctx: _Context) -> Value:
+        parts: list[Union[str, Scalar]] = []
+        for piece in node.values:
+            if isinstance(piece, nodes.Const):
+                parts.append(str(piece.value))
+                continue
+            if not isinstance(piece, nodes.FormattedValue) or piece.format_spec is not None or piece.conversion not in (-1, None):
+                if isinstance(piece, nodes.FormattedValue):
+                    self.expr(piece.value, env, ctx)
+                return Unknown("a formatted string with a format spec")
+            v = self.expr(piece.value, env, ctx)
+            if isinstance(v, Const) and isinstance(v.value, (str, int, float, bool)) or (isinstance(v, Const) and v.value is None):
+                parts.append(str(v.value))
+            elif isinstance(v, Scalar):
+                parts.append(v)
+            elif isinstance(v, Fmt):
+                parts.extend(v.parts)
+            else:
+                return Unknown("a formatted string of a run-time value")
+        return _fmt(parts)
+
+    def subscript(self, node: nodes.Subscript, env: dict[str, Value], ctx: _Context) -> Value:
+        base = self.expr(node.value, env, ctx)
+        index = self.expr(node.slice, env, ctx)
+        if isinstance(base, PatchList):
+            if isinstance(node.slice, nodes.Slice):
+                return PatchList(task=base.task, exact=False)
+            if base.exact and isinstance(index, Const) and isinstance(index.value, int) and not isinstance(index.value, bool):
+                return Patch(PatchSource(kind="item", task=base.task, index=index.value))
+            return Patch(PatchSource(kind="each", task=base.task))
+        if isinstance(base, Const) and isinstance(index, Const):
+            try:
+                return Const(base.value[index.value])
+            except (TypeError, IndexError, KeyError):
+                return Unknown("an index out of range")
+        return Unknown("an element of a run-time value")
+
+    def comprehension(self, node: nodes.NodeNG, env: dict[str, Value], ctx: _Context) -> Value:
+        inner = dict(env)
+        inner_ctx = ctx
+        source_list: PatchList | None = None
+        for gen in node.generators:
+            it = self.expr(gen.iter, inner, inner_ctx)
+            if isinstance(it, PatchList) and source_list is None:
+                source_list = it
+                self.bind(gen.target, Patch(PatchSource(kind="each", task=it.task)), inner)
+                inner_ctx = _Context(guard=ctx.guard, fanout=it.task)
+            else:
+                self.bind(gen.target, Unknown("a comprehension variable"), inner)
+            for cond in gen.ifs:
+                self.expr(cond, inner, inner_ctx)
+        elt = self.expr(node.elt, inner, inner_ctx)
+        if source_list is not None and isinstance(elt, Patch) and elt.source.task == source_list.task:
+            return PatchList(task=source_list.task, exact=False)
+        return Unknown("a list built at run time")
+
+    def call(self, node: nodes.Call, env: dict[str, Value], ctx: _Context) -> Value:
+        func = node.func
+        op = _operator_of(node, self.s.registry)
+        if op is not None:
+            spec, form = op
+            receiver = self.expr(func.expr, env, ctx) if isinstance(func, nodes.Attribute) else None
+            return self.operator_call(node, spec, form, receiver, env, ctx)
+        if isinstance(func, nodes.Name):
+            args = [self.expr(a, env, ctx) for a in node.args or []]
+            for kw in node.keywords or []:
+                if not isinstance(kw.value, nodes.Lambda):
+                    self.expr(kw.value, env, ctx)
+                else:
+                    self.expr(kw.value.body, env, ctx)
+            return _builtin_result(func.name, args, bool(node.keywords))
+        if isinstance(func, nodes.Attribute):
+            receiver = self.expr(func.expr, env, ctx)
+            args = [self.expr(a, env, ctx) for a in node.args or []]
+            for kw in node.keywords or []:
+                self.expr(kw.value.body if isinstance(kw.value, nodes.Lambda) else kw.value, env, ctx)
+            if func.attrname == "append" and isinstance(func.expr, nodes.Name) and args:
+                current = env.get(func.expr.name)
+                item = args[0]
+                if isinstance(item, Patch) and item.source.task is not None and (
+                        current == Const([]) or (isinstance(current, PatchList) and current.task == item.source.task)):
+                    env[func.expr.name] = PatchList(task=item.source.task, exact=False)
+                else:
+                    env[func.expr.name] = Unknown("a list built at run time")
+            if func.attrname == "sort" and isinstance(receiver, PatchList) and isinstance(func.expr, nodes.Name):
+                env[func.expr.name] = PatchList(task=receiver.task, exact=False)
+            if func.attrname == "crop":
+                return Unknown("a patch cropped at run time")
+            return Unknown(f"the result of .{func.attrname}()")
+        self.expr(func, env, ctx)
+        return Unknown("computed at run time")
+
+    def operator_call(self, node: nodes.Call, spec: OperatorSpec, form: Form, receiver: Value | None,
+                      env: dict[str, Value], ctx: _Context) -> Value:
+        line = node.lineno or 1
+        values = [self.expr(a, env, ctx) for a in node.args or []]
+        by_name = {kw.arg: self.expr(kw.value, env, ctx) for kw in node.keywords or []}
+        first_visit = id(node) not in self.s.seen_calls
+        self.s.seen_calls.add(id(node))
+
+        def residual(reason: str) -> Value:
+            if first_visit:
+                self.s.residual.append(Residual(operator=spec.name, line=line, reason=reason))
+            return _result_unknown(form, reason)
+
+        patch: PatchSource | None = None
+        if form.kind == "method":
+            if isinstance(receiver, RawImage):
+                return residual("called on the raw image, not an ImagePatch")
+            if not isinstance(receiver, Patch):
+                why = receiver.reason if isinstance(receiver, Unknown) else "not a single patch"
+                return residual(f"the patch it is called on is {why}")
+            patch = receiver.source
+
+        args: list[Arg] = []
+        for i, param in enumerate(form.params):
+            if i < len(values):
+                v = values[i]
+            elif param.name in by_name:
+                v = by_name[param.name]
+            elif param.has_default:
+                v = Const(param.default)
+            else:
+                return residual(f"argument {param.name!r} is missing")
+            arg = self.as_arg(v)
+            if arg is None:
+                why = v.reason if isinstance(v, Unknown) else "not a value a task can receive"
+                return residual(f"argument {param.name!r} is {why}")
+            args.append(arg)
+
+        fanout = self.fanout_for(patch, args)
+        if fanout is False:
+            return residual("it combines values from different elements of a fan-out")
+        key = (spec.name, form.kind, patch, json.dumps([a.to_json() for a in args], sort_keys=True))
+        task_id = self.s.by_key.get(key)
+        if task_id is None:
+            task_id = self.new_id(spec.name, args)
+            self.s.tasks.append(Task(id=task_id, operator=spec.name, form=form.kind, patch=patch,
+                                     args=tuple(args), line=line, fanout=fanout, guard=ctx.guard))
+            self.s.by_key[key] = task_id
+            self.s.fanout_of[task_id] = fanout
+        if form.result == "patches":
+            return PatchList(task=task_id)
+        if form.result == "patch":
+            return Patch(PatchSource(kind="item", task=task_id))
+        return Scalar(task=task_id)
+
+    def as_arg(self, v: Value) -> Arg | None:
+        if isinstance(v, Const) and _is_json(v.value):
+            return Literal(value=list(v.value) if isinstance(v.value, tuple) else v.value)
+        if isinstance(v, Scalar):
+            return Ref(task=v.task)
+        if isinstance(v, PatchList) and v.exact:
+            return Ref(task=v.task)
+        if isinstance(v, Fmt):
+            return Format(parts=tuple(p if isinstance(p, str) else Ref(task=p.task) for p in v.parts))
+        return None
+
+    def fanout_for(self, patch: PatchSource | None, args: list[Arg]) -> str | None | bool:
+        """The task this call fans out over, ``None``, or ``False`` when inputs come from different fan-outs."""
+        fanouts = set()
+        if patch is not None and patch.kind == "each":
+            fanouts.add(patch.task)
+        for dep in (t for a in args for t in _refs(a)):
+            if self.s.fanout_of.get(dep) is not None:
+                return False  # a per-element value used as an argument: not expressible as one fan-out
+        if patch is not None and patch.kind == "item" and self.s.fanout_of.get(patch.task) is not None:
+            return False
+        if len(fanouts) > 1:
+            return False
+        return next(iter(fanouts), None)
+
+    def new_id(self, operator: str, args: list[Arg]) -> str:
+        base = operator.replace("_", "-")
+        hint = next((a.value for a in args if isinstance(a, Literal) and isinstance(a.value, str)), "")
+        slug = _SLUG.sub("-", hint.lower()).strip("-")[:16].strip("-")
+        stem = f"{base}-{slug}" if slug else base
+        candidate, n = stem, 2
+        while candidate in self.s.ids or candidate in _RESERVED_IDS:
+            candidate, n = f"{stem}-{n}", n + 1
+        self.s.ids.add(candidate)
+        return candidate
+
+
+#: Task ids the emitter uses for its own steps.
+_RESERVED_IDS = frozenset({"answer", "main"})
+
+_EXPRESSIONS = (nodes.Call, nodes.Name, nodes.Const, nodes.BinOp, nodes.BoolOp, nodes.Compare, nodes.UnaryOp,
+                nodes.Subscript, nodes.Attribute, nodes.List, nodes.Tuple, nodes.JoinedStr, nodes.IfExp,
+                nodes.ListComp, nodes.GeneratorExp, nodes.Dict, nodes.Set)
+
+
+def _refs(a: Arg) -> list[str]:
+    if isinstance(a, Ref):
+        return [a.task]
+    if isinstance(a, Format):
+        return [p.task for p in a.parts if isinstance(p, Ref)]
+    return []
+
+
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, (list, tuple)):
+        return all(_is_json(v) for v in value)
+    return False
+
+
+def _has_continue(loop: nodes.For) -> bool:
+    return any(True for _ in loop.nodes_of_class(nodes.Continue))
+
+
+def _join(a: Value | None, b: Value | None) -> Value:
+    """The value of a variable after two paths meet."""
+    if a is None:
+        return b if b is not None else Unknown()
+    if b is None or a == b:
+        return a
+    pa, pb = _patch_task(a), _patch_task(b)
+    if pa is not None and pa == pb:
+        return Patch(PatchSource(kind="each", task=pa)) if isinstance(a, Patch) and isinstance(b, Patch) \
+            else PatchList(task=pa, exact=False) if isinstance(a, PatchList) and isinstance(b, PatchList) else Unknown()
+    return Unknown("set differently on different paths")
+
+
+def _patch_task(v: Value) -> str | None:
+    if isinstance(v, Patch):
+        return v.source.task
+    if isinstance(v, PatchList):
+        return v.task
+    return None
+
+
+def _fmt(parts: list[Union[str, Scalar]]) -> Value:
+    merged: list[Union[str, Scalar]] = []
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        elif p != "":
+            merged.append(p)
+    if all(isinstance(p, str) for p in merged):
+        return Const("".join(merged))  # type: ignore[arg-type]
+    return Fmt(parts=tuple(merged))
+
+
+def _concat(left: Value, right: Value) -> Value:
+    def parts(v: Value) -> list[Union[str, Scalar]] | None:
+        if isinstance(v, Const) and isinstance(v.value, str):
+            return [v.value]
+        if isinstance(v, Fmt):
+            return list(v.parts)
+        return None
+
+    lp, rp = parts(left), parts(right)
+    if lp is not None and rp is not None:
+        return _fmt(lp + rp)
+    if isinstance(left, Const) and isinstance(right, Const):
+        try:
+            return Const(left.value + right.value)
+        except TypeError:
+            return Unknown("a type error at run time")
+    return Unknown("computed at run time")
+
+
+def _builtin_result(name: str, args: list[Value], has_keywords: bool) -> Value:
+    """What calling a builtin or API helper on abstract values gives."""
+    if name == "ImagePatch" and len(args) == 1 and isinstance(args[0], RawImage):
+        return Patch(IMAGE)
+    if name == "ImagePatch" and len(args) == 1 and isinstance(args[0], Patch):
+        return args[0]
+    if name in ("sorted", "list", "reversed") and args and isinstance(args[0], PatchList):
+        return PatchList(task=args[0].task, exact=name == "list" and args[0].exact)
+    if name in ("min", "max") and len(args) == 1 and isinstance(args[0], PatchList):
+        return Patch(PatchSource(kind="each", task=args[0].task))
+    if name == "str" and len(args) == 1 and isinstance(args[0], (Const, Scalar, Fmt)):
+        if isinstance(args[0], Const):
+            return Const(str(args[0].value))
+        return args[0] if isinstance(args[0], Fmt) else Fmt(parts=(args[0],))
+    return Unknown(f"the result of {name}()")
+
+
+def _result_unknown(form: Form, reason: str) -> Value:
+    """The value of a call no task predicts: unknown, and so is everything computed from it."""
+    return Unknown(f"the result of a .{form.signature.split('(')[0]}() call made at run time")

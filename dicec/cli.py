@@ -1,0 +1,297 @@
+"""The ``dicec`` command: a group of verbs, each a thin shell over one stage.
+
+Exit codes, for scripts: 0 success; 1 bad input or a failed check (one line per problem on
+stderr, ``file:line: message``); 2 a usage error; 70 an internal error (a bug in dicec); 130
+interrupted. Verbs import the stage they need inside their body, so ``dicec tools`` never loads hera
+and no verb loads anthropic or kubernetes unless it uses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from dicec import __version__
+from dicec.errors import DicecError
+
+EXIT_INPUT = 1
+EXIT_INTERNAL = 70
+
+_operators_option = click.option(
+    "--operators", "operator_dirs", multiple=True, metavar="DIR",
+    help="Also load operator folders from DIR (repeatable); they replace built-ins of the same name.")
+_pools_option = click.option(
+    "--pools", "pools_file", metavar="FILE", default=None,
+    help="Pool catalogue YAML to place on (default: the shipped A4000/A6000/A100 list prices).")
+_output_option = click.option(
+    "-o", "--output", metavar="FILE", default=None,
+    help="Write the result to FILE (atomically) instead of standard output.")
+
+
+def _format_option(*choices: str, default: str) -> Callable:
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                        help="Output format; json is for scripts.")
+
+
+class _Group(click.Group):
+    """Turns DicecError into one line and a non-zero exit, and never shows a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DicecError as exc:
+            for line in getattr(exc, "problems", None) or [exc]:
+                click.echo(_error_line(line), err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dicec: interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            os._exit(EXIT_INPUT)  # the reader went away; nothing left to say
+        except Exception as exc:  # a bug: say so in one line, show the traceback only on request
+            if os.environ.get("DICEC_DEBUG"):
+                raise
+            click.echo(f"dicec: internal error: {type(exc).__name__}: {exc} "
+                       "(set DICEC_DEBUG=1 for the traceback, and please report it)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _error_line(problem: object) -> str:
+    text = " ".join(str(problem).split())
+    if isinstance(problem, DicecError) and problem.location is None:
+        return f"dicec: {text}"
+    return text
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dicec")
+def cli() -> None:
+    """Compile a question about images into a parallel, cost-placed Argo Workflow.
+
+    \b
+    The main job:   dicec compile question.txt -o wf.yaml   then   argo submit wf.yaml
+    Each stage is also a verb that reads and writes plain files:
+      tools      list the vision operators found
+      codegen    question (.txt) -> serial ViperGPT-style program (.py)
+      plan       program (.py) -> task graph (.json)
+      place      task graph -> placed graph (pool, seconds, dollars per task)
+      compile    question, program or graph -> Argo Workflow YAML
+      validate   check workflow YAML against Argo's schema and references
+
+    Exit codes: 0 ok, 1 bad input or failed check, 2 usage error, 70 internal error.
+    """
+
+
+def _registry(operator_dirs: tuple[str, ...]):
+    from dicec.tools import discover
+
+    return discover(operator_dirs)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from dicec.files import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@cli.command()
+@_operators_option
+@_format_option("text", "json", default="text")
+def tools(operator_dirs: tuple[str, ...], fmt: str) -> None:
+    """List the vision operators discovered: built-in, from installed packages, and from --operators."""
+    registry = _registry(operator_dirs)
+    if fmt == "json":
+        click.echo(_json({"sources": list(registry.sources), "operators": [s.to_json() for s in registry]}), nl=False)
+        return
+    rows = []
+    for spec in registry:
+        lat = " ".join(f"{k}={v:g}s" for k, v in sorted(spec.profile.latency_s.items()))
+        for form in spec.forms:
+            call = f"patch.{form.signature}" if form.kind == "method" else form.signature
+            rows.append((call, f"{spec.profile.gpu_memory_gb:g} GB", lat, spec.origin))
+    width = max(len(r[0]) for r in rows)
+    for call, mem, lat, origin in rows:
+        click.echo(f"{call:<{width}}  {mem:>6}  {lat}  [{origin}]")
+    click.echo(f"{len(registry)} operators from: {', '.join(registry.sources)}", err=True)
+
+
+@cli.command()
+@click.argument("question_file", metavar="QUESTION.txt")
+@_output_option
+@click.option("--backend", type=click.Choice(["offline"]), default="offline", show_default=True,
+              help="Code generator: offline = built-in rules, no key or network needed.")
+@_operators_option
+@_format_option("text", "json", default="text")
+def codegen(question_file: str, output: str | None, backend: str, operator_dirs: tuple[str, ...], fmt: str) -> None:
+    """Write the serial program (def execute_command(image)) that answers the question in QUESTION.txt."""
+    from dicec.check import require_valid
+    from dicec.pipeline import generate, read_question
+
+    question = read_question(question_file)
+    registry = _registry(operator_dirs)
+    generated = generate(question, registry, backend=backend)
+    require_valid(generated.code, registry, path=f"{question_file} (generated)")
+    for w in generated.warnings:
+        click.echo(f"{question_file}: warning: {w}", err=True)
+    if fmt == "json":
+        body = {"question": question, "program": generated.code, "family": generated.family,
+                "warnings": list(generated.warnings), "backend": backend, "llm_calls": 0,
+                "input_tokens": 0, "output_tokens": 0}
+        text = _json(body)
+    else:
+        text = generated.code
+    _emit(text, output)
+
+
+@cli.command()
+@click.argument("programs", nargs=-1, required=True, metavar="PROGRAM.py...")
+@_output_option
+@_operators_option
+@_format_option("json", "jsonl", default="json")
+def plan(programs: tuple[str, ...], output: str | None, operator_dirs: tuple[str, ...], fmt: str) -> None:
+    """Analyse serial programs into task graphs (JSON; one object a line for several programs).
+
+    Independent operator calls become parallel tasks; a loop over a call's detections becomes a
+    fan-out. A program that cannot be planned is refused with file:line and the reason; the others
+    are still written, and the exit code is 1.
+    """
+    from dicec.analysis import analyse
+    from dicec.files import read_text
+
+    registry = _registry(operator_dirs)
+    if len(programs) > 1 and fmt == "json":
+        fmt = "jsonl"
+    lines, failed = [], 0
+    for path in programs:
+        try:
+            graph = analyse(read_text(path, what="program"), registry, path=path)
+        except DicecError as exc:
+            if len(programs) == 1:
+                raise
+            failed += 1
+            for line in getattr(exc, "problems", None) or [exc]:
+                click.echo(_error_line(line), err=True)
+            continue
+        lines.append(graph.dumps() if fmt == "json" else json.dumps(graph.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
+    if lines:
+        _emit("".join(lines), output)
+    if len(programs) > 1:
+        click.echo(f"planned {len(programs) - failed} of {len(programs)} programs", err=True)
+    if failed:
+        sys.exit(EXIT_INPUT)
+
+
+@cli.command()
+@click.argument("graph_file", metavar="GRAPH.json")
+@_output_option
+@_pools_option
+@_operators_option
+def place(graph_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...]) -> None:
+    """Put every task of a task graph on the cheapest pool whose GPU memory fits (placed graph JSON)."""
+    from dicec.analysis import graph_from_json
+    from dicec.files import read_text
+    from dicec.placement import load_pools
+    from dicec.placement import place as place_graph
+
+    text = read_text(graph_file, what="task graph")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DicecError(f"{graph_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    placed = place_graph(graph_from_json(data, where=graph_file), _registry(operator_dirs), load_pools(pools_file))
+    _emit(placed.dumps(), output)
+
+
+@cli.command(name="compile")
+@click.argument("input_file", metavar="INPUT")
+@_output_option
+@_pools_option
+@_operators_option
+@click.option("--backend", type=click.Choice(["offline"]), default="offline", show_default=True,
+              help="Code generator for a .txt question.")
+@click.option("--name", default=None, help="Fixed metadata.name (default: generateName, as argo submit expects).")
+@click.option("--namespace", default=None, help="metadata.namespace to write (default: none, the submitter's).")
+@_format_option("text", "json", default="text")
+def compile_(input_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...],
+             backend: str, name: str | None, namespace: str | None, fmt: str) -> None:
+    """Compile INPUT to an Argo Workflow: a .txt question, a .py program, or a .json (placed) task graph.
+
+    The YAML goes to -o FILE (written atomically) or standard output; a one-line summary goes to
+    standard error (or, with --format json, a JSON summary to standard output).
+    """
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_path
+    from dicec.placement import load_pools
+
+    options = EmitOptions(name=name, namespace=namespace)
+    result = compile_path(input_file, registry=_registry(operator_dirs), catalogue=load_pools(pools_file),
+                          options=options, backend=backend)
+    for w in result.warnings:
+        click.echo(f"{input_file}: warning: {w}", err=True)
+    if fmt == "json" and not output:
+        raise DicecError("--format json prints a summary, so the workflow needs -o FILE")
+    _emit(result.yaml, output)
+    stats = result.graph.stats
+    totals = result.placed.totals
+    summary = {
+        "input": input_file, "output": output, "question": result.question, "stats": stats,
+        "usd_per_query": totals["usd_per_query"], "critical_path_seconds": totals["critical_path_seconds"],
+        "pools": sorted({p.pool for p in result.placed.placements.values()}),
+        "warnings": list(result.warnings), "llm_calls": 0, "input_tokens": 0, "output_tokens": 0,
+    }
+    if fmt == "json":
+        click.echo(_json(summary), nl=False)
+    else:
+        where = output or "stdout"
+        click.echo(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
+                   f"{stats['critical_path']}, width {stats['max_width']}; pools "
+                   f"{', '.join(summary['pools']) or 'cpu'}; est. ${totals['usd_per_query']:.6f} per query", err=True)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="WORKFLOW.yaml...")
+@_format_option("text", "json", default="text")
+def validate(files: tuple[str, ...], fmt: str) -> None:
+    """Check workflow YAML: Argo's JSON schema (unknown fields refused) plus DAG cycles, dangling
+    dependencies and template references, unresolved {{...}} references and Kubernetes name rules.
+
+    Prints one line per problem (file:line: message) and exits 1 if there is any.
+    """
+    from dicec.validate import validate_path
+
+    results = {}
+    for path in files:
+        try:
+            results[path] = [str(d) for d in validate_path(path)]
+        except DicecError as exc:
+            results[path] = [str(exc)]
+    problems = [line for lines in results.values() for line in lines]
+    if fmt == "json":
+        click.echo(_json({"valid": not problems, "files": {p: {"valid": not ls, "problems": ls}
+                                                            for p, ls in results.items()}}), nl=False)
+    else:
+        for line in problems:
+            click.echo(line, err=True)
+        ok = [p for p, ls in results.items() if not ls]
+        if ok:
+            click.echo(f"{len(ok)} of {len(files)} file(s) valid", err=True)
+    if problems:
+        sys.exit(EXIT_INPUT)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="dicec")

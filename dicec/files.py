@@ -1,0 +1,82 @@
+"""Reading user input files and writing outputs safely.
+
+Inputs are checked before any stage sees them (missing, a directory, empty, binary, not UTF-8) so each
+problem is one clear line. Outputs are written to a temporary file in the target's directory and renamed
+into place, so a failure never leaves a half-written or truncated file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from dicec.errors import DicecError, Location
+
+#: Inputs larger than this are refused before parsing (a question or program is never this big).
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+
+
+def read_text(path: str | os.PathLike[str], *, what: str = "input") -> str:
+    """Return the text of a user's input file, or raise a one-line :class:`DicecError`."""
+    p = Path(path)
+    where = Location(path=str(path))
+    if str(path) == "-":
+        raise DicecError(f"reading {what} from standard input is not supported; name a file")
+    if not p.exists():
+        raise DicecError(f"no such file", location=where)
+    if p.is_dir():
+        raise DicecError(f"is a directory, expected a {what} file", location=where)
+    try:
+        size = p.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise DicecError(f"{what} is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit", location=where)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DicecError(f"cannot read: {exc.strerror or exc}", location=where) from None
+    if not data.strip():
+        raise DicecError(f"{what} file is empty", location=where)
+    if b"\x00" in data:
+        raise DicecError(f"{what} looks binary (it contains NUL bytes)", location=where)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DicecError(f"{what} is not UTF-8 text (bad byte at offset {exc.start})", location=where) from None
+    return text.removeprefix("\ufeff")
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Write ``data`` to ``path`` all-or-nothing: a temporary file beside it, then ``os.replace``."""
+    p = Path(path)
+    where = Location(path=str(path))
+    if p.is_dir():
+        raise DicecError("output path is a directory", location=where)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise DicecError(f"output directory {str(parent)!r} does not exist", location=where)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise DicecError(f"cannot write: {exc.strerror or exc}", location=where) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise DicecError(f"cannot write: {exc.strerror or exc}", location=where) from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,184 @@
+"""The pool catalogue: the kinds of node a workflow's steps can be placed on.
+
+A pool is a GPU class on a node group: its GPU memory, hourly price (on demand, and spot where
+listed), the node labels that select it and the taints its nodes carry. The default catalogue ships
+in ``data/pools.yaml`` with a source for every price; ``--pools FILE`` replaces it. Validation happens
+where the catalogue is read, so a typo or a negative price is one clear error naming the file.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dicec.errors import DicecError, Location
+from dicec.files import read_text
+from dicec.tools.spec import GPU_CLASSES
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
+_POOL_KEYS = {"name", "gpu_class", "gpu_memory_gb", "usd_per_hour", "spot_usd_per_hour", "node_labels",
+              "taints", "max_nodes", "source", "as_of"}
+_TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pool:
+    """One node pool.
+
+    Attributes:
+        name: the pool's name (a DNS label), used in reports and emitted labels.
+        gpu_class: one of A4000, A6000, A100, or ``None`` for a CPU pool.
+        gpu_memory_gb: memory of one GPU (0 for a CPU pool).
+        usd_per_hour: on-demand price of one GPU node, or ``None`` when not priced.
+        spot_usd_per_hour: the spot price, when the provider lists one.
+        node_labels: labels a pod's ``nodeSelector`` uses to land on this pool.
+        taints: the taints its nodes carry (each ``{key, operator, value?, effect}``); emitted as tolerations.
+        max_nodes: how many nodes the pool may grow to, or ``None`` for no stated limit.
+        source: where the price came from.
+        as_of: when the price was read.
+    """
+
+    name: str
+    gpu_class: str | None
+    gpu_memory_gb: float
+    usd_per_hour: float | None
+    spot_usd_per_hour: float | None = None
+    node_labels: dict[str, str]
+    taints: tuple[dict[str, str], ...] = ()
+    max_nodes: int | None = None
+    source: str = ""
+    as_of: str = ""
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu_class is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "gpu_class": self.gpu_class, "gpu_memory_gb": self.gpu_memory_gb,
+                "usd_per_hour": self.usd_per_hour, "spot_usd_per_hour": self.spot_usd_per_hour,
+                "node_labels": dict(sorted(self.node_labels.items())), "taints": [dict(t) for t in self.taints],
+                "max_nodes": self.max_nodes, "source": self.source, "as_of": self.as_of}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolCatalogue:
+    """The pools a run may place on.
+
+    Attributes:
+        pools: in file order, names unique.
+        path: the file it was read from (``<default>`` for the shipped one).
+    """
+
+    pools: tuple[Pool, ...]
+    path: str
+
+    def get(self, name: str) -> Pool:
+        for p in self.pools:
+            if p.name == name:
+                return p
+        raise DicecError(f"no pool named {name!r} in {self.path} (pools: {', '.join(p.name for p in self.pools)})")
+
+    def cpu_pool(self) -> Pool | None:
+        return min((p for p in self.pools if not p.has_gpu), key=_price_key, default=None)
+
+    def cheapest_fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None) -> Pool | None:
+        """The cheapest GPU pool with at least ``gpu_memory_gb`` per GPU (ties: file order)."""
+        fits = [p for p in self.pools if p.has_gpu and p.gpu_memory_gb >= gpu_memory_gb
+                and (gpu_classes is None or p.gpu_class in gpu_classes)]
+        return min(fits, key=_price_key, default=None)
+
+
+def _price_key(p: Pool) -> float:
+    return p.usd_per_hour if p.usd_per_hour is not None else 0.0
+
+
+def default_pools_path() -> Path:
+    return Path(str(importlib.resources.files("dicec.placement") / "data" / "pools.yaml"))
+
+
+def load_pools(path: str | Path | None = None) -> PoolCatalogue:
+    """Read a pool catalogue (the shipped default when ``path`` is ``None``)."""
+    shown = "<default pools>" if path is None else str(path)
+    text = default_pools_path().read_text(encoding="utf-8") if path is None else read_text(path, what="pool catalogue")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DicecError(f"pool catalogue is not valid YAML: {getattr(exc, 'problem', exc)}",
+                         location=Location(path=shown, line=mark.line + 1 if mark else None)) from None
+    return parse_pools(raw, path=shown)
+
+
+def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
+    """Validate a decoded catalogue mapping."""
+    where = Location(path=path)
+
+    def fail(msg: str) -> DicecError:
+        return DicecError(f"pool catalogue: {msg}", location=where)
+
+    if not isinstance(raw, dict) or raw.get("version") != 1 or not isinstance(raw.get("pools"), list):
+        raise fail("expected 'version: 1' and a 'pools:' list")
+    if set(raw) - {"version", "pools"}:
+        raise fail(f"unknown key {sorted(set(raw) - {'version', 'pools'})[0]!r}")
+    pools, names = [], set()
+    for i, item in enumerate(raw["pools"]):
+        if not isinstance(item, dict):
+            raise fail(f"pools[{i}] must be a mapping")
+        label = f"pool {item.get('name', i)!r}"
+        unknown = sorted(set(item) - _POOL_KEYS)
+        if unknown:
+            raise fail(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_POOL_KEYS))})")
+        name = item.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise fail(f"pools[{i}]: 'name' must be a lower-case DNS label of at most 32 characters")
+        if name in names:
+            raise fail(f"{label} appears twice")
+        names.add(name)
+        gpu_class = item.get("gpu_class")
+        if gpu_class is not None and gpu_class not in GPU_CLASSES:
+            raise fail(f"{label}: gpu_class must be one of {', '.join(GPU_CLASSES)} or null, not {gpu_class!r}")
+        mem = _number(item.get("gpu_memory_gb"), f"{label}: gpu_memory_gb", fail)
+        if (gpu_class is None) != (mem == 0):
+            raise fail(f"{label}: a GPU pool needs gpu_memory_gb > 0 and a CPU pool (gpu_class null) needs 0")
+        price = _optional_number(item.get("usd_per_hour"), f"{label}: usd_per_hour", fail)
+        if gpu_class is not None and price is None:
+            raise fail(f"{label}: a GPU pool needs usd_per_hour")
+        spot = _optional_number(item.get("spot_usd_per_hour"), f"{label}: spot_usd_per_hour", fail)
+        labels = item.get("node_labels") or {}
+        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            raise fail(f"{label}: node_labels must map strings to strings")
+        taints = item.get("taints") or []
+        if not isinstance(taints, list):
+            raise fail(f"{label}: taints must be a list")
+        for t in taints:
+            if not isinstance(t, dict) or not isinstance(t.get("key"), str) or t.get("effect") not in _TAINT_EFFECTS \
+                    or set(t) - {"key", "operator", "value", "effect"} or t.get("operator", "Equal") not in ("Equal", "Exists"):
+                raise fail(f"{label}: each taint needs key, effect ({', '.join(sorted(_TAINT_EFFECTS))}), "
+                           "and operator Equal (with value) or Exists")
+        max_nodes = item.get("max_nodes")
+        if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
+            raise fail(f"{label}: max_nodes must be a whole number >= 1")
+        pools.append(Pool(name=name, gpu_class=gpu_class, gpu_memory_gb=mem, usd_per_hour=price,
+                          spot_usd_per_hour=spot, node_labels={str(k): str(v) for k, v in labels.items()},
+                          taints=tuple({k: str(v) for k, v in t.items()} for t in taints), max_nodes=max_nodes,
+                          source=str(item.get("source") or ""), as_of=str(item.get("as_of") or "")))
+    if not any(p.has_gpu for p in pools):
+        raise fail("no GPU pool: at least one pool needs a gpu_class")
+    return PoolCatalogue(pools=tuple(pools), path=path)
+
+
+def _number(value: Any, what: str, fail) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail(f"{what} must be a number")
+    if value < 0:
+        raise fail(f"{what} must not be negative (got {value})")
+    return float(value)
+
+
+def _optional_number(value: Any, what: str, fail) -> float | None:
+    return None if value is None else _number(value, what, fail)

@@ -1,0 +1,1 @@
+"""Prompt templates (jinja2), shipped inside the package as ``dicec.templates``."""
