@@ -241,6 +241,11 @@ class _Analyser:
             return _concat(left, right)
         if isinstance(node, nodes.Subscript):
             return self.subscript(node, env, ctx)
+        if isinstance(node, nodes.UnaryOp) and node.op in ("-", "+"):
+            operand = self.expr(node.operand, env, ctx)
+            if isinstance(operand, Const) and isinstance(operand.value, (int, float)) and not isinstance(operand.value, bool):
+                return Const(-operand.value if node.op == "-" else operand.value)
+            return Unknown("computed at run time")
         if isinstance(node, nodes.Attribute):
             self.expr(node.expr, env, ctx)
             return Unknown(f"attribute {node.attrname!r}")
@@ -509,6 +514,10 @@ def _concat(left: Value, right: Value) -> Value:
             return [v.value]
         if isinstance(v, Fmt):
             return list(v.parts)
+        if isinstance(v, Scalar):
+            # str + str is concatenation; for any other type the serial program fails where the
+            # speculative task merely computes a call nobody reads: harmless.
+            return [v]
         return None
 
     lp, rp = parts(left), parts(right)

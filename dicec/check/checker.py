@@ -228,7 +228,8 @@ class _Checker:
 
     def check_function_call(self, node: nodes.Call, name: str, assigned: set[str]) -> None:
         if _is_dunder(name) or name in FORBIDDEN_NAMES:
-            return  # reported by check_name when the Name is visited
+            self.report(m.ForbiddenName, node, name)
+            return
         op = self.registry.function(name)
         if op is not None:
             spec, form = op

@@ -1,0 +1,56 @@
+"""Test helpers importable from any test (tests/ is on pythonpath): operator folders and ../shared data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+#: The ViperGPT API operators, as a synthetic registry for unit tests that must not depend on the
+#: figures in operators/: name -> (forms, gpu_memory_gb).
+SYNTHETIC_OPERATORS = {
+    "find": ([("method", "find(object_name: str) -> list[ImagePatch]")], 6),
+    "exists": ([("method", "exists(object_name: str) -> bool")], 6),
+    "verify_property": ([("method", "verify_property(object_name: str, property: str) -> bool")], 4),
+    "best_text_match": ([("method", "best_text_match(option_list: list, prefix: str = None) -> str")], 4),
+    "simple_query": ([("method", "simple_query(question: str) -> str")], 26),
+    "compute_depth": ([("method", "compute_depth() -> float")], 3),
+    "llm_query": ([("method", "llm_query(question: str, long_answer: bool = True) -> str"),
+                   ("function", "llm_query(query: str, context: str = None, long_answer: bool = True) -> str")], 20),
+    "best_image_match": ([("function", "best_image_match(list_patches: list, content: list, return_index: bool = False) -> ImagePatch | int")], 4),
+}
+
+
+def write_operator(folder: Path, name: str, forms: list[tuple[str, str]], gpu_memory_gb: float,
+                   latency: dict[str, float] | None = None, image: str = "ghcr.io/dicec/vision:0.1.0") -> Path:
+    """Write one operator folder (spec.yaml + operator.py) and return it."""
+    d = folder / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "operator.py").write_text('"""Test operator."""\n')
+    latency = latency or {"A4000": 0.5, "A6000": 0.3, "A100": 0.2}
+    spec = {
+        "version": 1, "name": name, "doc": f"test operator {name}",
+        "forms": [{"kind": k, "signature": s} for k, s in forms],
+        "image": image,
+        "profile": {"gpu_memory_gb": gpu_memory_gb, "model_load_s": 10, "latency_s": latency,
+                    "sources": {"gpu_memory_gb": "test", "model_load_s": "test", "latency_s": "test"}},
+        "entry": "operator.py",
+    }
+    (d / "spec.yaml").write_text(json.dumps(spec))  # JSON is YAML
+    return d
+
+
+def shared_file(*parts: str) -> Path:
+    """A file under ../shared, or skip the test when this clone has no shared folder beside it."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (a user's clone has no ../shared); this test needs it")
+    return path
+
+
+def viper_programs() -> list[dict]:
+    return [json.loads(line) for line in shared_file("dev", "viper_programs.jsonl").read_text().splitlines() if line.strip()]
