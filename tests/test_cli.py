@@ -1,0 +1,152 @@
+"""The dicec command as a user runs it: exit codes, one-line errors, no partial files, fast start."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from dicec.cli import cli
+
+PROGRAM = textwrap.dedent('''
+    def execute_command(image):
+        image_patch = ImagePatch(image)
+        cars = image_patch.find("car")
+        trucks = image_patch.find("truck")
+        for car in cars:
+            car.verify_property("car", "damaged")
+        return bool_to_yesno(len(cars) > len(trucks))
+''')
+
+
+def run(*args: str, ops=None):
+    extra = ["--operators", str(ops)] if ops else []
+    result = CliRunner().invoke(cli, [*args, *extra], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def prog(tmp_path):
+    p = tmp_path / "prog.py"
+    p.write_text(PROGRAM)
+    return p
+
+
+def test_compile_program_writes_valid_workflow(tmp_path, prog, synthetic_dir):
+    out = tmp_path / "wf.yaml"
+    r = run("compile", str(prog), "-o", str(out), ops=synthetic_dir)
+    assert r.exit_code == 0, r.output
+    assert "3 tasks (1 fan-outs), critical path 2, width 2" in r.stderr
+    import yaml
+    wf = yaml.safe_load(out.read_text())
+    assert wf["kind"] == "Workflow"
+    r2 = run("compile", str(prog), "-o", str(tmp_path / "again.yaml"), ops=synthetic_dir)
+    assert (tmp_path / "again.yaml").read_bytes() == out.read_bytes()
+
+
+def test_compile_json_summary(tmp_path, prog, synthetic_dir):
+    r = run("compile", str(prog), "-o", str(tmp_path / "wf.yaml"), "--format", "json", ops=synthetic_dir)
+    summary = json.loads(r.stdout)
+    assert summary["stats"]["max_width"] == 2 and summary["stats"]["fanouts"] == 1
+    assert summary["llm_calls"] == 0 and summary["usd_per_query"] > 0
+
+
+def test_plan_and_place_chain(tmp_path, prog, synthetic_dir):
+    graph = tmp_path / "g.json"
+    assert run("plan", str(prog), "-o", str(graph), ops=synthetic_dir).exit_code == 0
+    assert json.loads(graph.read_text())["stats"]["tasks"] == 3
+    placed = tmp_path / "placed.json"
+    assert run("place", str(graph), "-o", str(placed), ops=synthetic_dir).exit_code == 0
+    assert json.loads(placed.read_text())["placement"]["find-car"]["pool"] == "a4000"
+    wf = tmp_path / "wf.yaml"
+    assert run("compile", str(placed), "-o", str(wf), ops=synthetic_dir).exit_code == 0
+    direct = tmp_path / "direct.yaml"
+    run("compile", str(prog), "-o", str(direct), ops=synthetic_dir)
+    assert wf.read_bytes() == direct.read_bytes()  # entering in the middle gives the same workflow
+
+
+def test_plan_several_programs_is_jsonl_and_reports_refusals(tmp_path, prog, synthetic_dir):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def execute_command(image):\n    import os\n")
+    r = run("plan", str(prog), str(bad), str(prog), ops=synthetic_dir)
+    assert r.exit_code == 1
+    assert len(r.stdout.splitlines()) == 2 and all(json.loads(line)["stats"] for line in r.stdout.splitlines())
+    assert f"{bad}:2: import is not allowed in programs" in r.stderr
+    assert "planned 2 of 3 programs" in r.stderr
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: d / "missing.py", "no such file"),
+    (lambda d: d, "expected a .txt question"),
+    (lambda d: (d / "empty.py").write_text("  \n") and d / "empty.py", "program file is empty"),
+    (lambda d: (d / "bin.py").write_bytes(b"\x00\x01def") and d / "bin.py", "looks binary"),
+    (lambda d: (d / "latin.py").write_bytes(b"# caf\xe9\n") and d / "latin.py", "not UTF-8"),
+    (lambda d: (d / "noentry.py").write_text("def main(image):\n    return 1\n") and d / "noentry.py",
+     "must define 'def execute_command(image):'"),
+    (lambda d: (d / "syntax.py").write_text("def execute_command(image):\n    return (\n") and d / "syntax.py",
+     "syntax error"),
+    (lambda d: (d / "unknown.py").write_text("def execute_command(image):\n    return ImagePatch(image).detect('x')\n")
+     and d / "unknown.py", "unknown attribute 'detect'"),
+    (lambda d: (d / "q.md").write_text("hi") and d / "q.md", "expected a .txt question"),
+])
+def test_bad_input_is_one_line_nonzero_and_no_output(tmp_path, synthetic_dir, setup, message):
+    src = setup(tmp_path)
+    out = tmp_path / "out.yaml"
+    r = run("compile", str(src), "-o", str(out), ops=synthetic_dir)
+    assert r.exit_code == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_unwritable_output_keeps_old_file(tmp_path, prog, synthetic_dir):
+    r = run("compile", str(prog), "-o", str(tmp_path / "no" / "such" / "dir.yaml"), ops=synthetic_dir)
+    assert r.exit_code == 1 and "does not exist" in r.stderr
+    out = tmp_path / "wf.yaml"
+    out.write_text("previous\n")
+    bad = tmp_path / "bad.py"
+    bad.write_text("def execute_command(image):\n    eval('1')\n")
+    assert run("compile", str(bad), "-o", str(out), ops=synthetic_dir).exit_code == 1
+    assert out.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".wf.yaml")] == []
+
+
+def test_usage_error_exit_2():
+    r = CliRunner().invoke(cli, ["compile"])
+    assert r.exit_code == 2
+
+
+def test_tools_lists_operators_as_json(synthetic_dir):
+    r = run("tools", "--format", "json", ops=synthetic_dir)
+    names = [o["name"] for o in json.loads(r.stdout)["operators"]]
+    assert {"find", "simple_query", "best_image_match"} <= set(names)
+
+
+def test_verbs_do_not_import_heavy_libraries():
+    code = ("import sys; from click.testing import CliRunner; from dicec.cli import cli; "
+            "r = CliRunner().invoke(cli, ['tools']); assert r.exit_code == 0, r.output; "
+            "bad = [m for m in ('anthropic', 'kubernetes', 'hera', 'onnxruntime') if m in sys.modules]; "
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    code_compile = code.replace("['tools']", "['--help']")
+    out = subprocess.run([sys.executable, "-c", code_compile], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_internal_errors_are_one_line(monkeypatch, prog, synthetic_dir):
+    import dicec.pipeline
+
+    def boom(*a, **k):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(dicec.pipeline, "compile_path", boom)
+    monkeypatch.delenv("DICEC_DEBUG", raising=False)
+    r = CliRunner().invoke(cli, ["compile", str(prog)])
+    assert r.exit_code == 70 and "internal error: RuntimeError: kaput" in r.stderr and "Traceback" not in r.output
