@@ -326,17 +326,12 @@ class _Analyser:
             return self.operator_call(node, spec, form, receiver, env, ctx)
         if isinstance(func, nodes.Name):
             args = [self.expr(a, env, ctx) for a in node.args or []]
-            for kw in node.keywords or []:
-                if not isinstance(kw.value, nodes.Lambda):
-                    self.expr(kw.value, env, ctx)
-                else:
-                    self.expr(kw.value.body, env, ctx)
+            self.keywords(node, args[0] if args else None, env, ctx)
             return _builtin_result(func.name, args, bool(node.keywords))
         if isinstance(func, nodes.Attribute):
             receiver = self.expr(func.expr, env, ctx)
             args = [self.expr(a, env, ctx) for a in node.args or []]
-            for kw in node.keywords or []:
-                self.expr(kw.value.body if isinstance(kw.value, nodes.Lambda) else kw.value, env, ctx)
+            self.keywords(node, receiver, env, ctx)
             if func.attrname == "append" and isinstance(func.expr, nodes.Name) and args:
                 current = env.get(func.expr.name)
                 item = args[0]
@@ -352,6 +347,21 @@ class _Analyser:
             return Unknown(f"the result of .{func.attrname}()")
         self.expr(func, env, ctx)
         return Unknown("computed at run time")
+
+    def keywords(self, node: nodes.Call, ordered: Value | None, env: dict[str, Value], ctx: _Context) -> None:
+        """Analyse keyword arguments; a ``key=lambda p: ...`` over a patch list fans out over it."""
+        for kw in node.keywords or []:
+            if not isinstance(kw.value, nodes.Lambda):
+                self.expr(kw.value, env, ctx)
+                continue
+            inner, inner_ctx = dict(env), ctx
+            params = [a.name for a in kw.value.args.args or []]
+            for name in params:
+                inner[name] = Unknown("a lambda parameter")
+            if isinstance(ordered, PatchList) and len(params) == 1:
+                inner[params[0]] = Patch(PatchSource(kind="each", task=ordered.task))
+                inner_ctx = _Context(guard=ctx.guard, fanout=ordered.task)
+            self.expr(kw.value.body, inner, inner_ctx)
 
     def operator_call(self, node: nodes.Call, spec: OperatorSpec, form: Form, receiver: Value | None,
                       env: dict[str, Value], ctx: _Context) -> Value:
@@ -481,6 +491,11 @@ def _join(a: Value | None, b: Value | None) -> Value:
         return b if b is not None else Unknown()
     if b is None or a == b:
         return a
+    # An empty list that a loop may have appended patches to: some elements of that task's list.
+    if a == Const([]) and isinstance(b, PatchList):
+        return PatchList(task=b.task, exact=False)
+    if b == Const([]) and isinstance(a, PatchList):
+        return PatchList(task=a.task, exact=False)
     pa, pb = _patch_task(a), _patch_task(b)
     if pa is not None and pa == pb:
         return Patch(PatchSource(kind="each", task=pa)) if isinstance(a, Patch) and isinstance(b, Patch) \

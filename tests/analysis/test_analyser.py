@@ -213,3 +213,32 @@ def test_task_ids_are_kubernetes_names_even_for_hostile_text(registry):
     ''', registry)
     import re
     assert all(re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", t.id) and len(t.id) <= 40 for t in g.tasks)
+
+
+def test_sort_key_calling_an_operator_fans_out_and_the_sorted_pick_is_speculated(registry):
+    g = plan("""
+        def execute_command(image):
+            image_patch = ImagePatch(image)
+            people = image_patch.find("person")
+            people.sort(key=lambda p: p.compute_depth())
+            closest = people[0]
+            return closest.simple_query("What is the person doing?")
+    """, registry)
+    depth, query = only(g, "compute_depth"), only(g, "simple_query")
+    assert depth.fanout == "find-person" and depth.patch == PatchSource(kind="each", task="find-person")
+    # after sorting, [0] is some element of find-person: predicted for each of them
+    assert query.patch == PatchSource(kind="each", task="find-person")
+
+
+def test_list_filled_by_a_guarded_append_keeps_its_provenance(registry):
+    g = plan("""
+        def execute_command(image):
+            image_patch = ImagePatch(image)
+            taxi = image_patch.find("taxi")[0]
+            left = []
+            for v in image_patch.find("vehicle"):
+                if v.horizontal_center < taxi.horizontal_center:
+                    left.append(v)
+            return ", ".join([v.simple_query("What vehicle is this?") for v in left])
+    """, registry)
+    assert only(g, "simple_query").fanout == "find-vehicle" and g.residual == ()
