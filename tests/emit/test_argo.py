@@ -90,3 +90,16 @@ def test_name_and_namespace_options(registry, pools):
     _, wf = build(registry, pools, name="car-check", namespace="vision")
     assert wf["metadata"]["name"] == "car-check" and wf["metadata"]["namespace"] == "vision"
     assert "generateName" not in wf["metadata"]
+
+
+def test_libyaml_and_pure_python_dumpers_write_the_same_bytes(registry, pools):
+    import yaml as pyyaml
+
+    from dicec.emit.yamlio import dump_yaml as dump
+
+    hostile = "x: {{y}}\n- '\"\\u202e\u202e\t caf\u00e9"
+    src = ("def execute_command(image):\n    image_patch = ImagePatch(image)\n"
+           f"    return image_patch.simple_query({hostile!r})\n")
+    for program in (PROGRAM, src):
+        wf = build(registry, pools, src=program)[1]
+        assert dump([wf], dumper=pyyaml.SafeDumper) == dump([wf], dumper=getattr(pyyaml, "CSafeDumper", pyyaml.SafeDumper))
