@@ -150,3 +150,26 @@ def test_internal_errors_are_one_line(monkeypatch, prog, synthetic_dir):
     monkeypatch.delenv("DICEC_DEBUG", raising=False)
     r = CliRunner().invoke(cli, ["compile", str(prog)])
     assert r.exit_code == 70 and "internal error: RuntimeError: kaput" in r.stderr and "Traceback" not in r.output
+
+
+def test_a_users_operator_is_used_by_every_stage(tmp_path):
+    from support import write_operator
+
+    ops = tmp_path / "ops"
+    write_operator(ops, "read_plate", [("method", "read_plate() -> str")], 30,
+                   latency={"A6000": 0.2, "A100": 0.1}, image="registry.example/ocr:1")
+    prog = tmp_path / "plate.py"
+    prog.write_text("def execute_command(image):\n    image_patch = ImagePatch(image)\n"
+                    "    return [car.read_plate() for car in image_patch.find('car')]\n")
+    r = run("tools", "--format", "json", ops=ops)
+    assert "read_plate" in [o["name"] for o in json.loads(r.stdout)["operators"]]
+    out = tmp_path / "wf.yaml"
+    r = run("compile", str(prog), "-o", str(out), ops=ops)
+    assert r.exit_code == 0, r.output
+    import yaml
+    templates = {t["name"]: t for t in yaml.safe_load(out.read_text())["spec"]["templates"]}
+    plate = templates["read-plate-a6000"]  # 30 GB: the cheapest pool with its GPU class that fits
+    assert plate["container"]["image"] == "registry.example/ocr:1"
+    assert plate["container"]["command"] == ["dicec", "op", "read_plate"]
+    fan = next(t for t in templates["main"]["dag"]["tasks"] if t["template"] == "read-plate-a6000")
+    assert fan["withParam"] == "{{tasks.find-car.outputs.parameters.value}}"
