@@ -40,3 +40,14 @@ def test_dockerfile_copies_existing_paths_and_runs_dicec():
         for part in src.split():
             assert (REPO / part).exists(), part
     assert 'ENTRYPOINT ["dicec"]' in text and re.search(r"^USER 10001$", text, flags=re.M)
+
+
+def test_every_subpackage_is_listed_in_setup_cfg():
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "dicec").rglob("__init__.py")}
+    missing = sorted(on_disk - listed)
+    assert not missing, f"add to setup.cfg [options] packages: {missing}"
