@@ -162,10 +162,12 @@ class _Analyser:
         elif isinstance(node, (nodes.Return, nodes.Expr)):
             if node.value is not None:
                 self.expr(node.value, env, ctx)
-        else:
+        else:  # assert, raise, print-only statements...: look inside for operator calls
             for child in node.get_children():
-                if isinstance(child, nodes.NodeNG) and not isinstance(child, (nodes.Pass, nodes.Break, nodes.Continue)):
-                    self.expr(child, env, ctx) if isinstance(child, _EXPRESSIONS) else self.stmt(child, env, ctx)
+                if isinstance(child, _EXPRESSIONS):
+                    self.expr(child, env, ctx)
+                elif not isinstance(child, (nodes.Pass, nodes.Break, nodes.Continue)):
+                    self.stmt(child, env, ctx)
 
     def bind(self, target: nodes.NodeNG, value: Value, env: dict[str, Value]) -> None:
         if isinstance(target, nodes.AssignName):
@@ -496,10 +498,13 @@ def _join(a: Value | None, b: Value | None) -> Value:
         return PatchList(task=b.task, exact=False)
     if b == Const([]) and isinstance(a, PatchList):
         return PatchList(task=a.task, exact=False)
-    pa, pb = _patch_task(a), _patch_task(b)
-    if pa is not None and pa == pb:
-        return Patch(PatchSource(kind="each", task=pa)) if isinstance(a, Patch) and isinstance(b, Patch) \
-            else PatchList(task=pa, exact=False) if isinstance(a, PatchList) and isinstance(b, PatchList) else Unknown()
+    # Two different elements (or sub-lists) of the same task's patch list: some element of it.
+    task = _patch_task(a)
+    if task is not None and task == _patch_task(b):
+        if isinstance(a, Patch) and isinstance(b, Patch):
+            return Patch(PatchSource(kind="each", task=task))
+        if isinstance(a, PatchList) and isinstance(b, PatchList):
+            return PatchList(task=task, exact=False)
     return Unknown("set differently on different paths")
 
 
