@@ -12,6 +12,7 @@ from dicec.analysis import analyse, graph_from_json
 from dicec.check import check_program
 from dicec.emit import dump_yaml, emit_workflow
 from dicec.placement import place
+from dicec.validate import validate_text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -33,4 +34,5 @@ def test_generated_programs_plan_into_well_formed_graphs(registry, pools, source
     assert graph_from_json(json.loads(graph.dumps())).dumps() == graph.dumps()
     placed = place(graph, registry, pools)
     text = dump_yaml([emit_workflow(placed)])
+    assert validate_text(text, path="gen.yaml") == []
     assert text == dump_yaml([emit_workflow(place(analyse(source, registry, path="gen.py"), registry, pools))])
