@@ -83,6 +83,9 @@ def cli() -> None:
       place      task graph -> placed graph (pool, seconds, dollars per task)
       compile    question, program or graph -> Argo Workflow YAML
       validate   check workflow YAML against Argo's schema and references
+      exec       run a serial program on an image (the baseline)
+      run        run a compiled workflow on this machine, in parallel
+      op, answer the commands each workflow step's container runs
 
     Exit codes: 0 ok, 1 bad input or failed check, 2 usage error, 70 internal error.
     """
@@ -290,6 +293,17 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
             click.echo(f"{len(ok)} of {len(files)} file(s) valid", err=True)
     if problems:
         sys.exit(EXIT_INPUT)
+
+
+def _register_runtime() -> None:
+    """The runtime's verbs live in dicec.runtime.commands (click only at import time)."""
+    from dicec.runtime.commands import answer, exec_, op, run
+
+    for command in (exec_, run, op, answer):
+        cli.add_command(command)
+
+
+_register_runtime()
 
 
 def main() -> None:

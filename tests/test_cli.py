@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -128,15 +129,15 @@ def test_tools_lists_operators_as_json(synthetic_dir):
     assert {"find", "simple_query", "best_image_match"} <= set(names)
 
 
-def test_verbs_do_not_import_heavy_libraries():
+def test_verbs_do_not_import_heavy_libraries(tmp_path):
     code = ("import sys; from click.testing import CliRunner; from dicec.cli import cli; "
             "r = CliRunner().invoke(cli, ['tools']); assert r.exit_code == 0, r.output; "
             "bad = [m for m in ('anthropic', 'kubernetes', 'hera', 'onnxruntime') if m in sys.modules]; "
             "print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == ""
     code_compile = code.replace("['tools']", "['--help']")
-    out = subprocess.run([sys.executable, "-c", code_compile], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code_compile], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == ""
 
 
@@ -173,3 +174,12 @@ def test_a_users_operator_is_used_by_every_stage(tmp_path):
     assert plate["container"]["command"] == ["dicec", "op", "read_plate"]
     fan = next(t for t in templates["main"]["dag"]["tasks"] if t["template"] == "read-plate-a6000")
     assert fan["withParam"] == "{{tasks.find-car.outputs.parameters.value}}"
+
+
+def test_runs_from_a_checkout_on_sys_path(tmp_path):
+    """python -m dicec from the repository root (the checkout shadows any installed copy) still works."""
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "dicec", "tools", "--format", "json"], capture_output=True,
+                         text=True, cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert "find" in [o["name"] for o in json.loads(out.stdout)["operators"]]

@@ -18,7 +18,9 @@ def render_prompt(registry: Registry, *, template: str = TEMPLATE) -> str:
     """The static part of the prompt (everything but the question), for this registry."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("dicec.templates", "prompts"),
+    from dicec.resources import package_dir
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(package_dir("dicec.templates") / "prompts")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False, trim_blocks=True, lstrip_blocks=True)
     return env.get_template(template).render(operators=list(registry))

@@ -8,12 +8,12 @@ user's ``--operators DIR`` can swap the model behind ``find`` without touching d
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from dicec.errors import DicecError, Location
+from dicec.resources import package_dir
 from dicec.tools.spec import SPEC_FILE, Form, OperatorSpec, load_spec
 
 #: Installed packages advertise operator folders under this entry-point group; the entry point
@@ -66,7 +66,7 @@ class Registry:
 
 def builtin_folder() -> Path:
     """The folder of operators that ships with dicec (``operators/`` in the source tree)."""
-    return Path(str(importlib.resources.files("dicec.builtin_operators")))
+    return package_dir("dicec.builtin_operators")
 
 
 def discover(extra_dirs: Iterable[str | Path] = (), *, builtin: bool = True,

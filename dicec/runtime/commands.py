@@ -1,0 +1,219 @@
+"""The runtime's verbs as click commands: ``op`` and ``answer`` (what steps run), ``exec`` and ``run``.
+
+Only click and :mod:`dicec.errors` are imported here; each verb imports its stage inside its body,
+so ``dicec op`` starts fast. Register them in the ``dicec`` group with ``cli.add_command(...)``;
+until then ``python -m dicec.runtime VERB`` runs them (see :mod:`dicec.runtime.__main__`).
+
+Which models answer operator calls: ``--models`` (``seeded`` for testing and simulation, ``builtin``
+for the built-in scene models), else the ``DICEC_MODELS`` environment variable, else ``builtin``.
+The emitted steps carry no ``--models`` flag, so ``dicec run`` passes its choice to them through
+that variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from dicec.errors import DicecError
+
+_MODELS_ENV = "DICEC_MODELS"
+_OPERATORS_ENV = "DICEC_OPERATORS"
+
+
+def _models_option(default: str | None) -> Callable:
+    return click.option(
+        "--models", type=click.Choice(["builtin", "seeded"]), default=default, show_default=default is not None,
+        help="Operator backend: builtin = the built-in scene models; seeded = hash-seeded answers for testing "
+             "and simulation (default: $DICEC_MODELS, else builtin).")
+
+
+_operators_option = click.option(
+    "--operators", "operator_dirs", multiple=True, metavar="DIR",
+    help="Also load operator folders from DIR (repeatable).")
+_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                              show_default=True, help="Output format; json prints an object with an 'answer' key.")
+
+
+def _stderr(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# -- what the steps run --------------------------------------------------------------------------------
+@click.command("op")
+@click.argument("name")
+@click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
+@click.option("--call", "call_payload", required=True, help="base64url of the call's JSON {task, operator, form, args}.")
+@click.option("--patch", "patch_json", default='"image"', show_default=True,
+              help='"image", a box, a list of boxes (nested fan-out), or a patch list to pick --index from.')
+@click.option("--index", default="none", show_default=True, help="Element of the --patch list, or none.")
+@click.option("--refs", "refs_json", default="{}", show_default=True, help="Values of referenced tasks, {task: value}.")
+@click.option("--value-out", required=True, metavar="PATH", help="Where to write the call's JSON value.")
+@click.option("--record-out", required=True, metavar="PATH", help="Where to write the call's record.")
+@_models_option(None)
+@_operators_option
+def op(name: str, image_uri: str, call_payload: str, patch_json: str, index: str, refs_json: str, value_out: str,
+       record_out: str, models: str | None, operator_dirs: tuple[str, ...]) -> None:
+    """Run operator NAME for one workflow step and write its value and record (see dicec/emit/steps.py)."""
+    from dicec.runtime.step import run_op
+
+    run_op(name=name, image_uri=image_uri, call_payload=call_payload, patch_json=patch_json, index=index,
+           refs_json=refs_json, value_out=value_out, record_out=record_out, models=models,
+           operator_dirs=operator_dirs, log=_stderr)
+
+
+@click.command("answer")
+@click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
+@click.option("--program", "program_payload", required=True, help="base64url of the serial program's text.")
+@click.option("--records", "records_json", default="[]", show_default=True,
+              help="JSON list of the steps' records (elements that are not valid JSON are skipped).")
+@click.option("--out", required=True, metavar="PATH", help="Where to write the answer (JSON).")
+@_models_option(None)
+@_operators_option
+def answer(image_uri: str, program_payload: str, records_json: str, out: str, models: str | None,
+           operator_dirs: tuple[str, ...]) -> None:
+    """Re-run the serial program, answering operator calls from the records (others on demand)."""
+    from dicec.runtime.step import run_answer
+
+    run_answer(image_uri=image_uri, program_payload=program_payload, records_json=records_json, out=out,
+               models=models, operator_dirs=operator_dirs, log=_stderr)
+
+
+def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
+    """Run ``op ...`` or ``answer ...`` argv in this process: (exit code, log lines), as a subprocess would."""
+    from dicec.runtime.step import run_answer, run_op
+
+    log: list[str] = []
+    command = {"op": op, "answer": answer}.get(argv[0])
+    if command is None:
+        return 2, [f"dicec: no such command {argv[0]!r}"]
+    try:
+        ctx = command.make_context(argv[0], list(argv[1:]))
+    except click.exceptions.Exit as exc:
+        return exc.exit_code, log
+    except click.ClickException as exc:
+        return exc.exit_code, [f"Error: {exc.format_message()}"]
+    params = dict(ctx.params)
+    params["models"] = params.get("models") or env.get(_MODELS_ENV)
+    extra = tuple(d for d in env.get(_OPERATORS_ENV, "").split(os.pathsep) if d)
+    params["operator_dirs"] = (*extra, *params.get("operator_dirs", ()))
+    try:
+        (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
+    except DicecError as exc:
+        log.append(f"dicec: {exc}")
+        return exc.exit_code, log
+    except Exception as exc:  # a crash in the step: reported like a container's non-zero exit
+        log.append(f"dicec: internal error: {type(exc).__name__}: {exc}")
+        return 70, log
+    return 0, log
+
+
+# -- local execution -----------------------------------------------------------------------------------
+@click.command("exec")
+@click.argument("program_file", metavar="PROGRAM.py")
+@click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
+@_models_option("builtin")
+@_operators_option
+@_format_option
+@click.option("--max-lines", type=click.IntRange(1), default=5_000_000, show_default=True,
+              help="Stop the program after this many executed lines.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=900.0, show_default=True,
+              help="Stop the program after this many seconds.")
+def exec_(program_file: str, image_uri: str, models: str, operator_dirs: tuple[str, ...], fmt: str,
+          max_lines: int, timeout: float) -> None:
+    """Run a serial program directly on an image (the baseline `dicec run` must agree with) and print its answer."""
+    import time
+
+    from dicec.files import read_text
+    from dicec.runtime.backend import get_backend, registry_for
+    from dicec.runtime.calls import answer_text
+    from dicec.runtime.images import load_image
+    from dicec.runtime.program import Limits, run_program
+
+    start = time.monotonic()
+    source = read_text(program_file, what="program")
+    image = load_image(image_uri)
+    outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=get_backend(models),
+                          path=program_file, limits=Limits(max_lines=max_lines, max_seconds=timeout), log=_stderr)
+    if fmt == "json":
+        click.echo(_dumps({"answer": outcome.answer, "operator_calls": outcome.stats.calls, "models": models,
+                           "seconds": round(time.monotonic() - start, 3)}), nl=False)
+    else:
+        click.echo(answer_text(outcome.answer))
+
+
+def _parameters(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {v!r}", param_hint="-p")
+        out[name] = value
+    return out
+
+
+@click.command("run")
+@click.argument("workflow_file", metavar="WORKFLOW.yaml")
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="A workflow parameter, as argo submit -p (e.g. -p image=car.png).")
+@click.option("--parallelism", type=click.IntRange(1, 256), default=None,
+              help="Steps run at once (default: the number of CPUs, at most 8).")
+@_models_option("builtin")
+@click.option("--isolation", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="thread: dicec steps run in this process (same commands, same files, faster); "
+                   "process: every step is a subprocess, exactly as a container runs it.")
+@_operators_option
+@_format_option
+@click.option("--keep", "keep_dir", metavar="DIR", default=None, help="Keep every step's files under DIR.")
+def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None, models: str,
+        isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None) -> None:
+    """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
+    commands its containers would run; prints the answer."""
+    from dicec.runtime.calls import answer_text
+    from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow
+
+    env = {_MODELS_ENV: models}
+    dirs = [d for d in os.environ.get(_OPERATORS_ENV, "").split(os.pathsep) if d]
+    dirs += [os.path.abspath(d) for d in operator_dirs]
+    if dirs:
+        env[_OPERATORS_ENV] = os.pathsep.join(dirs)
+    tty = sys.stderr.isatty()
+
+    def progress(text: str) -> None:
+        click.echo("\r\x1b[K" + (f"dicec run: {text}" if text else ""), err=True, nl=False)
+
+    options = RunOptions(parameters=_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
+                         isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir)
+    try:
+        result = run_workflow(workflow_file, options)
+    except StepFailed as exc:
+        click.echo(f"dicec: {workflow_file}: step {exc.step} failed: {exc.reason}", err=True)
+        for line in exc.log_tail:
+            click.echo(f"  | {line}", err=True)
+        sys.exit(1)
+    if "answer" in result.outputs:
+        try:
+            value = json.loads(result.outputs["answer"])
+        except json.JSONDecodeError:
+            value = result.outputs["answer"]
+    else:
+        value = None
+    if fmt == "json":
+        click.echo(_dumps({"answer": value, "outputs": result.outputs, "steps": result.steps,
+                           "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
+    elif "answer" in result.outputs:
+        click.echo(answer_text(value))
+    else:
+        click.echo(_dumps(result.outputs), nl=False)
+
+
+#: The verbs, for ``cli.add_command``.
+COMMANDS = (op, answer, exec_, run)

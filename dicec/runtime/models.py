@@ -1,0 +1,111 @@
+"""Loading ONNX model files: located as a spec names them, sha256-checked, one session per process.
+
+A model reference is a local path or a ``file://`` URI (any other scheme is refused here: models are
+baked into the image or mounted, never downloaded by a step) and, when pinned, its sha256. The
+session asks for the CUDA provider when onnxruntime offers it, then checks ``get_providers()``
+(a CUDA request falls back to CPU silently when no GPU is usable) and logs one line saying which
+provider runs the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote, urlparse
+
+from dicec.errors import DicecError, Location
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelFile:
+    """Where a model file is and what it must hash to.
+
+    Attributes:
+        name: a short name for messages and the provider log line.
+        file: a local path or ``file://`` URI.
+        sha256: 64 hex digits, or ``None`` for an unpinned file (not checked).
+    """
+
+    name: str
+    file: str
+    sha256: str | None
+
+
+def model_path(file: str) -> Path:
+    """The local path of a model reference; other URI schemes are a clear error."""
+    if "://" in file:
+        parsed = urlparse(file)
+        if parsed.scheme != "file":
+            raise DicecError(f"model location scheme {parsed.scheme!r} is not supported here: bake the model into "
+                             "the image or mount it, and name it by a local path or file:// URI",
+                             location=Location(path=file))
+        return Path(unquote(parsed.path))
+    return Path(file)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_path(model: ModelFile) -> Path:
+    """The model's file, present and matching its checksum, or a one-line error."""
+    path = model_path(model.file)
+    where = Location(path=str(path))
+    if not path.is_file():
+        raise DicecError(f"model file for {model.name} not found", location=where)
+    if model.sha256 is not None:
+        actual = sha256_of(path)
+        if actual != model.sha256:
+            raise DicecError(f"model file for {model.name} fails its checksum (sha256 {actual[:12]}..., "
+                             f"expected {model.sha256[:12]}...)", location=where)
+    return path
+
+
+_SESSIONS: dict[tuple[str, str | None], Any] = {}
+_LOCK = threading.Lock()
+
+
+def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, ort: Any = None) -> Any:
+    """An onnxruntime session for ``model``, created once per process (CUDA if usable, else CPU)."""
+    key = (str(model_path(model.file)), model.sha256)
+    with _LOCK:
+        if key in _SESSIONS:
+            return _SESSIONS[key]
+        path = verified_path(model)
+        if ort is None:
+            import onnxruntime as ort
+        available = list(ort.get_available_providers())
+        wanted = [CUDA, CPU] if CUDA in available else [CPU]
+        if hasattr(ort, "set_default_logger_severity"):
+            ort.set_default_logger_severity(4)  # onnxruntime's own CUDA-loading noise; we log one line
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # the fallback is reported below, once, in our words
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+        except Exception as exc:  # onnxruntime raises its own types for a corrupt file
+            raise DicecError(f"model file for {model.name} cannot be loaded: {str(exc).splitlines()[0]}",
+                             location=Location(path=str(path))) from None
+        used = session.get_providers()
+        if CUDA in wanted and CUDA not in used:
+            line = f"onnxruntime: {model.name} runs on CPU (CUDA was requested but is not usable here)"
+        else:
+            line = f"onnxruntime: {model.name} runs on {'CUDA' if CUDA in used else 'CPU'}"
+        (log or _stderr)(line)
+        _SESSIONS[key] = session
+        return session
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)

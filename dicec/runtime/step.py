@@ -1,0 +1,231 @@
+"""What the emitted steps run: ``dicec op NAME ...`` and ``dicec answer ...`` (see :mod:`dicec.emit.steps`).
+
+``op`` resolves its call -- arguments from literals, the ``--refs`` values and formatted strings
+(``str()`` of each value, as the program's f-string or ``+`` does), the receiver from ``--patch`` /
+``--index`` -- computes it with the backend and writes the value and the record, each atomically:
+
+* ``--patch "image"`` is the whole image; a box is that box; ``null`` is no receiver (a function);
+* with ``--index N`` the patch is element N of the list ``--patch`` holds (Python indexing); out of
+  range, or no list, gives the empty value -- ``[]`` for a patch-list operator, ``null`` otherwise --
+  and a ``null`` record, because the serial program cannot have made that call;
+* with ``--index none`` a list in ``--patch`` is an element of a nested fan-out: the call runs once
+  per element and the value and the record are lists in the same order (nested lists stay nested);
+* an operator failing on its input (not a set-up problem) is recorded as ``{"error": ...}`` with
+  the empty value, exit 0: tasks are speculative, and the final step raises the same error only if
+  the serial program really makes that call. Set-up problems (the image, a model file) exit 1.
+
+``answer`` reads the records (a JSON list; elements that are not valid JSON are skipped, lists are
+flattened), re-runs the program answering each call from them or on demand, and writes the answer
+as canonical JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from dicec.emit.steps import unb64
+from dicec.errors import DicecError
+from dicec.files import write_atomic
+from dicec.runtime.backend import empty_value, evaluate, get_backend, registry_for
+from dicec.runtime.calls import Call, canonical_json, is_box
+
+Log = Callable[[str], None]
+
+
+def _json_arg(text: str, flag: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DicecError(f"{flag} is not valid JSON ({exc.msg} at character {exc.pos}): {text[:80]!r}") from None
+
+
+def decode_call(payload: str) -> dict:
+    """The ``--call`` payload: ``{"task", "operator", "form", "args"}``."""
+    try:
+        body = json.loads(unb64(payload))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DicecError(f"--call is not base64url of a JSON call ({exc})") from None
+    if not isinstance(body, dict) or not {"operator", "form", "args"} <= set(body) or not isinstance(body["args"], list):
+        raise DicecError("--call must hold {task, operator, form, args}")
+    return body
+
+
+def py_str(value: Any) -> str:
+    """``str()`` of a JSON value as the serial program holds it."""
+    return str(value)
+
+
+def resolve_arg(arg: Any, refs: dict) -> Any:
+    """A task-graph argument (``{"literal"}``, ``{"ref"}``, ``{"format"}``) -> its value."""
+    if not isinstance(arg, dict) or len(arg) != 1:
+        raise DicecError(f"bad argument in --call: {arg!r}")
+    (kind, body), = arg.items()
+    if kind == "literal":
+        return body
+    if kind == "ref":
+        if body not in refs:
+            raise DicecError(f"--refs has no value for task {body!r}")
+        return refs[body]
+    if kind == "format":
+        return "".join(p if isinstance(p, str) else py_str(resolve_arg(p, refs)) for p in body)
+    raise DicecError(f"bad argument kind {kind!r} in --call")
+
+
+def run_op(*, name: str, image_uri: str, call_payload: str, patch_json: str, index: str, refs_json: str,
+           value_out: str, record_out: str, models: str | None = None, operator_dirs: tuple[str, ...] = (),
+           log: Log = lambda s: None) -> Any:
+    """``dicec op``: compute one call (or one per element of a nested fan-out); returns the value."""
+    from dicec.runtime.images import load_image
+
+    body = decode_call(call_payload)
+    if body["operator"] != name:
+        raise DicecError(f"the step runs operator {name!r} but --call is for {body['operator']!r}")
+    registry = registry_for(operator_dirs)
+    spec = registry.get(name)
+    form = spec.form(body["form"])
+    if form is None:
+        raise DicecError(f"operator {name!r} has no {body['form']} form")
+    refs = _json_arg(refs_json, "--refs")
+    if not isinstance(refs, dict):
+        raise DicecError("--refs must be a JSON object of task values")
+    args = tuple(resolve_arg(a, refs) for a in body["args"])
+    patch = _json_arg(patch_json, "--patch")
+    if index not in ("none", ""):
+        try:
+            i = int(index)
+        except ValueError:
+            raise DicecError(f"--index must be an integer or none, not {index!r}") from None
+        patch = patch[i] if isinstance(patch, list) and -len(patch) <= i < len(patch) else _MISSING
+    backend = get_backend(models)
+    image = load_image(image_uri)
+    whole = {"left": 0, "lower": 0, "right": image.width, "upper": image.height}
+
+    def one(p: Any) -> tuple[Any, Any]:
+        if p is _MISSING:
+            return empty_value(form.result), None
+        if isinstance(p, list):
+            pairs = [one(q) for q in p]
+            return [v for v, _ in pairs], [r for _, r in pairs]
+        if form.kind == "method":
+            if p == "image":
+                p = whole
+            elif p is None:
+                return empty_value(form.result), None
+            elif not is_box(p):
+                raise DicecError(f"--patch must be \"image\", a box, or a list of boxes, not {canonical_json(p)[:80]}")
+        else:
+            p = None
+        call = Call(operator=name, form=form.kind, patch=p, args=args)
+        value, error = evaluate(backend, spec, form, image, call)
+        if error is not None:
+            log(f"operator error (recorded; it matters only if the program makes this call): {error}")
+        return value, call.record(value, error)
+
+    value, record = one(patch)
+    write_output(value_out, canonical_json(value))
+    write_output(record_out, canonical_json(record))
+    log(f"{name}: {backend.name} backend, value {canonical_json(value)[:200]}")
+    return value
+
+
+_MISSING = object()
+
+
+def write_output(path: str, text: str) -> None:
+    """Write a step output atomically, creating its folder (a container's ``/tmp/dicec`` starts absent)."""
+    parent = os.path.dirname(path)
+    if parent:
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise DicecError(f"cannot create the output folder {parent!r}: {exc.strerror or exc}") from None
+    write_atomic(path, text + "\n")
+
+
+def parse_records(text: str) -> list[Any]:
+    """The ``--records`` list, skipping elements that are not valid JSON (unresolved Argo references)."""
+    text = text.strip()
+    if not text.startswith("[") or not text.endswith("]"):
+        whole = _json_arg(text, "--records")
+        return whole if isinstance(whole, list) else [whole]
+    try:
+        whole = json.loads(text)
+        return whole if isinstance(whole, list) else [whole]
+    except json.JSONDecodeError:
+        pass
+    decoder, out, pos, end = json.JSONDecoder(), [], 1, len(text) - 1
+    while pos < end:
+        while pos < end and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= end:
+            break
+        try:
+            value, nxt = decoder.raw_decode(text, pos)
+            rest = text[nxt:end].lstrip()
+            if rest and not rest.startswith(","):
+                raise ValueError("junk after element")
+            out.append(value)
+            pos = nxt
+        except ValueError:
+            pos = _skip_element(text, pos, end)
+    return out
+
+
+def _skip_element(text: str, pos: int, end: int) -> int:
+    """Index of the ``,`` ending the (invalid) element at ``pos``, brackets and strings respected."""
+    depth, in_str = 0, False
+    while pos < end:
+        c = text[pos]
+        if in_str:
+            if c == "\\":
+                pos += 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+        elif c == "," and depth <= 0:
+            return pos
+        pos += 1
+    return pos
+
+
+def records_index(records: list[Any]) -> dict[str, dict]:
+    """Key -> record, over records and (nested) lists of records; anything else is skipped."""
+    out: dict[str, dict] = {}
+    stack = list(reversed(records))
+    while stack:
+        r = stack.pop()
+        if isinstance(r, list):
+            stack.extend(reversed(r))
+        elif (isinstance(r, dict) and isinstance(r.get("operator"), str) and isinstance(r.get("form"), str)
+              and isinstance(r.get("args"), list) and "value" in r):
+            call = Call(operator=r["operator"], form=r["form"], patch=r.get("patch"), args=tuple(r["args"]))
+            out.setdefault(call.key, r)
+    return out
+
+
+def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: str | None,
+               models: str | None = None, operator_dirs: tuple[str, ...] = (), log: Log = lambda s: None) -> Any:
+    """``dicec answer``: the serial program over the records; returns the answer (JSON)."""
+    from dicec.runtime.images import load_image
+    from dicec.runtime.program import run_program
+
+    try:
+        source = unb64(program_payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DicecError(f"--program is not base64url of the program's text ({exc})") from None
+    records = records_index(parse_records(records_json))
+    image = load_image(image_uri)
+    outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=get_backend(models),
+                          records=records, path="<program>", log=log)
+    s = outcome.stats
+    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, {s.on_demand} on demand")
+    if out is not None:
+        write_output(out, canonical_json(outcome.answer))
+    return outcome.answer

@@ -1,0 +1,474 @@
+"""``dicec run``: execute an Argo Workflow file on this machine, as Argo would, and return its outputs.
+
+What it reads is the workflow YAML itself, not the task graph: the entry template's DAG, each
+task's template, arguments, ``dependencies`` (or a ``depends`` of ``&&``-joined task names),
+``withParam``/``withItems`` fan-outs, ``when`` conditions (:mod:`dicec.runtime.when`) and the
+templates' ``retryStrategy.limit``. Tasks run in dependency order on a thread pool
+(``parallelism`` workers; a fan-out's elements are separate jobs).
+
+Substitution is Argo's: ``{{workflow.parameters.X}}``, ``{{inputs.parameters.X}}``,
+``{{tasks.T.outputs.parameters.X}}``, ``{{item}}`` (JSON for a map or list, the text otherwise) and
+``{{item.KEY}}``. A fan-out's output parameter is the JSON list of its elements' values in item
+order (each value parsed as JSON when it is JSON); a fan-out with no elements has no outputs, and a
+reference to them stays unresolved, as the final step's records contract expects.
+
+Each container step runs its ``command`` + ``args`` with its result paths (``/tmp/dicec/...`` and
+the folders of its output parameters) moved into a temporary folder of its own, and its output parameters are read from there. Two isolation modes:
+
+* ``process``: every step is a subprocess, exactly the argv a container would run, with ``dicec``
+  replaced by :data:`LAUNCHER` (``python -m dicec.runtime`` until the verbs are registered in the
+  ``dicec`` command; switch it there);
+* ``thread`` (the default): steps whose command is ``dicec op`` / ``dicec answer`` are parsed by the
+  same click commands and run in this process (models load once), with the same files written and
+  read; any other command still runs as a subprocess. The two modes give identical outputs (the
+  tests check it); ``thread`` is only faster.
+
+A failing step (after its retries) stops the run: its name and the tail of its log are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from dicec.errors import DicecError, Location
+
+#: How a step's ``dicec`` command is launched as a subprocess (the seam for when ``dicec op`` is a verb).
+LAUNCHER: tuple[str, ...] = (sys.executable, "-m", "dicec.runtime")
+#: Container paths moved into each step's own folder: the steps' result folder, plus the folder of
+#: every output parameter's path (input paths such as the image are left alone).
+RESULT_DIR = "/tmp/dicec"
+LOG_TAIL_LINES = 20
+_REF = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+class StepFailed(DicecError):
+    """A step failed after its retries.
+
+    Attributes:
+        step: the step's name (``task`` or ``task(i:item)`` for a fan-out element).
+        log_tail: the last lines of its log.
+    """
+
+    def __init__(self, step: str, reason: str, log_tail: list[str]) -> None:
+        super().__init__(f"step {step} failed: {reason}")
+        self.step, self.reason, self.log_tail = step, reason, log_tail
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How to run.
+
+    Attributes:
+        parameters: workflow parameters (``-p name=value``).
+        parallelism: worker threads.
+        isolation: ``thread`` or ``process`` (see the module docstring).
+        env: extra environment for the steps (``DICEC_MODELS``, ``DICEC_OPERATORS``).
+        progress: a callback given a one-line status after every change, or ``None``.
+        keep_dir: keep the step folders (their files and ``step.log``) here instead of a temporary
+            folder removed at the end.
+    """
+
+    parameters: dict[str, str] = field(default_factory=dict)
+    parallelism: int = 4
+    isolation: str = "thread"
+    env: dict[str, str] = field(default_factory=dict)
+    progress: Callable[[str], None] | None = None
+    keep_dir: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """A finished run.
+
+    Attributes:
+        outputs: the entry template's output parameters.
+        steps: how many steps ran (fan-out elements count each), and how many were skipped.
+        skipped: tasks whose ``when`` was false.
+        seconds: wall-clock time.
+    """
+
+    outputs: dict[str, str]
+    steps: int
+    skipped: tuple[str, ...]
+    seconds: float
+
+
+# -- reading the workflow --------------------------------------------------------------------------------
+def load_workflow(path: str) -> dict:
+    """The Workflow document of a YAML file (the first with ``kind: Workflow`` or ``WorkflowTemplate``)."""
+    import yaml
+
+    from dicec.files import read_text
+
+    text = read_text(path, what="workflow")
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DicecError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                         location=Location(path=path, line=mark.line + 1 if mark else None)) from None
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") in ("Workflow", "WorkflowTemplate") and isinstance(d.get("spec"), dict):
+            return d
+    raise DicecError("no Argo Workflow in this file (expected kind: Workflow)", location=Location(path=path))
+
+
+def workflow_parameters(wf: dict, given: dict[str, str]) -> dict[str, str]:
+    """``spec.arguments.parameters`` with ``given`` applied; unknown or missing values are errors."""
+    declared = {p["name"]: p for p in (wf["spec"].get("arguments") or {}).get("parameters") or []}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise DicecError(f"-p {unknown[0]}: the workflow has no parameter {unknown[0]!r} "
+                         f"(it has: {', '.join(declared) or 'none'})")
+    out = {}
+    for name, p in declared.items():
+        if name in given:
+            out[name] = given[name]
+        elif "value" in p:
+            out[name] = str(p["value"])
+        elif "default" in p:
+            out[name] = str(p["default"])
+        else:
+            raise DicecError(f"the workflow needs -p {name}=VALUE")
+    return out
+
+
+def substitute(text: str, scope: dict[str, str], *, strict: tuple[str, ...] = ()) -> str:
+    """Replace ``{{name}}`` by ``scope[name]``; unknown names stay, unless they start with a ``strict`` prefix."""
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name.startswith("="):
+            raise DicecError(f"expression templates ({{{{={name[1:]}}}}}) are not supported by dicec run")
+        if name in scope:
+            return scope[name]
+        if name.startswith(strict):
+            raise DicecError(f"unresolved reference {{{{{name}}}}}")
+        return m.group(0)
+    return _REF.sub(repl, text)
+
+
+def item_scope(item: Any) -> dict[str, str]:
+    """``{{item}}`` (and ``{{item.KEY}}``) for one fan-out element, serialised as Argo does."""
+    scope = {"item": _param_text(item)}
+    if isinstance(item, dict):
+        scope.update({f"item.{k}": _param_text(v) for k, v in item.items()})
+    return scope
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse_maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return text
+
+
+# -- running ---------------------------------------------------------------------------------------------
+@dataclass
+class _TaskState:
+    name: str
+    spec: dict
+    deps: list[str]
+    status: str = "pending"  # pending, running, done, skipped, failed
+    items: list[Any] | None = None
+    results: dict[int, dict[str, str]] = field(default_factory=dict)
+    remaining: int = 0
+    outputs: dict[str, str] | None = None
+
+
+class Runner:
+    """One run of one workflow."""
+
+    def __init__(self, wf: dict, options: RunOptions, *, where: str = "workflow") -> None:
+        self.wf, self.options, self.where = wf, options, where
+        self.templates = {t["name"]: t for t in wf["spec"].get("templates") or []}
+        self.params = workflow_parameters(wf, options.parameters)
+        self.steps_run = 0
+        self.lock = threading.Lock()
+
+    def run(self) -> RunResult:
+        start = time.monotonic()
+        entry = self.wf["spec"].get("entrypoint")
+        template = self.templates.get(entry)
+        if template is None:
+            raise DicecError(f"{self.where}: entrypoint {entry!r} is not a template")
+        base = Path(self.options.keep_dir) if self.options.keep_dir else Path(tempfile.mkdtemp(prefix="dicec-run-"))
+        base.mkdir(parents=True, exist_ok=True)
+        self.base = base
+        try:
+            if "dag" in template:
+                tasks, skipped = self.run_dag(template)
+                scope = self.global_scope(tasks)
+                outputs = {}
+                for p in (template.get("outputs") or {}).get("parameters") or []:
+                    ref = ((p.get("valueFrom") or {}).get("parameter"))
+                    outputs[p["name"]] = substitute(ref if ref is not None else str(p.get("value", "")), scope)
+            elif "container" in template:
+                outputs, skipped = self.run_container(template, {}, "main", base / "main"), []
+            else:
+                raise DicecError(f"{self.where}: the entry template {entry!r} is neither a dag nor a container "
+                                 "(steps, script and resource templates are not supported by dicec run)")
+        finally:
+            if not self.options.keep_dir:
+                shutil.rmtree(base, ignore_errors=True)
+        return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
+                         seconds=time.monotonic() - start)
+
+    # -- the DAG ---------------------------------------------------------------------------------------
+    def run_dag(self, template: dict) -> tuple[dict[str, _TaskState], list[str]]:
+        tasks: dict[str, _TaskState] = {}
+        for t in template["dag"].get("tasks") or []:
+            tasks[t["name"]] = _TaskState(name=t["name"], spec=t, deps=_dependencies(t))
+        for t in tasks.values():
+            missing = [d for d in t.deps if d not in tasks]
+            if missing:
+                raise DicecError(f"{self.where}: task {t.name!r} depends on {missing[0]!r}, which is not in the DAG")
+        skipped: list[str] = []
+        running: dict[Future, tuple[str, int | None]] = {}
+        failure: StepFailed | None = None
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+            while True:
+                if failure is None:
+                    for t in tasks.values():
+                        if t.status == "pending" and all(tasks[d].status in ("done", "skipped") for d in t.deps):
+                            try:
+                                self.start(t, tasks, pool, running, skipped)
+                            except DicecError as exc:
+                                t.status = "failed"
+                                failure = exc if isinstance(exc, StepFailed) else StepFailed(t.name, str(exc), [])
+                                break
+                self.report(tasks, running)
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    name, index = running.pop(fut)
+                    t = tasks[name]
+                    try:
+                        result = fut.result()
+                    except StepFailed as exc:
+                        t.status = "failed"
+                        failure = failure or exc
+                        continue
+                    except DicecError as exc:
+                        t.status = "failed"
+                        failure = failure or StepFailed(name, str(exc), [])
+                        continue
+                    self.finish(t, index, result)
+        self.report(tasks, {}, final=True)
+        if failure is not None:
+            raise failure
+        stuck = [t.name for t in tasks.values() if t.status == "pending"]
+        if stuck:
+            raise DicecError(f"{self.where}: tasks {', '.join(stuck)} never became ready (a dependency cycle?)")
+        return tasks, skipped
+
+    def global_scope(self, tasks: dict[str, _TaskState]) -> dict[str, str]:
+        scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
+        for t in tasks.values():
+            for k, v in (t.outputs or {}).items():
+                scope[f"tasks.{t.name}.outputs.parameters.{k}"] = v
+        return scope
+
+    def start(self, t: _TaskState, tasks: dict[str, _TaskState], pool: ThreadPoolExecutor,
+              running: dict[Future, tuple[str, int | None]], skipped: list[str]) -> None:
+        scope = self.global_scope(tasks)
+        spec = t.spec
+        if "withParam" in spec or "withItems" in spec:
+            if "withParam" in spec:
+                text = substitute(str(spec["withParam"]), scope)
+                try:
+                    items = json.loads(text)
+                except json.JSONDecodeError:
+                    items = None
+                if not isinstance(items, list):
+                    t.status = "failed"
+                    raise StepFailed(t.name, f"withParam is not a JSON list: {text[:120]!r}", [])
+            else:
+                items = list(spec["withItems"])
+            t.items, t.remaining, t.status = items, 0, "running"
+            for i, item in enumerate(items):
+                local = {**scope, **item_scope(item)}
+                if not self.when(spec, local):
+                    continue
+                t.remaining += 1
+                running[pool.submit(self.run_task, t, local, f"{t.name}({i}:{_param_text(item)[:40]})", i)] = (t.name, i)
+            if t.remaining == 0:
+                self.finish(t, None, None)
+            return
+        if not self.when(spec, scope):
+            t.status = "skipped"
+            skipped.append(t.name)
+            return
+        t.status, t.remaining = "running", 1
+        running[pool.submit(self.run_task, t, scope, t.name, None)] = (t.name, None)
+
+    def when(self, spec: dict, scope: dict[str, str]) -> bool:
+        if "when" not in spec:
+            return True
+        from dicec.runtime.when import evaluate_when
+
+        return evaluate_when(substitute(str(spec["when"]), scope))
+
+    def finish(self, t: _TaskState, index: int | None, result: dict[str, str] | None) -> None:
+        if index is None and t.items is None:
+            t.outputs, t.status = result or {}, "done"
+            return
+        if index is not None:
+            t.results[index] = result or {}
+            t.remaining -= 1
+        if t.remaining > 0:
+            return
+        t.status = "done"
+        if not t.results:
+            t.outputs = None  # no elements ran: references stay unresolved, as in Argo
+            return
+        order = sorted(t.results)
+        names = sorted({k for r in t.results.values() for k in r})
+        t.outputs = {k: json.dumps([_parse_maybe_json(t.results[i].get(k, "")) for i in order],
+                                   separators=(",", ":"), ensure_ascii=False) for k in names}
+
+    def run_task(self, t: _TaskState, scope: dict[str, str], label: str, index: int | None) -> dict[str, str]:
+        template = self.templates.get(t.spec.get("template"))
+        if template is None:
+            raise StepFailed(label, f"template {t.spec.get('template')!r} does not exist", [])
+        if "container" not in template:
+            raise StepFailed(label, "only container templates are supported inside a DAG by dicec run", [])
+        arguments = {p["name"]: substitute(str(p.get("value", "")), scope)
+                     for p in (t.spec.get("arguments") or {}).get("parameters") or []}
+        folder = self.base / (t.name if index is None else f"{t.name}-{index}")
+        return self.run_container(template, arguments, label, folder)
+
+    # -- one container step --------------------------------------------------------------------------
+    def run_container(self, template: dict, arguments: dict[str, str], label: str, folder: Path) -> dict[str, str]:
+        scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
+        for p in (template.get("inputs") or {}).get("parameters") or []:
+            if p["name"] in arguments:
+                scope[f"inputs.parameters.{p['name']}"] = arguments[p["name"]]
+            elif "default" in p or "value" in p:
+                scope[f"inputs.parameters.{p['name']}"] = str(p.get("value", p.get("default")))
+            else:
+                raise StepFailed(label, f"input parameter {p['name']!r} has no value", [])
+        container = template["container"]
+        argv = [substitute(str(a), scope, strict=("inputs.", "workflow.")) for a in
+                [*(container.get("command") or []), *(container.get("args") or [])]]
+        if not argv:
+            raise StepFailed(label, "the container has no command (dicec run cannot use an image's entrypoint)", [])
+        out_params = (template.get("outputs") or {}).get("parameters") or []
+        roots = {RESULT_DIR} | {os.path.dirname(str((p.get("valueFrom") or {}).get("path")))
+                                for p in out_params if (p.get("valueFrom") or {}).get("path")}
+        roots = sorted((r.rstrip("/") for r in roots if r not in ("", "/")), key=len, reverse=True)
+        argv = [self.remap(a, folder, roots) for a in argv]
+        outputs = [(p["name"], self.remap(str((p.get("valueFrom") or {}).get("path", "")), folder, roots), p)
+                   for p in out_params]
+        limit = _retry_limit(template)
+        log: list[str] = []
+        for attempt in range(limit + 1):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            (folder / "tmp").mkdir()
+            rc, log = self.execute(argv)
+            (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
+            if rc == 0:
+                try:
+                    return self.read_outputs(outputs, label)
+                except StepFailed as exc:
+                    log = log + [exc.reason]
+                    rc = 1
+            if attempt < limit:
+                log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
+        raise StepFailed(label, f"exit code {rc}" + (f" after {limit + 1} attempts" if limit else ""),
+                         log[-LOG_TAIL_LINES:])
+
+    def remap(self, text: str, folder: Path, roots: list[str]) -> str:
+        for root in roots:
+            if text == root or text.startswith(root + "/"):
+                return str(folder / "tmp" / text.lstrip("/"))
+        return text
+
+    def read_outputs(self, outputs: list[tuple[str, str, dict]], label: str) -> dict[str, str]:
+        out = {}
+        for name, path, p in outputs:
+            if not path:
+                continue
+            try:
+                out[name] = Path(path).read_text(encoding="utf-8").rstrip("\n")
+            except OSError:
+                default = (p.get("valueFrom") or {}).get("default")
+                if default is None:
+                    raise StepFailed(label, f"output parameter {name!r}: {path} was not written", []) from None
+                out[name] = str(default)
+        return out
+
+    def execute(self, argv: list[str]) -> tuple[int, list[str]]:
+        with self.lock:
+            self.steps_run += 1
+        if self.options.isolation == "thread" and argv[0] == "dicec" and len(argv) > 1 and argv[1] in ("op", "answer"):
+            from dicec.runtime.commands import run_in_process
+
+            return run_in_process(argv[1:], env=self.options.env)
+        if argv[0] == "dicec":
+            argv = [*LAUNCHER, *argv[1:]]
+        env = {**os.environ, **self.options.env}
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            return 127, [f"cannot start {argv[0]}: {exc.strerror or exc}"]
+        return proc.returncode, (proc.stdout + proc.stderr).splitlines()
+
+    def report(self, tasks: dict[str, _TaskState], running: dict, final: bool = False) -> None:
+        if self.options.progress is None:
+            return
+        done = sum(1 for t in tasks.values() if t.status in ("done", "skipped"))
+        names = sorted({n for n, _ in running.values()})
+        text = f"{done}/{len(tasks)} tasks done, {len(running)} steps running" + (f": {', '.join(names)}"[:80] if names else "")
+        self.options.progress("" if final else text)
+
+
+def _dependencies(task: dict) -> list[str]:
+    if task.get("dependencies"):
+        return [str(d) for d in task["dependencies"]]
+    depends = task.get("depends")
+    if not depends:
+        return []
+    if "||" in depends or "!" in depends:
+        raise DicecError(f"task {task.get('name')!r}: depends {depends!r} uses || or !, which dicec run does not support")
+    out = []
+    for part in depends.split("&&"):
+        name = part.strip().strip("()").strip().split(".")[0]
+        if name:
+            out.append(name)
+    return out
+
+
+def _retry_limit(template: dict) -> int:
+    strategy = template.get("retryStrategy") or {}
+    limit = strategy.get("limit", 0)
+    try:
+        return max(0, int(str(limit)))
+    except ValueError:
+        raise DicecError(f"template {template.get('name')!r}: retryStrategy.limit {limit!r} is not a number") from None
+
+
+def run_workflow(path: str, options: RunOptions) -> RunResult:
+    """Load and run the workflow in ``path``."""
+    return Runner(load_workflow(path), options, where=path).run()
