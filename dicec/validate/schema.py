@@ -1,97 +1,186 @@
-"""Argo's JSON schema, loaded once and patched so that it catches what Argo's server would.
+"""Argo's JSON schema, loaded once and patched in memory so that it judges what Argo's parser would.
 
-The shipped file is Argo Workflows v4.1.2's ``api/jsonschema/schema.json`` (see ``data/SOURCE.md``).
-Two patches, applied in memory: int-or-string fields and quantities accept numbers (Argo types them
-as strings, yet every Kubernetes client writes ``cpu: 1``), and object definitions that list their
-properties refuse unknown keys (Argo's schema never does, so a misspelt field passes silently and
-is dropped by the controller). Validators are compiled once per kind and cached.
+The shipped file, ``data/argo-workflows-schema.json``, is Argo Workflows v4.1.2's
+``api/jsonschema/schema.json`` unchanged in content (see ``data/SOURCE.md``). It declares JSON Schema
+draft 2020-12. :func:`patched_schema` applies two patches when it loads it:
+
+1. **Numbers where Argo's Go types accept them.** The schema types these as plain strings, but Argo's
+   (and Kubernetes') decoders also take YAML numbers, and every hand-written workflow uses them:
+
+   - ``io.k8s.apimachinery.pkg.util.intstr.IntOrString`` (``retryStrategy.limit: 3``,
+     ``activeDeadlineSeconds: 60``, ``withSequence.count: 5``, probe ports): string or integer;
+   - ``io.k8s.apimachinery.pkg.api.resource.Quantity`` (``cpu: 1``, ``nvidia.com/gpu: 1``,
+     ``memory: 0.5``): string or number;
+   - Argo's ``AnyString`` fields, ``Parameter.value``/``default``/``description``/``enum[]`` and
+     ``ValueFrom.default`` (``value: 3``, ``enum: [1, 2]``): string, number or boolean.
+
+2. **Unknown keys are refused.** Argo's schema never sets ``additionalProperties``, so a typo such as
+   ``nodeSelecter:`` passes and the controller silently drops the field. Every object schema that lists
+   its ``properties`` and says nothing about ``additionalProperties`` gets ``additionalProperties:
+   false``. Free-form schemas are left alone: those without ``properties`` (``Item``, ``Plugin``,
+   ``FieldsV1``, ``RetryNodeAntiAffinity``...), string maps such as ``metadata.labels`` and resource
+   maps (which already have an ``additionalProperties`` schema), and any schema marked
+   ``x-kubernetes-preserve-unknown-fields``.
+
+Validators are compiled once per kind and cached (:func:`validator`).
 """
 
 from __future__ import annotations
 
-import copy
+import datetime
+import difflib
 import functools
 import importlib.resources
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
-SCHEMA_FILE = "argo-workflows-v4.1.2.schema.json"
+SCHEMA_FILE = "argo-workflows-schema.json"
 
 #: Resource kinds validated, and their definitions in the schema.
-KINDS = {
+KINDS: dict[str, str] = {
     "Workflow": "io.argoproj.workflow.v1alpha1.Workflow",
     "WorkflowTemplate": "io.argoproj.workflow.v1alpha1.WorkflowTemplate",
     "ClusterWorkflowTemplate": "io.argoproj.workflow.v1alpha1.ClusterWorkflowTemplate",
     "CronWorkflow": "io.argoproj.workflow.v1alpha1.CronWorkflow",
 }
 
-_NUMBER_OR_STRING = ("io.k8s.apimachinery.pkg.util.intstr.IntOrString", "io.k8s.apimachinery.pkg.api.resource.Quantity")
+#: Patch 1: definition -> the JSON types it accepts instead of ``string``.
+LOOSE_DEFINITIONS: dict[str, list[str]] = {
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": ["string", "integer"],
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": ["string", "number"],
+}
+#: Patch 1: (definition, property) -> the JSON types it accepts; ``[]`` after a name means its items.
+LOOSE_PROPERTIES: dict[tuple[str, str], list[str]] = {
+    ("io.argoproj.workflow.v1alpha1.Parameter", "value"): ["string", "number", "boolean"],
+    ("io.argoproj.workflow.v1alpha1.Parameter", "default"): ["string", "number", "boolean"],
+    ("io.argoproj.workflow.v1alpha1.Parameter", "description"): ["string", "number", "boolean"],
+    ("io.argoproj.workflow.v1alpha1.Parameter", "enum[]"): ["string", "number", "boolean"],
+    ("io.argoproj.workflow.v1alpha1.ValueFrom", "default"): ["string", "number", "boolean"],
+}
+
+PRESERVE_UNKNOWN = "x-kubernetes-preserve-unknown-fields"
 
 
 @dataclass(frozen=True, kw_only=True)
 class SchemaError:
-    """One schema failure.
+    """One schema failure, before it is given a line.
 
     Attributes:
         location: the path inside the document (keys and list indices).
-        message: one line.
+        message: the failure, one line.
         unknown_field: the offending key when the failure is an unknown field, else ``None``.
+        suggestion: for an unknown field, the closest allowed key (or ``None``).
     """
 
     location: tuple[Any, ...]
     message: str
     unknown_field: str | None = None
+    suggestion: str | None = None
+
+
+def raw_schema() -> dict[str, Any]:
+    """The shipped schema as published (a fresh copy each call)."""
+    text = (importlib.resources.files("dicec.validate") / "data" / SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
 
 
 @functools.lru_cache(maxsize=1)
 def patched_schema() -> dict[str, Any]:
-    """The schema with both patches applied (cached; do not mutate)."""
-    raw = json.loads((importlib.resources.files("dicec.validate") / "data" / SCHEMA_FILE).read_text(encoding="utf-8"))
-    schema = copy.deepcopy(raw)
+    """The schema with both patches applied (loaded on first use, then cached; do not mutate it)."""
+    schema = raw_schema()
     definitions = schema["definitions"]
-    for name in _NUMBER_OR_STRING:
-        definitions[name] = {**definitions[name], "type": ["string", "integer", "number"]}
+    for name, types in LOOSE_DEFINITIONS.items():
+        definitions[name] = {**definitions[name], "type": types}
+    for (name, prop), types in LOOSE_PROPERTIES.items():
+        properties = definitions[name]["properties"]
+        if prop.endswith("[]"):
+            properties[prop[:-2]] = {**properties[prop[:-2]], "items": {"type": types}}
+        else:
+            properties[prop] = {**properties[prop], "type": types}
     for definition in definitions.values():
-        if definition.get("type") == "object" and "properties" in definition and "additionalProperties" not in definition:
-            definition["additionalProperties"] = False
+        _close(definition)
     return schema
 
 
-@functools.lru_cache(maxsize=None)
-def _validator(kind: str):
-    from jsonschema import Draft202012Validator
+def _close(node: Any) -> None:
+    """Patch 2 on one schema and every schema nested in it."""
+    if isinstance(node, dict):
+        if ("properties" in node and "additionalProperties" not in node and not node.get(PRESERVE_UNKNOWN)
+                and node.get("type", "object") == "object"):
+            node["additionalProperties"] = False
+        for key, value in node.items():
+            if key == "properties":
+                for sub in value.values():
+                    _close(sub)
+            elif key not in ("enum", "const", "default", "description") and not key.startswith("x-"):
+                _close(value)
+    elif isinstance(node, list):
+        for item in node:
+            _close(item)
 
+
+def closed_definitions() -> list[str]:
+    """Names of the definitions patch 2 closed (for tests and documentation)."""
+    raw = raw_schema()["definitions"]
+    patched = patched_schema()["definitions"]
+    return sorted(n for n in raw if patched[n].get("additionalProperties") is False
+                  and raw[n].get("additionalProperties") is not False)
+
+
+@functools.lru_cache(maxsize=None)
+def validator(kind: str):
+    """A compiled Draft 2020-12 validator for documents of ``kind`` (one of :data:`KINDS`), cached."""
     schema = patched_schema()
     root = {"$schema": schema["$schema"], "$ref": f"#/definitions/{KINDS[kind]}", "definitions": schema["definitions"]}
-    return Draft202012Validator(root)
+    return _validator_class()(root)
+
+
+@functools.lru_cache(maxsize=1)
+def _validator_class():
+    """Draft 2020-12, where a date or timestamp (as ``yaml.safe_load`` builds them) counts as a string."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "string", lambda _, value: isinstance(value, (str, datetime.date)))
+    return validators.extend(Draft202012Validator, type_checker=checker)
 
 
 def schema_errors(document: dict[str, Any], kind: str) -> list[SchemaError]:
-    """Every schema failure of ``document`` (of ``kind``), most specific first, one per location."""
+    """Every schema failure of ``document`` (of ``kind``), one per location, in document order."""
     out: dict[tuple, SchemaError] = {}
-    for error in _validator(kind).iter_errors(document):
+    for error in validator(kind).iter_errors(document):
         for leaf in _leaves(error):
             location = tuple(leaf.absolute_path)
-            if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
-                allowed = set(leaf.schema.get("properties", {}))
-                for key in sorted(k for k in leaf.instance if k not in allowed):
-                    out.setdefault(location + (key,), SchemaError(location=location + (key,), message="unknown field",
-                                                                  unknown_field=str(key)))
+            closed = leaf.validator == "additionalProperties" and leaf.validator_value is False
+            if closed and isinstance(leaf.instance, dict):
+                allowed = list(leaf.schema.get("properties", {}))
+                for key in leaf.instance:
+                    if key not in allowed:
+                        where = location + (key,)
+                        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
+                        out.setdefault(where, SchemaError(location=where, message="unknown field", unknown_field=str(key),
+                                                          suggestion=close[0] if close else None))
                 continue
-            out.setdefault(location, SchemaError(location=location, message=_one_line(leaf.message)))
-    return sorted(out.values(), key=lambda e: [str(p) for p in e.location])
+            if leaf.validator == "required" and isinstance(leaf.instance, dict):
+                missing = [k for k in leaf.validator_value if k not in leaf.instance]
+                message = f"required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} missing"
+            else:
+                message = _one_line(leaf.message)
+            out.setdefault(location, SchemaError(location=location, message=message))
+    return list(out.values())
 
 
-def _leaves(error):
-    """The most specific errors under ``error`` (oneOf/anyOf branches resolved by best match)."""
+def _leaves(error) -> Iterator:
+    """The most specific errors under ``error`` (oneOf/anyOf branches narrowed to the best match)."""
     if not error.context:
-        return [error]
+        yield error
+        return
     from jsonschema.exceptions import best_match
 
-    return _leaves(best_match(error.context))
+    yield from _leaves(best_match(error.context))
 
 
 def _one_line(message: str) -> str:
     text = " ".join(message.split())
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= 160 else text[:157] + "..."
