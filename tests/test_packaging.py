@@ -36,10 +36,33 @@ def test_wheel_carries_operators_templates_and_data(wheel):
 
 def test_dockerfile_copies_existing_paths_and_runs_dicec():
     text = (REPO / "images" / "Dockerfile.vision").read_text()
-    for src in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, flags=re.M):
+    joined = re.sub(r"\\\n", " ", text)                              # RUN lines continued with a backslash
+    copies = re.findall(r"^COPY\s+(.+?)\s+\S+$", joined, flags=re.M)
+    assert copies
+    for src in copies:
         for part in src.split():
-            assert (REPO / part).exists(), part
-    assert 'ENTRYPOINT ["dicec"]' in text and re.search(r"^USER 10001$", text, flags=re.M)
+            assert (REPO / part).exists(), f"COPY source {part} does not exist"
+    # every `python -m MODULE` the image runs is a module of the package with a __main__ block
+    modules = re.findall(r"python3? -m (dicec[\w.]*)", joined)
+    assert {"dicec.runtime.scene.graphs", "dicec.runtime.onnxops"} <= set(modules), modules
+    for module in modules:
+        path = REPO / Path(*module.split("."))
+        source = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__main__.py"
+        assert source.is_file(), f"RUN python -m {module}: no such module in the package"
+        assert "__main__" in source.read_text(), f"{module} has no __main__ block"
+    # the scene models are built where DICEC_MODEL_DIR points, and the steps use the onnx backend
+    (scene_dir,) = re.findall(r"python -m dicec\.runtime\.scene\.graphs (\S+)", joined)
+    assert re.search(rf"DICEC_MODEL_DIR={re.escape(scene_dir)}\b", joined)
+    assert re.search(r"DICEC_MODELS=(onnx|builtin)\b", joined)
+    # onnxruntime-gpu stays in place: rapidocr-onnxruntime (it depends on the CPU wheel) without its deps
+    assert re.search(r"pip install --no-deps 'rapidocr-onnxruntime==[\d.]+'", joined)
+    # the read_text spec's model path is where the image copies the packaged PP-OCR files
+    spec = (REPO / "operators" / "read_text" / "spec.yaml").read_text()
+    (copy_root,) = re.findall(r"python -m dicec\.runtime\.onnxops (\S+)", joined)
+    assert f"file: {copy_root}/read_text/" in spec
+    # dicec op is the entrypoint; the emitted steps' `command` replaces it in Kubernetes
+    assert 'ENTRYPOINT ["dicec", "op"]' in text and re.search(r"^USER 10001$", text, flags=re.M)
+    assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", text, flags=re.M)
 
 
 def test_every_subpackage_is_listed_in_setup_cfg():

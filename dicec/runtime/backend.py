@@ -8,7 +8,12 @@ arguments) into the operator's raw answer; :func:`evaluate` turns that into the 
   (operator, image bytes, box, arguments) through a hash, so any program runs without models and
   the serial and parallel answers can be compared exactly;
 * ``builtin`` (:mod:`dicec.runtime.scene`): the built-in scene models (ONNX graphs the project
-  builds, for solid shapes on a plain background) and text reading.
+  builds, for solid shapes on a plain background) for the ViperGPT operators, text reading
+  (``read_text``, PP-OCR models shipped by rapidocr-onnxruntime), and any other operator through
+  ``onnx`` when its model file is here (else that call raises: "no built-in model");
+* ``onnx`` (:mod:`dicec.runtime.onnxops`): the production path, every operator on the model file
+  its spec names (sha256-checked, one onnxruntime session per model per process) through its
+  ``operator.py``; a missing or mismatching model stops the step. The vision image sets it.
 
 Steps do not take a ``--models`` flag in the emitted workflow, so the backend is chosen by the
 ``DICEC_MODELS`` environment variable (``dicec run --models`` sets it for its steps); the default is
@@ -26,7 +31,7 @@ from dicec.runtime.calls import Call, OperatorError, value_of
 
 MODELS_ENV = "DICEC_MODELS"
 OPERATORS_ENV = "DICEC_OPERATORS"
-BACKENDS = ("builtin", "seeded")
+BACKENDS = ("builtin", "onnx", "seeded")
 DEFAULT_BACKEND = "builtin"
 
 
@@ -71,6 +76,10 @@ def get_backend(name: str | None = None) -> Backend:
                 from dicec.runtime.seeded import SeededBackend
 
                 _BACKENDS[name] = SeededBackend()
+            elif name == "onnx":
+                from dicec.runtime.onnxops import OnnxBackend
+
+                _BACKENDS[name] = OnnxBackend()
             else:
                 from dicec.runtime.scene.backend import BuiltinBackend
 

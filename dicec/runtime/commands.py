@@ -5,7 +5,7 @@ so ``dicec op`` starts fast. Register them in the ``dicec`` group with ``cli.add
 until then ``python -m dicec.runtime VERB`` runs them (see :mod:`dicec.runtime.__main__`).
 
 Which models answer operator calls: ``--models`` (``seeded`` for testing and simulation, ``builtin``
-for the built-in scene models), else the ``DICEC_MODELS`` environment variable, else ``builtin``.
+for the built-in scene and text-reading models, ``onnx`` for each operator's own model file), else the ``DICEC_MODELS`` environment variable, else ``builtin``.
 The emitted steps carry no ``--models`` flag, so ``dicec run`` passes its choice to them through
 that variable.
 """
@@ -27,9 +27,11 @@ _OPERATORS_ENV = "DICEC_OPERATORS"
 
 def _models_option(default: str | None) -> Callable:
     return click.option(
-        "--models", type=click.Choice(["builtin", "seeded"]), default=default, show_default=default is not None,
-        help="Operator backend: builtin = the built-in scene models; seeded = hash-seeded answers for testing "
-             "and simulation (default: $DICEC_MODELS, else builtin).")
+        "--models", type=click.Choice(["builtin", "onnx", "seeded"]), default=default,
+        show_default=default is not None,
+        help="Operator backend: builtin = the built-in scene and text-reading models; onnx = each operator's "
+             "own model file (spec model.file); seeded = hash-seeded answers for testing and simulation "
+             "(default: $DICEC_MODELS, else builtin).")
 
 
 _operators_option = click.option(

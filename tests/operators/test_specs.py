@@ -13,7 +13,7 @@ from dicec.tools.registry import builtin_folder
 from dicec.tools.spec import GPU_CLASSES
 
 BUILTINS = ("find", "exists", "verify_property", "best_text_match", "simple_query", "compute_depth",
-            "llm_query", "best_image_match")
+            "llm_query", "best_image_match", "read_text")
 
 #: ViperGPT's signatures (prompt API and image_patch.py), as the specs must declare them.
 SIGNATURES = {
@@ -27,6 +27,7 @@ SIGNATURES = {
                   ("function", "llm_query(query: str, context: str = None, long_answer: bool = True) -> str")],
     "best_image_match": [("function", "best_image_match(list_patches: list, content: list, "
                                       "return_index: bool = False) -> ImagePatch | int")],
+    "read_text": [("method", "read_text() -> str")],     # dicec's own (licence plates, signs)
 }
 
 #: Models too big for a 16 GB A4000 in fp16; the rest must fit one.

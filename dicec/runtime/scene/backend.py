@@ -16,7 +16,10 @@ numpy the regions, the ``scene_colour`` graph each region's colour. Then:
 * ``best_text_match(options, prefix)``: the option sharing most words with the main region's
   description (ties: the first); ``best_image_match``: the patch whose main region best matches
   the texts; ``compute_depth``: larger shapes are nearer (``100 / sqrt(area)``).
-* Anything else (``llm_query``, a user's operator) raises: there is no built-in model for it.
+* ``read_text`` and anything else (``llm_query``, a user's operator) falls through to the ``onnx``
+  backend (:mod:`dicec.runtime.onnxops`): ``read_text`` reads with the PP-OCR models shipped by
+  rapidocr-onnxruntime; an operator whose model cannot be set up here raises for that call
+  ("no built-in model").
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class BuiltinBackend:
         self._sessions: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
         self._cache: dict[tuple, list[Region]] = {}
+        self._onnx: Any = None
 
     # -- models ----------------------------------------------------------------------------------------
     def sessions(self) -> tuple[Any, Any]:
@@ -110,10 +114,31 @@ class BuiltinBackend:
     # -- operators -------------------------------------------------------------------------------------
     def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
         handler = getattr(self, f"op_{spec.name}", None)
-        if handler is None:
-            raise OperatorError(f"the built-in scene models have no model for {spec.name!r} (use --models seeded "
-                                "to run any program without models)")
-        return handler(image, patch, *args)
+        if handler is not None:
+            return handler(image, patch, *args)
+        return self.fall_through(spec, form, image, patch, args)
+
+    def fall_through(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
+        """Operators without a scene model run on their own ONNX model (see :mod:`dicec.runtime.onnxops`).
+
+        ``read_text`` takes the PP-OCR models shipped by rapidocr-onnxruntime, and its set-up problems
+        (package missing, checksum) stop the run. For any other operator a model that cannot be set
+        up (no file here, no tokeniser) is an error of that call, as "no built-in model": steps are
+        speculative, so a call the program never makes must not fail the run.
+        """
+        from dicec.errors import DicecError
+        from dicec.runtime.onnxops import PACKAGED, OnnxBackend
+
+        with self._lock:
+            if self._onnx is None:
+                self._onnx = OnnxBackend(packaged=True)
+        try:
+            return self._onnx.compute(spec, form, image, patch, args)
+        except DicecError as exc:
+            if spec.name in PACKAGED:
+                raise
+            raise OperatorError(f"no built-in model for {spec.name!r} ({exc}); use --models seeded to run any "
+                                "program without models") from None
 
     def matching(self, image: Any, patch: dict, name: str) -> list[Region]:
         w = words(name)
