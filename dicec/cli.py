@@ -303,7 +303,18 @@ def _register_runtime() -> None:
         cli.add_command(command)
 
 
+def _register_cost() -> None:
+    """Cost, simulation and pool verbs live beside their stages (dicec.cost, dicec.simulate, dicec.placement)."""
+    from dicec.cost.commands import cost
+    from dicec.placement.commands import pools
+    from dicec.simulate.commands import simulate
+
+    for command in (cost, simulate, pools):
+        cli.add_command(command)
+
+
 _register_runtime()
+_register_cost()
 
 
 def main() -> None:

@@ -1,10 +1,17 @@
 """Placing tasks: every task on the cheapest pool whose GPU memory fits its operator.
 
 The estimate per task is a cold pod's work: the operator's model-load time plus one call's latency
-on the pool's GPU class, priced at the pool's hourly rate. A fan-out task's figures are per element.
-The final ``answer`` step runs on the CPU pool, unless operator calls the analysis could not predict
-(residuals) must run there, in which case it goes to the cheapest pool that fits all of them.
-Cost-driven placement with latency bounds, pod fusion and spot pools deepen this in the cost stage.
+on the pool's GPU class, priced at the pool's hourly rate (``mode="services"``: one call to a warm
+model server, so latency only). A fan-out task's figures are per element. The final ``answer`` step
+runs on the CPU pool, unless operator calls the analysis could not predict (residuals) must run there,
+in which case it goes to the cheapest pool that fits all of them.
+
+Keyword options deepen the default (cheapest hourly price that fits): ``objective="cost"`` picks, per
+task, the pool with the fewest dollars for its seconds (a dearer, faster GPU can be the cheaper one);
+``max_latency_s`` then moves tasks on the critical path to faster pools, cheapest second saved first,
+until the estimated critical path fits; ``spot=True`` prices pools at their spot rate where listed.
+Pod start-up, image pull and fusing consecutive tasks into one pod are the cost stage's timing model
+(:mod:`dicec.cost.model`).
 """
 
 from __future__ import annotations
@@ -90,26 +97,51 @@ class PlacedGraph:
         return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue) -> PlacedGraph:
-    """Put every task on the cheapest pool that fits its operator; raise if some operator fits none."""
+OBJECTIVES = ("price", "cost")
+MODES = ("pods", "services")
+
+
+def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, *, objective: str = "price",
+          mode: str = "pods", max_latency_s: float | None = None, spot: bool = False) -> PlacedGraph:
+    """Put every task on the cheapest pool that fits its operator; raise if some operator fits none.
+
+    ``objective``: ``price`` (lowest hourly price that fits) or ``cost`` (fewest dollars for the
+    task's seconds); ``mode``: ``pods`` (seconds include model load) or ``services`` (warm models);
+    ``max_latency_s``: a bound on the estimated critical path; ``spot``: use spot prices where listed.
+    """
+    if objective not in OBJECTIVES:
+        raise DicecError(f"unknown placement objective {objective!r} (choose {', '.join(OBJECTIVES)})")
+    if mode not in MODES:
+        raise DicecError(f"unknown execution mode {mode!r} (choose {', '.join(MODES)})")
+    if max_latency_s is not None and (isinstance(max_latency_s, bool) or not max_latency_s > 0):
+        raise DicecError(f"--max-latency must be a number of seconds > 0 (got {max_latency_s!r})")
     placements: dict[str, Placement] = {}
     used: dict[str, Pool] = {}
     images: dict[str, str] = {}
     for task in graph.tasks:
         spec = registry.get(task.operator)
-        pool = _pool_for([spec], catalogue, what=f"task {task.id!r} (line {task.line})")
-        placements[task.id] = _estimate(spec, pool, per_element=task.fanout is not None)
-        used[pool.name] = pool
+        what = f"task {task.id!r} (line {task.line})"
+        if objective == "cost":
+            pool = min(_candidates(spec, catalogue, what=what, spot=spot),
+                       key=lambda p: _seconds(spec, p, mode) * _hourly(p, spot))
+        else:
+            pool = _pool_for([spec], catalogue, what=what, spot=spot)
+        placements[task.id] = _estimate(spec, pool, per_element=task.fanout is not None, mode=mode, spot=spot)
         images[spec.name] = spec.image
+    if max_latency_s is not None:
+        placements = _meet_latency(graph, registry, catalogue, placements, max_latency_s, mode=mode, spot=spot)
+    for p in placements.values():
+        used[p.pool] = catalogue.get(p.pool)
     residual_specs = sorted({r.operator for r in graph.residual})
     specs = [registry.get(n) for n in residual_specs]
     for s in specs:
         images[s.name] = s.image
     if any(s.uses_gpu for s in specs):
-        pool = _pool_for(specs, catalogue, what="the answer step (it runs the calls the analysis could not predict)")
+        pool = _pool_for(specs, catalogue, what="the answer step (it runs the calls the analysis could not predict)",
+                         spot=spot)
         answer = Placement(pool=pool.name, gpu_memory_gb=max(s.profile.gpu_memory_gb for s in specs),
-                           seconds=sum(_seconds(s, pool) for s in specs), usd=None)
-        answer = _priced(answer, pool)
+                           seconds=sum(_seconds(s, pool, mode) for s in specs), usd=None)
+        answer = _priced(answer, pool, spot=spot)
     else:
         pool = catalogue.cpu_pool()
         if pool is None:
@@ -119,14 +151,14 @@ def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue) -> Pla
     return PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images)
 
 
-def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str) -> Pool:
+def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str, spot: bool = False) -> Pool:
     need = max(s.profile.gpu_memory_gb for s in specs)
     if need == 0:
         pool = catalogue.cpu_pool()
         if pool is not None:
             return pool
     classes = set.intersection(*(set(s.profile.latency_s) for s in specs))
-    pool = catalogue.cheapest_fitting(need, classes)
+    pool = catalogue.cheapest_fitting(need, classes, spot=spot)
     if pool is None:
         biggest = max((p.gpu_memory_gb for p in catalogue.pools), default=0)
         names = ", ".join(s.name for s in specs)
@@ -136,22 +168,83 @@ def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str)
     return pool
 
 
-def _seconds(spec: OperatorSpec, pool: Pool) -> float:
+def _candidates(spec: OperatorSpec, catalogue: PoolCatalogue, *, what: str, spot: bool) -> list[Pool]:
+    """Every pool the operator fits (the CPU pool alone for a CPU operator), cheapest first."""
+    if not spec.uses_gpu and catalogue.cpu_pool() is not None:
+        return [catalogue.cpu_pool()]
+    fits = [p for p in catalogue.pools if p.has_gpu and p.gpu_memory_gb >= spec.profile.gpu_memory_gb
+            and p.gpu_class in spec.profile.latency_s]
+    if not fits:
+        _pool_for([spec], catalogue, what=what, spot=spot)  # raises the one-line error
+    return sorted(fits, key=lambda p: _hourly(p, spot))
+
+
+def _hourly(pool: Pool, spot: bool) -> float:
+    return pool.hourly(spot=spot) or 0.0
+
+
+def _seconds(spec: OperatorSpec, pool: Pool, mode: str = "pods") -> float:
     cls = pool.gpu_class or "CPU"
-    return spec.profile.model_load_s + spec.profile.latency_s.get(cls, 0.0)
+    load = spec.profile.model_load_s if mode == "pods" else 0.0
+    return load + spec.profile.latency_s.get(cls, 0.0)
 
 
-def _estimate(spec: OperatorSpec, pool: Pool, *, per_element: bool) -> Placement:
-    p = Placement(pool=pool.name, gpu_memory_gb=spec.profile.gpu_memory_gb, seconds=_seconds(spec, pool),
+def _estimate(spec: OperatorSpec, pool: Pool, *, per_element: bool, mode: str = "pods", spot: bool = False) -> Placement:
+    p = Placement(pool=pool.name, gpu_memory_gb=spec.profile.gpu_memory_gb, seconds=_seconds(spec, pool, mode),
                   usd=None, per_element=per_element)
-    return _priced(p, pool)
+    return _priced(p, pool, spot=spot)
 
 
-def _priced(p: Placement, pool: Pool) -> Placement:
+def _priced(p: Placement, pool: Pool, *, spot: bool = False) -> Placement:
     # Rounded here, once, so a placed graph read back from JSON sums to the same totals.
     seconds = round(p.seconds, 6)
-    usd = None if pool.usd_per_hour is None else round(seconds * pool.usd_per_hour / 3600.0, 8)
+    hourly = pool.hourly(spot=spot)
+    usd = None if hourly is None else round(seconds * hourly / 3600.0, 8)
     return Placement(pool=p.pool, gpu_memory_gb=p.gpu_memory_gb, seconds=seconds, usd=usd, per_element=p.per_element)
+
+
+def _critical_path(graph: TaskGraph, placements: dict[str, Placement]) -> tuple[float, list[str]]:
+    """Estimated critical-path seconds (fan-out elements in parallel) and the tasks on it."""
+    finish: dict[str, float] = {}
+    via: dict[str, str | None] = {}
+    for t in graph.tasks:
+        before = max(t.depends, key=lambda d: finish[d], default=None)
+        finish[t.id] = placements[t.id].seconds + (finish[before] if before else 0.0)
+        via[t.id] = before
+    if not finish:
+        return 0.0, []
+    last: str | None = max(finish, key=lambda k: finish[k])
+    total, path = finish[last], []
+    while last is not None:
+        path.append(last)
+        last = via[last]
+    return total, path
+
+
+def _meet_latency(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, placements: dict[str, Placement],
+                  bound: float, *, mode: str, spot: bool) -> dict[str, Placement]:
+    """Move critical-path tasks to faster pools, fewest extra dollars per second saved first, until it fits."""
+    placements = dict(placements)
+    while True:
+        total, path = _critical_path(graph, placements)
+        if total <= bound + 1e-9:
+            return placements
+        best = None
+        for tid in path:
+            spec = registry.get(graph.task(tid).operator)
+            now = placements[tid]
+            for pool in _candidates(spec, catalogue, what=f"task {tid!r}", spot=spot):
+                cand = _estimate(spec, pool, per_element=now.per_element, mode=mode, spot=spot)
+                saved = now.seconds - cand.seconds
+                if saved <= 1e-9:
+                    continue
+                extra = ((cand.usd or 0.0) - (now.usd or 0.0)) / saved
+                if best is None or extra < best[0]:
+                    best = (extra, tid, cand)
+        if best is None:
+            raise DicecError(f"no placement meets --max-latency {bound:g} s: the fastest pools that fit still give an "
+                             f"estimated critical path of {total:g} s")
+        placements[best[1]] = best[2]
 
 
 def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:

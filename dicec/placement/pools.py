@@ -22,7 +22,8 @@ from dicec.tools.spec import GPU_CLASSES
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 _POOL_KEYS = {"name", "gpu_class", "gpu_memory_gb", "usd_per_hour", "spot_usd_per_hour", "node_labels",
-              "taints", "max_nodes", "source", "as_of"}
+              "taints", "max_nodes", "source", "as_of", "clouds"}
+_CLOUD_KEYS = {"node_labels", "taints"}
 _TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
 
@@ -41,6 +42,8 @@ class Pool:
         max_nodes: how many nodes the pool may grow to, or ``None`` for no stated limit.
         source: where the price came from.
         as_of: when the price was read.
+        clouds: per cloud (``gke``, ``eks``, ...), the ``node_labels`` and ``taints`` that cloud's
+            nodes of this GPU carry instead (``load_pools(..., cloud=NAME)`` applies them).
     """
 
     name: str
@@ -53,16 +56,24 @@ class Pool:
     max_nodes: int | None = None
     source: str = ""
     as_of: str = ""
+    clouds: dict[str, dict[str, Any]] | None = None
 
     @property
     def has_gpu(self) -> bool:
         return self.gpu_class is not None
 
+    def hourly(self, *, spot: bool = False) -> float | None:
+        """The price per hour: the spot price when ``spot`` and one is listed, else on demand."""
+        if spot and self.spot_usd_per_hour is not None:
+            return self.spot_usd_per_hour
+        return self.usd_per_hour
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "gpu_class": self.gpu_class, "gpu_memory_gb": self.gpu_memory_gb,
                 "usd_per_hour": self.usd_per_hour, "spot_usd_per_hour": self.spot_usd_per_hour,
                 "node_labels": dict(sorted(self.node_labels.items())), "taints": [dict(t) for t in self.taints],
-                "max_nodes": self.max_nodes, "source": self.source, "as_of": self.as_of}
+                "max_nodes": self.max_nodes, "source": self.source, "as_of": self.as_of,
+                **({"clouds": self.clouds} if self.clouds else {})}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,23 +97,29 @@ class PoolCatalogue:
     def cpu_pool(self) -> Pool | None:
         return min((p for p in self.pools if not p.has_gpu), key=_price_key, default=None)
 
-    def cheapest_fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None) -> Pool | None:
-        """The cheapest GPU pool with at least ``gpu_memory_gb`` per GPU (ties: file order)."""
+    def cheapest_fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None, *,
+                         spot: bool = False) -> Pool | None:
+        """The cheapest GPU pool with at least ``gpu_memory_gb`` per GPU (ties: file order); spot prices if asked."""
         fits = [p for p in self.pools if p.has_gpu and p.gpu_memory_gb >= gpu_memory_gb
                 and (gpu_classes is None or p.gpu_class in gpu_classes)]
-        return min(fits, key=_price_key, default=None)
+        return min(fits, key=lambda p: _price_key(p, spot), default=None)
 
 
-def _price_key(p: Pool) -> float:
-    return p.usd_per_hour if p.usd_per_hour is not None else 0.0
+def _price_key(p: Pool, spot: bool = False) -> float:
+    hourly = p.hourly(spot=spot)
+    return hourly if hourly is not None else 0.0
 
 
 def default_pools_path() -> Path:
     return Path(str(importlib.resources.files("dicec.placement") / "data" / "pools.yaml"))
 
 
-def load_pools(path: str | Path | None = None) -> PoolCatalogue:
-    """Read a pool catalogue (the shipped default when ``path`` is ``None``)."""
+def load_pools(path: str | Path | None = None, *, cloud: str | None = None) -> PoolCatalogue:
+    """Read a pool catalogue (the shipped default when ``path`` is ``None``).
+
+    ``cloud`` (e.g. ``gke``) replaces each GPU pool's labels and taints by its ``clouds`` entry for
+    that cloud and leaves out GPU pools with no entry (that cloud does not offer the GPU).
+    """
     shown = "<default pools>" if path is None else str(path)
     text = default_pools_path().read_text(encoding="utf-8") if path is None else read_text(path, what="pool catalogue")
     try:
@@ -111,7 +128,28 @@ def load_pools(path: str | Path | None = None) -> PoolCatalogue:
         mark = getattr(exc, "problem_mark", None)
         raise DicecError(f"pool catalogue is not valid YAML: {getattr(exc, 'problem', exc)}",
                          location=Location(path=shown, line=mark.line + 1 if mark else None)) from None
-    return parse_pools(raw, path=shown)
+    catalogue = parse_pools(raw, path=shown)
+    return catalogue if cloud is None else for_cloud(catalogue, cloud)
+
+
+def for_cloud(catalogue: PoolCatalogue, cloud: str) -> PoolCatalogue:
+    """The catalogue as ``cloud``'s nodes are labelled (see :func:`load_pools`)."""
+    from dataclasses import replace
+
+    known = sorted({c for p in catalogue.pools for c in (p.clouds or {})})
+    if cloud not in known:
+        raise DicecError(f"pool catalogue: no pool lists labels for cloud {cloud!r} "
+                         f"(clouds listed: {', '.join(known) or 'none'})", location=Location(path=catalogue.path))
+    pools = []
+    for p in catalogue.pools:
+        entry = (p.clouds or {}).get(cloud)
+        if entry is None:
+            if not p.has_gpu:
+                pools.append(p)
+            continue
+        pools.append(replace(p, node_labels=dict(entry.get("node_labels", p.node_labels)),
+                             taints=tuple(entry.get("taints", p.taints))))
+    return PoolCatalogue(pools=tuple(pools), path=f"{catalogue.path} (cloud {cloud})")
 
 
 def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
@@ -155,21 +193,51 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
         taints = item.get("taints") or []
         if not isinstance(taints, list):
             raise fail(f"{label}: taints must be a list")
-        for t in taints:
-            if not isinstance(t, dict) or not isinstance(t.get("key"), str) or t.get("effect") not in _TAINT_EFFECTS \
-                    or set(t) - {"key", "operator", "value", "effect"} or t.get("operator", "Equal") not in ("Equal", "Exists"):
-                raise fail(f"{label}: each taint needs key, effect ({', '.join(sorted(_TAINT_EFFECTS))}), "
-                           "and operator Equal (with value) or Exists")
+        _check_taints(taints, label, fail)
         max_nodes = item.get("max_nodes")
         if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
             raise fail(f"{label}: max_nodes must be a whole number >= 1")
+        clouds = _clouds(item.get("clouds"), label, fail)
         pools.append(Pool(name=name, gpu_class=gpu_class, gpu_memory_gb=mem, usd_per_hour=price,
                           spot_usd_per_hour=spot, node_labels={str(k): str(v) for k, v in labels.items()},
                           taints=tuple({k: str(v) for k, v in t.items()} for t in taints), max_nodes=max_nodes,
-                          source=str(item.get("source") or ""), as_of=str(item.get("as_of") or "")))
+                          source=str(item.get("source") or ""), as_of=str(item.get("as_of") or ""),
+                          clouds=clouds))
     if not any(p.has_gpu for p in pools):
         raise fail("no GPU pool: at least one pool needs a gpu_class")
     return PoolCatalogue(pools=tuple(pools), path=path)
+
+
+def _check_taints(taints: Any, label: str, fail) -> None:
+    if not isinstance(taints, list):
+        raise fail(f"{label}: taints must be a list")
+    for t in taints:
+        if not isinstance(t, dict) or not isinstance(t.get("key"), str) or t.get("effect") not in _TAINT_EFFECTS \
+                or set(t) - {"key", "operator", "value", "effect"} or t.get("operator", "Equal") not in ("Equal", "Exists"):
+            raise fail(f"{label}: each taint needs key, effect ({', '.join(sorted(_TAINT_EFFECTS))}), "
+                       "and operator Equal (with value) or Exists")
+
+
+def _clouds(raw: Any, label: str, fail) -> dict[str, dict[str, Any]] | None:
+    """Validate a pool's ``clouds:`` mapping: cloud name -> {node_labels, taints}."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise fail(f"{label}: clouds must map a cloud name to its node_labels and taints")
+    out = {}
+    for cloud, entry in raw.items():
+        if not isinstance(cloud, str) or not _NAME.match(cloud) or not isinstance(entry, dict):
+            raise fail(f"{label}: clouds: {cloud!r} must be a lower-case name mapping to node_labels/taints")
+        unknown = sorted(set(entry) - _CLOUD_KEYS)
+        if unknown:
+            raise fail(f"{label}: clouds.{cloud}: unknown key {unknown[0]!r} (known: node_labels, taints)")
+        labels = entry.get("node_labels", {})
+        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            raise fail(f"{label}: clouds.{cloud}.node_labels must map strings to strings")
+        taints = entry.get("taints", [])
+        _check_taints(taints, f"{label}: clouds.{cloud}", fail)
+        out[cloud] = {"node_labels": dict(labels), "taints": [{k: str(v) for k, v in t.items()} for t in taints]}
+    return out
 
 
 def _number(value: Any, what: str, fail) -> float:

@@ -1,0 +1,119 @@
+"""The ``dicec cost`` verb (and the options it shares with ``dicec simulate``).
+
+Only click and dicec.errors are imported here; the stages load inside the command, so ``dicec --help``
+stays fast. Register with ``cli.add_command(cost)``.
+
+INPUT may be a compiled workflow (``.yaml``: its embedded program is analysed and placed again on
+``--pools``/``--operators``, see :mod:`dicec.cost.inputs`), a placed or task graph (``.json``), a
+program (``.py``) or a question (``.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+from dicec.errors import DicecError
+
+
+def common_options(func: Callable) -> Callable:
+    """--operators, --pools, --cloud, --mode, placement and timing-model options."""
+    options = [
+        click.option("--operators", "operator_dirs", multiple=True, metavar="DIR",
+                     help="Also load operator folders from DIR (repeatable)."),
+        click.option("--pools", "pools_file", metavar="FILE", default=None,
+                     help="Pool catalogue YAML (default: the shipped A4000/A6000/A100 list prices)."),
+        click.option("--cloud", default=None, metavar="NAME",
+                     help="Use the catalogue's labels and taints for this cloud (e.g. gke); pools it lacks are left out."),
+        click.option("--mode", type=click.Choice(["pods", "services"]), default="pods", show_default=True,
+                     help="pods: each step a pod that loads its model; services: warm model servers per pool."),
+        click.option("--objective", type=click.Choice(["price", "cost"]), default="price", show_default=True,
+                     help="Placement: cheapest hourly price that fits, or fewest dollars for the task's seconds."),
+        click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
+                     help="Placement: bound on the estimated critical path (moves tasks to faster pools)."),
+        click.option("--spot", is_flag=True, help="Price pools at their spot rate where the catalogue lists one."),
+        click.option("--fuse", is_flag=True,
+                     help="pods mode: fuse consecutive same-pool tasks into one pod where start-up dominates."),
+        click.option("--fanout", type=int, default=None, metavar="N",
+                     help="Elements assumed per fan-out (default 3; the real number is known only at run time)."),
+        click.option("--pod-startup", "pod_startup", type=float, default=None, metavar="SECONDS",
+                     help="Override the pod start-up figure (default 5 s, the Kubernetes p99 SLO)."),
+        click.option("--image-pull", "image_pull", type=float, default=None, metavar="SECONDS",
+                     help="Override the image-pull figure (default 30 s, an assumption)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def setup(opts: dict[str, Any]):
+    """(registry, catalogue, PlaceOptions, TimingModel) from the common options."""
+    from dicec.cost.inputs import PlaceOptions
+    from dicec.cost.model import TimingModel, with_model_overrides
+    from dicec.placement import load_pools
+    from dicec.tools import discover
+
+    registry = discover(opts["operator_dirs"])
+    catalogue = load_pools(opts["pools_file"], cloud=opts["cloud"])
+    place_options = PlaceOptions(objective=opts["objective"], mode=opts["mode"], max_latency_s=opts["max_latency"],
+                                 spot=opts["spot"])
+    model = with_model_overrides(TimingModel(), fanout=opts["fanout"], pod_startup_s=opts["pod_startup"],
+                                 image_pull_s=opts["image_pull"])
+    return registry, catalogue, place_options, model
+
+
+def emit(text: str, output: str | None) -> None:
+    """Write ``text`` atomically to ``output``, or print it."""
+    if output:
+        from dicec.files import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@click.command()
+@click.argument("input_file", metavar="INPUT")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True,
+              help="Report format: Markdown, an HTML page with a Gantt chart and cost bars, or JSON.")
+@click.option("-o", "--output", metavar="FILE", default=None, help="Write the report to FILE (atomically).")
+@click.option("--queries", type=int, default=1000, show_default=True,
+              help="Price N queries (services mode spreads model loads over them).")
+@click.option("--nodes-per-pool", type=int, default=1, show_default=True,
+              help="GPU nodes per used pool in the pictured schedule of one query.")
+@common_options
+def cost(input_file: str, fmt: str, output: str | None, queries: int, nodes_per_pool: int, **opts: Any) -> None:
+    """Dollars per task, per query and per N queries of INPUT's plan, against one A100 machine running the
+    serial program and the same plan on identical A100 nodes.
+
+    INPUT: a compiled workflow (.yaml; its program is placed again on --pools), a placed or task graph
+    (.json), a program (.py) or a question (.txt).
+    """
+    from dicec.cost.inputs import load_placed
+    from dicec.cost.report import cost_report
+
+    if queries < 1:
+        raise DicecError(f"--queries must be at least 1 (got {queries})")
+    if nodes_per_pool < 1:
+        raise DicecError(f"--nodes-per-pool must be at least 1 (got {nodes_per_pool})")
+    registry, catalogue, place_options, model = setup(opts)
+    placed = load_placed(input_file, registry=registry, catalogue=catalogue, options=place_options)
+    report = cost_report(placed, registry, catalogue, model=model, mode=opts["mode"], queries=queries,
+                         spot=opts["spot"], fuse=opts["fuse"], nodes_per_pool=nodes_per_pool, name=input_file)
+    if fmt == "json":
+        text = dumps(report)
+    else:
+        from dicec.cost.html import render
+
+        text = render(report, fmt)
+    emit(text, output)
+    if output:
+        click.echo(f"{output}: ${report['per_query_usd']:.6f} per query ({opts['mode']}); saving "
+                   f"{report['savings']['vs_serial_a100'] * 100:.1f}% vs serial on one A100, "
+                   f"{report['savings']['vs_a100_nodes'] * 100:.1f}% vs A100 nodes", err=True)

@@ -1,0 +1,125 @@
+"""Reading what ``dicec cost`` and ``dicec simulate`` are given, as placed graphs.
+
+A compiled workflow (``.yaml``/``.yml``) carries only the serial program (base64url in the ``answer``
+task's ``program`` parameter) and hashes; it does not carry the task graph or the placement. So the
+graph is recovered by analysing that program again and placing it on the ``--pools`` catalogue with
+the ``--operators`` given -- the same stages ``dicec compile`` ran, so with the same catalogue and
+operators the plan is the one the workflow was emitted from. A placed graph (``dicec place`` JSON) is
+used as placed, unless a placement option (objective, mode, spot, latency bound) asks to place it
+again; a task graph (``dicec plan`` JSON), a program (``.py``) and a question (``.txt``, offline code
+generation) are placed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dicec.errors import DicecError, Location
+from dicec.files import read_text
+
+#: The DAG task whose ``program`` parameter holds the serial program (dicec.emit.argo's ANSWER_STEP).
+ANSWER_TASK = "answer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaceOptions:
+    """How to place a graph that is not already placed (or to place one again).
+
+    Attributes:
+        objective: ``price`` (cheapest hourly price that fits) or ``cost`` (fewest dollars for the seconds).
+        mode: ``pods`` or ``services`` (what the seconds of a task include).
+        max_latency_s: bound on the estimated critical path, or ``None``.
+        spot: price pools at their spot rate where listed.
+    """
+
+    objective: str = "price"
+    mode: str = "pods"
+    max_latency_s: float | None = None
+    spot: bool = False
+
+    @property
+    def replaces(self) -> bool:
+        """Whether a placed graph must be placed again to honour these options."""
+        return self.objective != "price" or self.max_latency_s is not None or self.spot
+
+
+def load_placed(path: str, *, registry, catalogue, options: PlaceOptions = PlaceOptions()):
+    """The placed graph for ``path`` (see the module docstring)."""
+    from dicec.placement import place, placed_from_json
+
+    suffix = Path(path).suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        graph = _analyse(program_of_workflow(path), registry, path=path)
+    elif suffix == ".json":
+        data = _json(path)
+        if isinstance(data, dict) and data.get("kind") == "dicec/placed-graph":
+            placed = placed_from_json(data, where=path)
+            if not options.replaces:
+                return placed
+            graph = placed.graph
+        else:
+            from dicec.analysis import graph_from_json
+
+            graph = graph_from_json(data, where=path)
+    elif suffix == ".py":
+        graph = _analyse(read_text(path, what="program"), registry, path=path)
+    elif suffix == ".txt":
+        from dicec.pipeline import generate, read_question
+
+        question = read_question(path)
+        graph = _analyse(generate(question, registry).code, registry, path=path, question=question)
+    else:
+        raise DicecError("expected a workflow (.yaml), a task or placed graph (.json), a program (.py) or a "
+                         "question (.txt)", location=Location(path=path))
+    return place(graph, registry, catalogue, objective=options.objective, mode=options.mode,
+                 max_latency_s=options.max_latency_s, spot=options.spot)
+
+
+def _analyse(program: str, registry, *, path: str, question: str | None = None):
+    from dicec.analysis import analyse
+
+    return analyse(program, registry, path=path, question=question)
+
+
+def _json(path: str) -> Any:
+    text = read_text(path, what="task graph")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DicecError(f"not valid JSON: {exc.msg}", location=Location(path=path, line=exc.lineno)) from None
+
+
+def program_of_workflow(path: str) -> str:
+    """The serial program a dicec workflow carries (its ``answer`` task's ``program`` argument)."""
+    where = Location(path=path)
+    try:
+        docs = [d for d in yaml.safe_load_all(read_text(path, what="workflow")) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DicecError(f"workflow is not valid YAML: {getattr(exc, 'problem', exc)}",
+                         location=Location(path=path, line=mark.line + 1 if mark else None)) from None
+    for doc in docs:
+        for template in ((doc.get("spec") or {}).get("templates") or []) if isinstance(doc, dict) else []:
+            for task in ((template or {}).get("dag") or {}).get("tasks") or []:
+                if task.get("name") != ANSWER_TASK:
+                    continue
+                for param in ((task.get("arguments") or {}).get("parameters") or []):
+                    if param.get("name") == "program" and isinstance(param.get("value"), str):
+                        return _unb64(param["value"], where)
+    raise DicecError("not a dicec workflow: no DAG task 'answer' with a 'program' parameter "
+                     "(compile it with dicec compile, or give the task graph JSON)", location=where)
+
+
+def _unb64(data: str, where: Location) -> str:
+    """base64url without padding, as dicec.emit.steps.b64 writes it (not imported: that loads hera)."""
+    try:
+        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise DicecError("the answer task's program parameter is not base64url UTF-8", location=where) from None

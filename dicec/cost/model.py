@@ -1,0 +1,410 @@
+"""The timing model: how long each step of a placed graph holds a GPU, and the units a cluster runs.
+
+Every figure that is not an operator's own (model load and latency per GPU class come from
+``operators/*/spec.yaml`` with their sources) is a :class:`Constant` here with its source, or labelled
+an assumption where no public figure was found. :func:`build_job` turns a placed graph into
+:class:`Unit` objects -- one per Argo pod, fan-out elements expanded, fused chains merged -- that both
+the cost report and the simulator use, so the two can never disagree about what a step costs.
+
+Two execution modes, as ``dicec compile`` can emit them:
+
+* ``pods``: every step is a pod on a GPU node that starts, loads its model, makes its call(s) and exits.
+  The GPU is held from binding to exit: ``pod start-up + image pull (first pod on a node) + model load
+  + latency``.
+* ``services``: every operator is a warm model server on its pool; a step is a light CPU pod that calls
+  it over HTTP. The step's start-up holds no GPU; the GPU is busy for ``request overhead + latency``.
+  Loading the servers' models is paid once and amortised over the queries served.
+
+The serial baseline is the program as written, in one process on one node, one call after another:
+in ``pods`` mode a pod per query that starts, loads every distinct model once and makes the calls; in
+``services`` mode a warm, long-running process (a ViperGPT server) with every model loaded, so a query
+costs only its calls' latency and the program's own CPU work (the same ``answer_run_s`` figure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dicec.errors import DicecError
+
+MODES = ("pods", "services")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant:
+    """One figure of the timing model.
+
+    Attributes:
+        value: the figure.
+        unit: its unit (``s``, ``count``).
+        source: where it comes from, or ``assumption: ...`` with the reasoning.
+    """
+
+    value: float
+    unit: str
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.value < 0:
+            raise DicecError(f"timing model: a {self.unit} figure must not be negative (got {self.value})")
+        if not self.source:
+            raise DicecError("timing model: every constant needs a source")
+
+
+POD_STARTUP = Constant(value=5.0, unit="s", source=(
+    "Kubernetes SIG Scalability official SLO: startup latency of stateless, schedulable pods, excluding "
+    "image pull and init containers, 99th percentile per cluster-day <= 5 s "
+    "(kubernetes/community sig-scalability/slos/pod_startup_latency.md); the p99 bound is used as the "
+    "figure, so it is pessimistic for a quiet cluster"))
+IMAGE_PULL = Constant(value=30.0, unit="s", source=(
+    "assumption: the vision image (nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04 + onnxruntime-gpu, "
+    "images/Dockerfile.vision) taken as about 3 GB compressed, pulled at an assumed 100 MB/s from the "
+    "registry; paid once per node by the first pod that needs it (not measured: no cluster here)"))
+STEP_OVERHEAD = Constant(value=1.0, unit="s", source=(
+    "assumption: Argo's per-step work outside the main container (the wait sidecar saving the output "
+    "parameters, the controller noticing the pod finished and starting dependants); not measured"))
+REQUEST_OVERHEAD = Constant(value=0.01, unit="s", source=(
+    "assumption: one in-cluster HTTP request to a warm model server carrying an image crop "
+    "(about 1 MB over a 10 Gb/s node network is under 1 ms, plus JSON and queueing), rounded up to 10 ms"))
+ANSWER_RUN = Constant(value=0.2, unit="s", source=(
+    "assumption: the final CPU step re-runs the serial program with every operator call answered from "
+    "the records (Python only, no models); a fraction of a second"))
+FANOUT_WIDTH = Constant(value=3.0, unit="count", source=(
+    "assumption: a fan-out (loop over find()'s detections) has 3 elements; the real number is only "
+    "known at run time, so every command takes --fanout N"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimingModel:
+    """The figures one cost or simulation run uses (defaults: the constants above).
+
+    Attributes:
+        pod_startup_s: pod creation to containers started, excluding image pull.
+        image_pull_s: pulling the vision image onto a node that does not have it.
+        step_overhead_s: Argo's per-step overhead outside the container.
+        request_overhead_s: one call to a warm model server (services mode).
+        answer_run_s: the final step's CPU work.
+        fanout: elements assumed per fan-out.
+    """
+
+    pod_startup_s: float = POD_STARTUP.value
+    image_pull_s: float = IMAGE_PULL.value
+    step_overhead_s: float = STEP_OVERHEAD.value
+    request_overhead_s: float = REQUEST_OVERHEAD.value
+    answer_run_s: float = ANSWER_RUN.value
+    fanout: int = int(FANOUT_WIDTH.value)
+
+    def __post_init__(self) -> None:
+        for name in ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise DicecError(f"timing model: {name} must be a number >= 0 (got {value!r})")
+        if isinstance(self.fanout, bool) or not isinstance(self.fanout, int) or self.fanout < 1:
+            raise DicecError(f"--fanout must be a whole number >= 1 (got {self.fanout!r})")
+
+    @property
+    def step_start_s(self) -> float:
+        """What every Argo step pays before its own work: pod start-up plus Argo's overhead."""
+        return self.pod_startup_s + self.step_overhead_s
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pod_startup_s": self.pod_startup_s, "image_pull_s": self.image_pull_s,
+                "step_overhead_s": self.step_overhead_s, "request_overhead_s": self.request_overhead_s,
+                "answer_run_s": self.answer_run_s, "fanout": self.fanout}
+
+
+#: The source of each TimingModel field's default, for reports.
+SOURCES = {"pod_startup_s": POD_STARTUP.source, "image_pull_s": IMAGE_PULL.source,
+           "step_overhead_s": STEP_OVERHEAD.source, "request_overhead_s": REQUEST_OVERHEAD.source,
+           "answer_run_s": ANSWER_RUN.source, "fanout": FANOUT_WIDTH.source}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unit:
+    """One schedulable piece of a query: a pod (pods mode) or a step and its request (services mode).
+
+    Attributes:
+        name: the task id (``id[i]`` for fan-out element i, ``a+b`` for a fused chain, ``answer``).
+        tasks: the graph tasks it runs.
+        operators: the operators it calls, in order.
+        pool: the GPU pool it needs a node of, or ``None`` for CPU-only work (no GPU node held).
+        cpu_s: seconds before it needs the GPU, holding none (services: the step pod's start-up).
+        gpu_s: seconds it holds one GPU node.
+        pull: whether it pays the image pull on a node that has not pulled the image yet.
+        deps: indices (in the job) of the units it waits for.
+        usd_per_s: the price of its GPU per second (0 for CPU work or an unpriced pool).
+        extra_usd: dollars not tied to a GPU node of the simulated cluster (the answer step's residual calls).
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    operators: tuple[str, ...]
+    pool: str | None
+    cpu_s: float
+    gpu_s: float
+    pull: bool = False
+    deps: tuple[int, ...] = ()
+    usd_per_s: float = 0.0
+    extra_usd: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cpu_s < 0 or self.gpu_s < 0:
+            raise ValueError(f"unit {self.name!r}: negative seconds")
+        if self.pool is None and self.gpu_s:
+            raise ValueError(f"unit {self.name!r}: GPU seconds without a pool")
+
+    @property
+    def usd(self) -> float:
+        """Busy-time dollars: the GPU seconds at the pool's price (image pull left out), plus extras."""
+        return self.gpu_s * self.usd_per_s + self.extra_usd
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One query's units, ready to price or simulate.
+
+    Attributes:
+        name: what it was built from (a file name).
+        mode: ``pods`` or ``services``.
+        units: in dependency order (every dep index is smaller than the unit's own).
+        serial_s: the serial program on one node of ``serial_pool`` (see the module docstring).
+        serial_pool: the pool the serial figure is for.
+        services: for services mode, the operators each pool serves and their GPU memory
+            (``{pool: {operator: gb}}``), with ``service_load_s`` the model-load seconds of each.
+        service_load_s: model-load seconds per operator, for services mode.
+        pools: the catalogue pools the units use, by name.
+    """
+
+    name: str
+    mode: str
+    units: tuple[Unit, ...]
+    serial_s: float
+    serial_pool: str
+    services: dict[str, dict[str, float]] = field(default_factory=dict)
+    service_load_s: dict[str, float] = field(default_factory=dict)
+    pools: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, u in enumerate(self.units):
+            if any(d >= i or d < 0 for d in u.deps):
+                raise ValueError(f"unit {u.name!r} depends on a unit that does not come before it")
+
+    @property
+    def gpu_seconds(self) -> float:
+        return sum(u.gpu_s for u in self.units)
+
+    @property
+    def busy_usd(self) -> float:
+        return sum(u.usd for u in self.units)
+
+
+def latency(spec, pool) -> float:
+    """Seconds per call of ``spec`` on ``pool``'s GPU class (0 on a CPU pool)."""
+    if pool.gpu_class is None:
+        return 0.0 if not spec.uses_gpu else _no_class(spec, pool)
+    try:
+        return spec.profile.latency_s[pool.gpu_class]
+    except KeyError:
+        return _no_class(spec, pool)
+
+
+def _no_class(spec, pool) -> float:
+    raise DicecError(f"operator {spec.name!r} has no latency for GPU class {pool.gpu_class or 'CPU'} "
+                     f"(pool {pool.name!r}); its spec gives {', '.join(sorted(spec.profile.latency_s)) or 'none'}")
+
+
+def fits(spec, pool) -> bool:
+    return not spec.uses_gpu or (pool.has_gpu and pool.gpu_memory_gb >= spec.profile.gpu_memory_gb
+                                 and pool.gpu_class in spec.profile.latency_s)
+
+
+def price_per_s(pool, *, spot: bool = False) -> float:
+    """The pool's dollars per second (spot where asked and listed); 0 when unpriced."""
+    hourly = pool.spot_usd_per_hour if spot and pool.spot_usd_per_hour is not None else pool.usd_per_hour
+    return 0.0 if hourly is None else hourly / 3600.0
+
+
+def calls(graph, fanout: int) -> list[tuple[str, int]]:
+    """Every operator call of one run of the serial program: ``(operator, count)``."""
+    out = [(t.operator, fanout if t.fanout is not None else 1) for t in graph.tasks]
+    return out + [(r.operator, 1) for r in graph.residual]
+
+
+def serial_seconds(graph, registry, pool, model: TimingModel, mode: str) -> float:
+    """The serial program, in one pod on one node of ``pool`` (see the module docstring)."""
+    _check_mode(mode)
+    specs = {op: registry.get(op) for op, _ in calls(graph, model.fanout)}
+    for spec in specs.values():
+        if not fits(spec, pool):
+            raise DicecError(f"the serial baseline needs {spec.name!r} ({spec.profile.gpu_memory_gb:g} GB) "
+                             f"on pool {pool.name!r} ({pool.gpu_memory_gb:g} GB), which is too small")
+    work = sum(n * latency(specs[op], pool) for op, n in calls(graph, model.fanout))
+    if mode == "pods":
+        loads = sum(s.profile.model_load_s for s in specs.values() if s.uses_gpu)
+        return model.step_start_s + loads + work + model.answer_run_s
+    return work + model.answer_run_s
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise DicecError(f"unknown mode {mode!r} (modes: {', '.join(MODES)})")
+
+
+def task_pools(placed, catalogue=None, *, override=None) -> dict[str, Any]:
+    """The pool of every task: as placed, or ``override`` for every GPU task (checked to fit)."""
+    out = {}
+    for task in placed.graph.tasks:
+        out[task.id] = placed.pools[placed.placements[task.id].pool]
+    if override is not None:
+        for task in placed.graph.tasks:
+            if out[task.id].has_gpu:
+                out[task.id] = override
+    return out
+
+
+def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", override=None, fuse: bool = False,
+              spot: bool = False, serial_pool=None, name: str = "") -> Job:
+    """The units of one query of ``placed`` (see :class:`Unit`).
+
+    ``override`` puts every GPU task on that pool instead of the placed one (an operator too big for
+    it is a :class:`DicecError`); ``fuse`` merges chains chosen by :func:`fusion_chains` into one
+    pod each (pods mode only); ``serial_pool`` is the pool the serial figure is computed on (default:
+    ``override``, else the largest-memory pool the plan uses).
+    """
+    _check_mode(mode)
+    graph = placed.graph
+    pools = task_pools(placed, override=override)
+    specs = {t.id: registry.get(t.operator) for t in graph.tasks}
+    for t in graph.tasks:
+        if specs[t.id].uses_gpu and not fits(specs[t.id], pools[t.id]):
+            p = pools[t.id]
+            raise DicecError(f"task {t.id!r}: operator {t.operator!r} needs {specs[t.id].profile.gpu_memory_gb:g} GB "
+                             f"of GPU memory on one of {', '.join(sorted(specs[t.id].profile.latency_s))}, "
+                             f"but pool {p.name!r} has {p.gpu_memory_gb:g} GB ({p.gpu_class or 'no GPU'})")
+    chains = fusion_chains(placed, registry, model, pools=pools) if fuse and mode == "pods" else []
+    fused_into = {tid: chain for chain in chains for tid in chain}
+    units: list[Unit] = []
+    index: dict[str, list[int]] = {}
+    for t in graph.tasks:
+        if t.id in index:
+            continue
+        chain = fused_into.get(t.id, (t.id,))
+        deps = sorted({i for tid in chain for d in graph.task(tid).depends if d not in chain for i in index[d]})
+        new = _units_for(chain, graph, specs, pools, model, mode, spot, deps)
+        first = len(units)
+        units.extend(new)
+        for tid in chain:
+            index[tid] = list(range(first, len(units)))
+    units.append(_answer_unit(placed, registry, model, mode, spot, len(units)))
+    used = {p.name: p for p in pools.values()}
+    if serial_pool is None:
+        serial_pool = override or max((p for p in used.values() if p.has_gpu), key=lambda p: p.gpu_memory_gb,
+                                      default=placed.pools[placed.answer.pool])
+    services, loads = {}, {}
+    if mode == "services":
+        for t in graph.tasks:
+            if specs[t.id].uses_gpu:
+                services.setdefault(pools[t.id].name, {})[t.operator] = specs[t.id].profile.gpu_memory_gb
+                loads[t.operator] = specs[t.id].profile.model_load_s
+    return Job(name=name or graph.path, mode=mode, units=tuple(units),
+               serial_s=serial_seconds(graph, registry, serial_pool, model, mode), serial_pool=serial_pool.name,
+               services=services, service_load_s=loads, pools=used)
+
+
+def _units_for(chain, graph, specs, pools, model, mode, spot, deps) -> list[Unit]:
+    """One unit per pod: a fan-out task alone gives ``model.fanout`` units; a fused chain gives one."""
+    head = graph.task(chain[0])
+    pool = pools[head.id]
+    gpu = specs[head.id].uses_gpu and pool.has_gpu
+    fanout = head.fanout is not None and len(chain) == 1
+    count = model.fanout if fanout else 1
+    work, loads, ops = 0.0, {}, []
+    for tid in chain:
+        t, spec = graph.task(tid), specs[tid]
+        n = model.fanout if (t.fanout is not None and len(chain) > 1) else 1
+        work += n * latency(spec, pools[tid])
+        loads[spec.name] = spec.profile.model_load_s if spec.uses_gpu else 0.0
+        ops.append(spec.name)
+    calls_each = sum(model.fanout if (graph.task(tid).fanout is not None and len(chain) > 1) else 1 for tid in chain)
+    rate = price_per_s(pool, spot=spot) if gpu else 0.0
+    if not gpu:
+        cpu_s, gpu_s = model.step_start_s + work, 0.0
+    elif mode == "pods":
+        cpu_s, gpu_s = 0.0, model.step_start_s + sum(loads.values()) + work
+    else:
+        cpu_s, gpu_s = model.step_start_s, work + calls_each * model.request_overhead_s
+    name = "+".join(chain)
+    return [Unit(name=f"{name}[{i}]" if fanout else name, tasks=tuple(chain), operators=tuple(ops),
+                 pool=pool.name if gpu else None, cpu_s=cpu_s, gpu_s=gpu_s, pull=gpu and mode == "pods",
+                 deps=tuple(deps), usd_per_s=rate) for i in range(count)]
+
+
+def _answer_unit(placed, registry, model, mode, spot, n_units: int) -> Unit:
+    """The final step: CPU work, plus any residual calls (priced on the answer pool, not simulated on it)."""
+    pool = placed.pools[placed.answer.pool]
+    residual = [registry.get(r.operator) for r in placed.graph.residual]
+    work = sum(latency(s, pool) for s in residual)
+    if mode == "pods":
+        work += sum(s.profile.model_load_s for s in {s.name: s for s in residual}.values() if s.uses_gpu)
+    else:
+        work += model.request_overhead_s * sum(1 for s in residual if s.uses_gpu)
+    extra = work * price_per_s(pool, spot=spot) if pool.has_gpu else 0.0
+    return Unit(name="answer", tasks=(), operators=tuple(s.name for s in residual), pool=None,
+                cpu_s=model.step_start_s + model.answer_run_s + work, gpu_s=0.0,
+                deps=tuple(range(n_units)), extra_usd=extra)
+
+
+def fusion_chains(placed, registry, model: TimingModel, *, pools=None) -> list[tuple[str, ...]]:
+    """Chains of consecutive tasks on one pool that are cheaper *and* no slower as one pod (pods mode).
+
+    A task joins its parent's pod when it depends on that parent only, is the parent's only
+    dependant, and runs on the same pool. Fusing saves the child's pod start-up (and its model load
+    when it is the same operator) on every element, and costs the parallelism of a fan-out: its
+    ``k`` elements run one after another in the one pod. The chain is fused only when the fused pod
+    finishes no later than the unfused pair would (start-up dominates); it then also costs less.
+    """
+    graph = placed.graph
+    pools = pools or task_pools(placed)
+    children: dict[str, list[str]] = {}
+    for t in graph.tasks:
+        for d in t.depends:
+            children.setdefault(d, []).append(t.id)
+    chains: list[list[str]] = []
+    owner: dict[str, list[str]] = {}
+    for t in graph.tasks:
+        if len(t.depends) == 1:
+            parent = t.depends[0]
+            if (len(children.get(parent, [])) == 1 and pools[parent].name == pools[t.id].name
+                    and pools[t.id].has_gpu and parent in owner
+                    and _fusing_pays(owner[parent] + [t.id], graph, registry, pools, model)):
+                owner[parent].append(t.id)
+                owner[t.id] = owner[parent]
+                continue
+        chain = [t.id]
+        chains.append(chain)
+        owner[t.id] = chain
+    return [tuple(c) for c in chains if len(c) > 1]
+
+
+def _fusing_pays(chain, graph, registry, pools, model) -> bool:
+    """Wall time of the chain as one pod <= as separate pods (fan-out elements in parallel)."""
+    def one(tid, loaded):
+        t = graph.task(tid)
+        spec = registry.get(t.operator)
+        return latency(spec, pools[tid]), (0.0 if spec.name in loaded else spec.profile.model_load_s), spec.name
+
+    fused, loaded = model.step_start_s, set()
+    apart = 0.0
+    for tid in chain:
+        lat, load, name = one(tid, loaded)
+        n = model.fanout if graph.task(tid).fanout is not None else 1
+        fused += load + n * lat
+        loaded.add(name)
+        apart += model.step_start_s + registry.get(graph.task(tid).operator).profile.model_load_s + lat
+    return fused <= apart
+
+
+def with_model_overrides(model: TimingModel, **changes) -> TimingModel:
+    """``model`` with the given fields replaced (``None`` values ignored)."""
+    return replace(model, **{k: v for k, v in changes.items() if v is not None})

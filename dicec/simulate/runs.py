@@ -1,0 +1,92 @@
+"""Simulating inputs on several cluster sizes: what ``dicec simulate`` and the benchmarks report.
+
+:func:`scaling_runs` builds each input's job once per cluster kind and simulates the mixed batch on
+each node count; several inputs also get their own figures. The cluster is N nodes of one pool
+(default: the cheapest A100 pool that fits every operator, as DiCE's measurements used identical
+nodes), or with ``pool="placed"`` N nodes of each pool the placement chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dicec.cost.model import Job, TimingModel, build_job, fits
+from dicec.errors import DicecError
+
+PLACED = "placed"
+
+
+def default_pool(placed_graphs: list, registry, catalogue):
+    """The cheapest A100 pool (on-demand price) every GPU operator of the inputs fits."""
+    specs = {t.operator: registry.get(t.operator) for p in placed_graphs for t in p.graph.tasks}
+    a100 = sorted((p for p in catalogue.pools if p.gpu_class == "A100"), key=lambda p: p.usd_per_hour or 0.0)
+    for pool in a100:
+        if all(fits(s, pool) for s in specs.values()):
+            return pool
+    raise DicecError(f"{catalogue.path}: no A100 pool fits every operator of the input; name one with --pool "
+                     "or use --pool placed")
+
+
+def parse_nodes(text: str) -> list[int]:
+    """``2,4,8`` -> [2, 4, 8]; one-line error for anything else."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise DicecError(f"--nodes expects whole numbers separated by commas, e.g. 2,4,8 (got {text!r})") from None
+    if not counts:
+        raise DicecError("--nodes is empty: give at least one node count, e.g. --nodes 2,4,8")
+    bad = [c for c in counts if c < 1]
+    if bad:
+        raise DicecError(f"the cluster is empty: --nodes {bad[0]} (each node count must be at least 1)")
+    return counts
+
+
+def jobs_for(placed_graphs: list, names: list[str], registry, catalogue, model: TimingModel, *, pool: str | None,
+             mode: str, spot: bool, fuse: bool) -> tuple[list[Job], Any]:
+    """Each input's job on the cluster kind asked for, and the pool (``None`` for ``placed``)."""
+    if pool == PLACED:
+        chosen = None
+    else:
+        chosen = catalogue.get(pool) if pool else default_pool(placed_graphs, registry, catalogue)
+        if not chosen.has_gpu:
+            raise DicecError(f"pool {chosen.name!r} has no GPU; simulate needs GPU nodes")
+    jobs = [build_job(p, registry, model, mode=mode, override=chosen, fuse=fuse, spot=spot, name=n,
+                      serial_pool=chosen) for p, n in zip(placed_graphs, names)]
+    return jobs, chosen
+
+
+def nodes_per_pool(jobs: list[Job], chosen, count: int) -> dict[str, int]:
+    if chosen is not None:
+        return {chosen.name: count}
+    return {name: count for job in jobs for name, p in job.pools.items() if p.has_gpu}
+
+
+def run_once(jobs: list[Job], chosen, count: int, model: TimingModel, *, batch: int, spot: bool, record: bool = False):
+    from dicec.simulate.engine import make_cluster, simulate
+
+    cluster = make_cluster(jobs, nodes_per_pool(jobs, chosen, count), model, spot=spot)
+    return simulate(jobs, cluster, batch=batch, model=model, record=record)
+
+
+def scaling_runs(placed_graphs: list, names: list[str], registry, catalogue, model: TimingModel, *,
+                 nodes: list[int], pool: str | None = None, batch: int = 1, mode: str = "pods",
+                 spot: bool = False, fuse: bool = False) -> dict[str, Any]:
+    """The ``dicec simulate --format json`` body (``runs``: one object per node count)."""
+    jobs, chosen = jobs_for(placed_graphs, names, registry, catalogue, model, pool=pool, mode=mode, spot=spot, fuse=fuse)
+    runs = [_row(count, run_once(jobs, chosen, count, model, batch=batch, spot=spot)) for count in nodes]
+    body: dict[str, Any] = {
+        "version": 1, "kind": "dicec/simulation", "inputs": names, "mode": mode, "batch": batch,
+        "pool": chosen.name if chosen else PLACED, "spot": spot, "fuse": fuse, "timing_model": model.to_json(),
+        "runs": runs,
+    }
+    if len(jobs) > 1:
+        body["each"] = {job.name: [_row(count, run_once([job], chosen, count, model, batch=batch, spot=spot))
+                                   for count in nodes] for job in jobs}
+    return body
+
+
+def _row(count: int, result) -> dict[str, Any]:
+    row = result.to_json()
+    row["cluster_nodes"] = row.pop("nodes")
+    row["nodes"] = count
+    return row

@@ -1,0 +1,126 @@
+"""``dicec cost`` and ``dicec simulate`` end to end: JSON figures, reports, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from dicec.cli import cli
+from dicec.cost.commands import cost
+from dicec.simulate.commands import simulate
+
+cli.add_command(cost)
+cli.add_command(simulate)
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture()
+def env(tmp_path, synthetic_dir, program_file, pools_text):
+    pools = tmp_path / "pools.yaml"
+    pools.write_text(pools_text)
+    return {"pools": str(pools), "ops": str(synthetic_dir), "prog": str(program_file), "tmp": tmp_path}
+
+
+def common(env) -> list[str]:
+    return ["--pools", env["pools"], "--operators", env["ops"]]
+
+
+def test_cost_json_gives_the_documented_figures(env):
+    r = run("cost", env["prog"], "--format", "json", "--queries", "10", *common(env))
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    assert set(body["baselines"]) == {"serial_a100", "a100_nodes", "chosen"}
+    assert body["per_query_usd"] == pytest.approx(4 * 16.5 * 0.0001)
+    assert body["baselines"]["serial_a100"] == pytest.approx(0.027)
+    assert body["savings"]["vs_serial_a100"] == pytest.approx(1 - 0.0066 / 0.027, abs=1e-6)
+    assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - 0.0066 / 0.0648, abs=1e-6)
+
+
+def test_cost_reads_the_compiled_workflow_and_writes_html_and_md(env):
+    wf = env["tmp"] / "wf.yaml"
+    r = run("compile", env["prog"], "-o", str(wf), *common(env))
+    assert r.exit_code == 0, r.output
+    direct = json.loads(run("cost", env["prog"], "--format", "json", *common(env)).stdout)
+    via_wf = json.loads(run("cost", str(wf), "--format", "json", *common(env)).stdout)
+    assert via_wf["baselines"] == direct["baselines"] and via_wf["tasks"] == direct["tasks"]
+    html = env["tmp"] / "r.html"
+    assert run("cost", str(wf), "--format", "html", "-o", str(html), *common(env)).exit_code == 0
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2 and "small-0" in page
+    md = run("cost", str(wf), *common(env)).stdout
+    assert "| find-car | find | small | 1 |" in md and "pod_startup_latency.md" in md
+
+
+def test_simulate_json_runs_per_node_count(env):
+    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", *common(env))
+    assert r.exit_code == 0, r.output
+    runs = json.loads(r.stdout)["runs"]
+    assert [x["nodes"] for x in runs] == [1, 2]
+    # pods on big: find 16.2 s, then 3 verify pods of 16.2 s, answer 6.2 s on CPU; image pull 30 s per node
+    one, two = runs
+    assert one["makespan_s"] == pytest.approx(30 + 4 * 16.2 + 6.2)
+    assert one["serial_s"] == pytest.approx(27.0 + 30)  # start 6 + loads 20 + calls 0.8 + answer 0.2, one pull
+    # two nodes: find (with pull) ends 46.2; node 0 runs verify 0 and 2, node 1 pulls then runs verify 1
+    assert two["makespan_s"] == pytest.approx(46.2 + 46.2 + 6.2)
+    assert two["speedup"] == pytest.approx(57.0 / 98.6, abs=1e-6)
+    assert two["efficiency"] == pytest.approx(two["speedup"] / 2, abs=1e-6)
+    assert two["usd"] == pytest.approx(2 * 98.6 * 0.001)
+
+
+def test_simulate_several_inputs_gives_each_ones_figures(env):
+    r = run("simulate", env["prog"], env["prog"], "--nodes", "2", "--batch", "4", "--mode", "services",
+            "--format", "json", *common(env))
+    body = json.loads(r.stdout)
+    assert body["batch"] == 4 and list(body["each"]) == [env["prog"]]  # the same file twice: one entry
+    assert body["runs"][0]["queries"] == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--nodes", "0"], "the cluster is empty"),
+    (["--nodes", "2,x"], "--nodes expects whole numbers"),
+    (["--pool", "small", "--fanout", "0"], "--fanout must be a whole number"),
+    (["--pool", "nosuch"], "no pool named 'nosuch'"),
+])
+def test_simulate_bad_options_are_one_line(env, args, message):
+    out = env["tmp"] / "out.json"
+    r = CliRunner().invoke(cli, ["simulate", env["prog"], *args, "-o", str(out), *common(env)])
+    assert r.exit_code == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.output and not out.exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (("usd_per_hour: 0.36", "usd_per_hour: -0.36"), "must not be negative"),
+    (("gpu_memory_gb: 16", "gpu_memroy_gb: 16"), "unknown key 'gpu_memroy_gb'"),
+])
+def test_a_bad_pool_file_is_one_line(env, change, message):
+    bad = env["tmp"] / "bad.yaml"
+    bad.write_text(open(env["pools"]).read().replace(*change))
+    for verb in ("cost", "simulate"):
+        r = CliRunner().invoke(cli, [verb, env["prog"], "--pools", str(bad), "--operators", env["ops"]])
+        assert r.exit_code == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_gpu_too_small_for_every_pool_is_one_line(env, tmp_path):
+    from support import write_operator
+
+    write_operator(tmp_path / "huge", "find", [("method", "find(object_name: str) -> list[ImagePatch]")], 120)
+    r = CliRunner().invoke(cli, ["cost", env["prog"], *common(env), "--operators", str(tmp_path / "huge")])
+    assert r.exit_code == 1 and "needs 120 GB of GPU memory" in r.stderr and "largest GPU: 80 GB" in r.stderr
+    r = CliRunner().invoke(cli, ["simulate", env["prog"], *common(env), "--pool", "small", "--mode", "pods",
+                                 "--operators", str(tmp_path / "huge")])
+    assert r.exit_code == 1 and "needs 120 GB" in r.stderr
+
+
+def test_verbs_import_no_stage_at_module_top():
+    import subprocess
+    import sys
+
+    code = ("import sys; import dicec.cost.commands, dicec.simulate.commands; "
+            "print(','.join(m for m in ('kubernetes', 'hera', 'dicec.analysis', 'dicec.placement', 'jinja2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

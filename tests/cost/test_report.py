@@ -1,0 +1,126 @@
+"""The timing model and the cost report, checked against figures worked out by hand.
+
+Synthetic operators (tests/support.py): model load 10 s, latency A4000 0.5 s, A100 0.2 s. Default timing
+model: pod start-up 5 s + Argo overhead 1 s, answer step 0.2 s, request 0.01 s, 3 elements per fan-out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dicec.analysis import analyse
+from dicec.cost.model import POD_STARTUP, SOURCES, TimingModel, build_job, fusion_chains, serial_seconds
+from dicec.cost.report import cost_report
+from dicec.errors import DicecError
+from dicec.placement import place
+
+
+PROGRAM = """
+def execute_command(image):
+    image_patch = ImagePatch(image)
+    cars = image_patch.find("car")
+    for car in cars:
+        car.verify_property("car", "damaged")
+    return "ok"
+"""
+
+
+def placed_on(registry, catalogue, **kw):
+    return place(analyse(PROGRAM, registry, path="prog.py"), registry, catalogue, **kw)
+
+
+def test_every_constant_has_a_source_and_pod_startup_cites_the_kubernetes_slo():
+    assert set(SOURCES) == set(TimingModel().to_json())
+    assert all(SOURCES.values())
+    assert "pod_startup_latency.md" in POD_STARTUP.source and POD_STARTUP.value == 5.0
+    assert all(s.startswith("assumption") for k, s in SOURCES.items() if k != "pod_startup_s")
+    with pytest.raises(DicecError, match="--fanout must be a whole number >= 1"):
+        TimingModel(fanout=0)
+    with pytest.raises(DicecError, match="image_pull_s must be a number >= 0"):
+        TimingModel(image_pull_s=-1)
+
+
+def test_pods_units_pay_start_up_and_model_load(registry, small_big):
+    job = build_job(placed_on(registry, small_big), registry, TimingModel(), mode="pods")
+    names = [u.name for u in job.units]
+    assert names == ["find-car", *[f"{job.units[1].tasks[0]}[{i}]" for i in range(3)], "answer"]
+    assert [u.gpu_s for u in job.units[:4]] == [pytest.approx(16.5)] * 4  # 5 + 1 + 10 + 0.5 on the A4000
+    assert all(u.pull and u.pool == "small" for u in job.units[:4])
+    assert job.units[4].cpu_s == pytest.approx(6.2) and job.units[4].gpu_s == 0
+    assert job.units[1].deps == (0,) and job.units[4].deps == (0, 1, 2, 3)
+    assert job.busy_usd == pytest.approx(4 * 16.5 * 0.0001)
+
+
+def test_services_units_hold_the_gpu_only_for_the_request(registry, small_big):
+    job = build_job(placed_on(registry, small_big, mode="services"), registry, TimingModel(), mode="services")
+    assert [(u.cpu_s, u.gpu_s) for u in job.units[:4]] == [(6.0, pytest.approx(0.51))] * 4
+    assert job.services == {"small": {"find": 6, "verify_property": 4}}
+
+
+def test_serial_baseline_seconds(registry, small_big):
+    graph = analyse(PROGRAM, registry, path="prog.py")
+    big = small_big.get("big")
+    # pods: start 6 + loads 10 + 10 + calls 0.2 + 3 x 0.2 + answer 0.2
+    assert serial_seconds(graph, registry, big, TimingModel(), "pods") == pytest.approx(27.0)
+    # services: a warm process: calls 0.8 + answer 0.2
+    assert serial_seconds(graph, registry, big, TimingModel(), "services") == pytest.approx(1.0)
+
+
+def test_fusing_a_fan_out_into_its_producer_when_start_up_dominates(registry, small_big):
+    placed = placed_on(registry, small_big)
+    assert fusion_chains(placed, registry, TimingModel()) == [("find-car", placed.graph.tasks[1].id)]
+    job = build_job(placed, registry, TimingModel(), mode="pods", fuse=True)
+    assert len(job.units) == 2
+    # one pod: start 6 + find load 10 + 0.5 + verify load 10 + 3 x 0.5 = 28 s (apart: 2 x 16.5 = 33 s wall)
+    assert job.units[0].gpu_s == pytest.approx(28.0)
+    # with 100 elements the fused pod would take longer than the pair apart: no fusion
+    assert fusion_chains(placed, registry, TimingModel(fanout=100)) == []
+
+
+def test_cost_report_pods_arithmetic(registry, small_big):
+    r = cost_report(placed_on(registry, small_big), registry, small_big, mode="pods", queries=10)
+    assert r["baselines"]["chosen"] == pytest.approx(4 * 16.5 * 0.0001)
+    assert r["baselines"]["a100_nodes"] == pytest.approx(4 * 16.2 * 0.001)
+    assert r["baselines"]["serial_a100"] == pytest.approx(27.0 * 0.001)
+    assert r["per_query_usd"] == r["baselines"]["chosen"]
+    assert r["per_n_queries_usd"] == pytest.approx(10 * 4 * 16.5 * 0.0001)
+    assert r["savings"]["vs_serial_a100"] == pytest.approx(1 - 0.0066 / 0.027, abs=1e-6)
+    assert r["savings"]["vs_a100_nodes"] == pytest.approx(1 - 0.0066 / 0.0648, abs=1e-6)
+    assert r["baseline_pools"] == {"serial_a100": "big", "a100_nodes": ["big"], "chosen": ["small"]}
+    rows = {row["task"]: row for row in r["tasks"]}
+    assert rows["find-car"]["usd"] == pytest.approx(16.5 * 0.0001) and rows["find-car"]["elements"] == 1
+    fan = next(row for row in r["tasks"] if row["task"].startswith("verify"))
+    assert fan["elements"] == 3 and fan["gpu_seconds"] == pytest.approx(49.5)
+    # the schedule of one query on one small node: pull 30, then four 16.5 s pods
+    assert r["schedule"]["nodes"] == ["small-0"]
+    assert r["schedule"]["makespan_s"] == pytest.approx(30 + 4 * 16.5 + 6.2)
+
+
+def test_cost_report_services_spreads_model_loads_over_the_queries(registry, small_big):
+    placed = placed_on(registry, small_big, mode="services")
+    r = cost_report(placed, registry, small_big, mode="services", queries=10)
+    loads = 20.0  # find + verify_property, 10 s each, once per served operator
+    assert r["baselines"]["chosen"] == pytest.approx(4 * 0.51 * 0.0001 + loads * 0.0001 / 10)
+    assert r["baselines"]["a100_nodes"] == pytest.approx(4 * 0.21 * 0.001 + loads * 0.001 / 10)
+    assert r["baselines"]["serial_a100"] == pytest.approx(1.0 * 0.001 + loads * 0.001 / 10)
+
+
+def test_cost_report_needs_an_a100_pool(registry, tmp_path):
+    from dicec.placement import load_pools
+
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\npools:\n  - {name: cpu, gpu_class: null, gpu_memory_gb: 0, usd_per_hour: null}\n"
+                    "  - {name: small, gpu_class: A4000, gpu_memory_gb: 16, usd_per_hour: 0.36}\n")
+    catalogue = load_pools(path)
+    with pytest.raises(DicecError, match="no A100 pool"):
+        cost_report(placed_on(registry, catalogue), registry, catalogue)
+
+
+def test_an_override_pool_too_small_is_a_clear_error(registry, small_big):
+    placed = placed_on(registry, small_big)
+    tiny = small_big.get("small")
+    import dataclasses
+
+    tiny = dataclasses.replace(tiny, gpu_memory_gb=2)
+    with pytest.raises(DicecError, match=r"needs 6 GB of GPU memory .* pool 'small' has 2 GB"):
+        build_job(placed, registry, TimingModel(), override=tiny)

@@ -1,0 +1,111 @@
+"""``dicec pools --from-cluster`` against a loopback stand-in for the Kubernetes API (no network)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from dicec.cli import cli
+from dicec.placement.commands import pools
+
+cli.add_command(pools)
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+def node(name, labels, gpus, taints=()):
+    return {"metadata": {"name": name, "labels": labels}, "spec": {"taints": list(taints)},
+            "status": {"allocatable": {"cpu": "8", "nvidia.com/gpu": str(gpus)}}}
+
+
+A6000 = {"nvidia.com/gpu.product": "NVIDIA-RTX-A6000", "nvidia.com/gpu.memory": "49140"}
+GKE_A100 = {"cloud.google.com/gke-accelerator": "nvidia-a100-80gb"}
+
+
+def serve(nodes):
+    body = json.dumps({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": nodes}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            ok = self.path.split("?")[0] == "/api/v1/nodes"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture()
+def kubeconfig(tmp_path):
+    servers = []
+
+    def make(nodes):
+        server = serve(nodes)
+        servers.append(server)
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "loop",
+            "clusters": [{"name": "loop", "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "loop", "context": {"cluster": "loop", "user": "u"}}]}))
+        return str(path)
+
+    yield make
+    for s in servers:
+        s.shutdown()
+
+
+def test_pools_are_read_from_the_clusters_gpu_nodes(kubeconfig, tmp_path):
+    cfg = kubeconfig([node("a", A6000, 1, [GPU_TAINT]), node("b", A6000, 1, [GPU_TAINT]),
+                      node("c", GKE_A100, 1), node("cpu-1", {"kubernetes.io/os": "linux"}, 0)])
+    out = tmp_path / "pools.yaml"
+    r = CliRunner().invoke(cli, ["pools", "--from-cluster", "--kubeconfig", cfg, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    from dicec.placement import load_pools
+
+    catalogue = load_pools(out)
+    a6000 = catalogue.get("nvidia-rtx-a6000")
+    assert (a6000.gpu_class, a6000.gpu_memory_gb, a6000.max_nodes) == ("A6000", 48, 2)
+    assert a6000.node_labels == {"nvidia.com/gpu.product": "NVIDIA-RTX-A6000"}
+    assert a6000.taints == ({"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},)
+    assert a6000.usd_per_hour == 0.49 and "default pool 'a6000'" in a6000.source
+    a100 = catalogue.get("nvidia-a100-80gb")
+    # no memory label: 80 GB from the product name, priced as the default 80 GB A100 pool
+    assert (a100.gpu_class, a100.gpu_memory_gb, a100.usd_per_hour) == ("A100", 80, 1.64)
+    assert a100.max_nodes == 1 and a100.taints == ()
+    assert a100.node_labels == {"cloud.google.com/gke-accelerator": "nvidia-a100-80gb"}
+    assert [p.name for p in catalogue.pools if not p.has_gpu] == ["cpu"]
+
+
+def test_a_cluster_without_gpu_nodes_is_one_line(kubeconfig):
+    cfg = kubeconfig([node("cpu-1", {}, 0)])
+    r = CliRunner().invoke(cli, ["pools", "--from-cluster", "--kubeconfig", cfg])
+    assert r.exit_code == 1 and "the cluster has no GPU nodes" in r.stderr and "Traceback" not in r.output
+
+
+def test_an_unreachable_api_server_is_one_line(tmp_path, kubeconfig):
+    cfg = kubeconfig([])
+    text = open(cfg).read()
+    port = text.split("127.0.0.1:")[1].split()[0]
+    open(cfg, "w").write(text.replace(f"127.0.0.1:{port}", "127.0.0.1:9"))
+    r = CliRunner().invoke(cli, ["pools", "--from-cluster", "--kubeconfig", cfg])
+    assert r.exit_code == 1 and "cannot reach the Kubernetes API" in r.stderr
+
+
+def test_pools_without_from_cluster_prints_a_catalogue_that_loads_back(tmp_path):
+    out = tmp_path / "p.yaml"
+    assert CliRunner().invoke(cli, ["pools", "--cloud", "gke", "-o", str(out)]).exit_code == 0
+    from dicec.placement import load_pools
+
+    assert [p.name for p in load_pools(out).pools] == ["cpu", "a100-40gb", "a100-80gb"]

@@ -1,0 +1,124 @@
+"""The simulator's arithmetic on small cases worked out by hand."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dicec.cost.model import Job, TimingModel, Unit
+from dicec.errors import DicecError
+from dicec.placement.pools import Pool
+from dicec.simulate.engine import Cluster, Node, make_cluster, simulate
+
+POOL = Pool(name="g", gpu_class="A100", gpu_memory_gb=80, usd_per_hour=3.6, node_labels={})  # $0.001 per second
+MODEL = TimingModel(image_pull_s=30.0)
+
+
+def job(*units: Unit, serial_s: float, mode: str = "pods", services=None, loads=None) -> Job:
+    return Job(name="j", mode=mode, units=units, serial_s=serial_s, serial_pool="g", pools={"g": POOL},
+               services=services or {}, service_load_s=loads or {})
+
+
+def unit(name: str, gpu_s: float, *, deps=(), cpu_s: float = 0.0, pull: bool = False, op: str = "op") -> Unit:
+    return Unit(name=name, tasks=(name,), operators=(op,), pool="g", cpu_s=cpu_s, gpu_s=gpu_s, pull=pull,
+                deps=tuple(deps), usd_per_s=0.001)
+
+
+def answer(n: int) -> Unit:
+    return Unit(name="answer", tasks=(), operators=(), pool=None, cpu_s=0.0, gpu_s=0.0, deps=tuple(range(n)))
+
+
+def cluster(n: int, mode: str = "pods") -> Cluster:
+    nodes = tuple(Node(name=f"g-{i}", pool="g", group="g", usd_per_s=0.001) for i in range(n))
+    key = ("g", "") if mode == "pods" else ("g", "op")
+    return Cluster(nodes=nodes, route={key: "g"}, mode=mode)
+
+
+TWO_INDEPENDENT = job(unit("a", 10.0), unit("b", 10.0), answer(2), serial_s=20.0)
+
+
+def test_two_independent_10s_tasks_on_one_and_two_nodes():
+    one = simulate([TWO_INDEPENDENT], cluster(1), model=MODEL)
+    two = simulate([TWO_INDEPENDENT], cluster(2), model=MODEL)
+    assert one.makespan_s == 20.0 and two.makespan_s == 10.0
+    assert one.speedup == 1.0 and two.speedup == 2.0
+    assert one.efficiency == 1.0 and two.efficiency == 1.0
+    # every node billed for the whole makespan: 1 x 20 s and 2 x 10 s at $0.001/s
+    assert one.usd == pytest.approx(0.020) and two.usd == pytest.approx(0.020)
+    assert two.gpu_busy_s == 20.0 and two.gpu_idle_s == 0.0
+
+
+def test_a_chain_does_not_speed_up_and_idles_the_second_node():
+    chain = job(unit("a", 10.0), unit("b", 10.0, deps=[0]), answer(2), serial_s=20.0)
+    r = simulate([chain], cluster(2), model=MODEL)
+    assert r.makespan_s == 20.0 and r.speedup == 1.0 and r.efficiency == 0.5
+    assert r.gpu_idle_s == 20.0 and r.usd == pytest.approx(0.040)
+
+
+def test_image_pull_is_paid_once_per_node():
+    pulled = job(unit("a", 10.0, pull=True), unit("b", 10.0, deps=[0], pull=True), answer(2), serial_s=20.0)
+    r = simulate([pulled], cluster(1), model=MODEL, record=True)
+    assert r.makespan_s == 30.0 + 20.0
+    assert [iv.pull for iv in r.intervals] == [30.0, 0.0]
+    assert r.serial_s == 20.0 + 30.0  # the serial node pulls once too
+
+
+def test_a_batch_overlaps_queries_in_fifo_order():
+    single = job(unit("a", 10.0), answer(1), serial_s=10.0)
+    r = simulate([single], cluster(2), batch=3, model=MODEL)
+    assert r.makespan_s == 20.0 and r.latency_s == (10.0, 10.0, 20.0)
+    assert r.serial_s == 30.0 and r.speedup == 1.5 and r.efficiency == 0.75
+
+
+def test_services_step_start_up_holds_no_gpu():
+    # two requests whose 5 s step pods start together, then share one GPU for 1 s each
+    two = job(unit("a", 1.0, cpu_s=5.0), unit("b", 1.0, cpu_s=5.0), answer(2), serial_s=2.0, mode="services")
+    r = simulate([two], cluster(1, "services"), model=MODEL)
+    assert r.makespan_s == 7.0 and r.gpu_busy_s == 2.0
+
+
+def test_mixed_batch_alternates_jobs():
+    short = job(unit("a", 1.0), answer(1), serial_s=1.0)
+    long = job(unit("a", 3.0), answer(1), serial_s=3.0)
+    r = simulate([short, long], cluster(1), batch=4, model=MODEL)
+    assert r.makespan_s == 8.0 and r.serial_s == 8.0 and r.latency_s == (1.0, 4.0, 5.0, 8.0)
+
+
+def test_empty_cluster_and_bad_batch_are_errors():
+    with pytest.raises(DicecError, match="the cluster is empty"):
+        Cluster(nodes=(), route={}, mode="pods")
+    with pytest.raises(DicecError, match="--batch must be at least 1"):
+        simulate([TWO_INDEPENDENT], cluster(1), batch=0)
+
+
+def test_make_cluster_refuses_more_nodes_than_the_pool_allows_and_missing_pools():
+    limited = Pool(name="g", gpu_class="A100", gpu_memory_gb=80, usd_per_hour=3.6, node_labels={}, max_nodes=2)
+    j = Job(name="j", mode="pods", units=TWO_INDEPENDENT.units, serial_s=20.0, serial_pool="g", pools={"g": limited})
+    assert len(make_cluster([j], {"g": 2}, MODEL).nodes) == 2
+    with pytest.raises(DicecError, match="limited to 2 nodes"):
+        make_cluster([j], {"g": 3}, MODEL)
+    with pytest.raises(DicecError, match="no node of pool 'g'"):
+        make_cluster([j], {}, MODEL)
+
+
+def test_services_pack_models_into_nodes_that_fit():
+    small = Pool(name="g", gpu_class="A100", gpu_memory_gb=40, usd_per_hour=3.6, node_labels={})
+    units = (unit("a", 1.0, op="big"), unit("b", 1.0, op="mid"), unit("c", 1.0, op="tiny"), answer(3))
+    j = Job(name="j", mode="services", units=units, serial_s=3.0, serial_pool="g", pools={"g": small},
+            services={"g": {"big": 30.0, "mid": 20.0, "tiny": 5.0}}, service_load_s={"big": 20.0, "mid": 10.0, "tiny": 1.0})
+    c = make_cluster([j], {"g": 2}, MODEL)
+    assert [n.serves for n in c.nodes] == [("big", "tiny"), ("mid",)]
+    assert c.warmup_s == MODEL.step_start_s + 30.0 + 21.0  # the slowest node: pull + its two loads
+    with pytest.raises(DicecError, match="need 2 nodes to fit their models"):
+        make_cluster([j], {"g": 1}, MODEL)
+    assert simulate([j], c, model=MODEL).makespan_s == 2.0  # big and tiny share node 0
+
+
+def test_ten_thousand_queries_simulate_in_seconds():
+    fan = job(unit("find", 0.1), *[unit(f"v{i}", 0.05, deps=[0]) for i in range(3)], unit("q", 0.2, deps=[1, 2, 3]),
+              answer(5), serial_s=0.45)
+    started = time.perf_counter()
+    r = simulate([fan], cluster(8), batch=10_000, model=MODEL)
+    assert time.perf_counter() - started < 15.0
+    assert r.queries == 10_000 and r.makespan_s == pytest.approx(10_000 * 0.45 / 8, rel=0.01)
