@@ -1,6 +1,6 @@
 """Scaling figures for the GQA-style corpus, next to DiCE's, and the simulator's own throughput.
 
-Usage: python benchmarks/simulate.py [--mode services|pods|both] [--json FILE] [--queries 10000]
+Usage: python benchmarks/simulate.py [--mode services|pods|both] [--json FILE] [--queries 10000] [--no-fuse]
 
 Each question of benchmarks/gqa_corpus/questions.txt is compiled (offline code generation, analysis,
 placement) and simulated on 2, 4 and 8 nodes of the cheapest A100 pool that fits every operator:
@@ -22,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "gqa_corpus" / "questions.txt"
 NODES = (2, 4, 8)
 DICE = {2: (2.0, 1.0), 4: (2.95, 0.74), 8: (3.7, 0.46)}
+#: Whether pods-mode jobs run fused groups as one pod (dicec's default; --no-fuse turns it off).
+FUSE = [True]
 
 
 def compile_corpus(registry, catalogue):
@@ -32,7 +34,8 @@ def compile_corpus(registry, catalogue):
     placed = []
     for i, question in enumerate(q.strip() for q in CORPUS.read_text().splitlines() if q.strip()):
         code = generate(question, registry).code
-        placed.append(place(analyse(code, registry, path=f"q{i:03d}", question=question), registry, catalogue))
+        placed.append(place(analyse(code, registry, path=f"q{i:03d}", question=question), registry, catalogue,
+                            fuse=FUSE[0]))
     return placed
 
 
@@ -40,7 +43,7 @@ def figures(placed, registry, catalogue, model, mode: str) -> dict:
     from dicec.simulate.runs import jobs_for, run_once
 
     names = [p.graph.path for p in placed]
-    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=False)
+    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=FUSE[0])
     out = {"mode": mode, "pool": pool.name, "questions": len(jobs), "one_query": {}, "batch_100": {}}
     for n in NODES:
         singles = [run_once([job], pool, n, model, batch=1, spot=False) for job in jobs]
@@ -57,7 +60,7 @@ def throughput(placed, registry, catalogue, model, mode: str, queries: int) -> d
     from dicec.simulate.runs import jobs_for, run_once
 
     names = [p.graph.path for p in placed]
-    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=False)
+    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=FUSE[0])
     started = time.perf_counter()
     result = run_once(jobs, pool, 8, model, batch=queries, spot=False)
     wall = time.perf_counter() - started
@@ -82,7 +85,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mode", choices=["services", "pods", "both"], default="both")
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="pods mode: a pod per task (default: fused groups, as dicec compile emits them)")
     args = parser.parse_args(argv)
+    FUSE[0] = not args.no_fuse
     from dicec.cost.model import TimingModel
     from dicec.placement import load_pools
     from dicec.tools import discover

@@ -17,6 +17,7 @@ import click
 
 from dicec import __version__
 from dicec.errors import DicecError
+from dicec.output import dumps_json, write_or_echo
 
 EXIT_INPUT = 1
 EXIT_INTERNAL = 70
@@ -30,6 +31,106 @@ _pools_option = click.option(
 _output_option = click.option(
     "-o", "--output", metavar="FILE", default=None,
     help="Write the result to FILE (atomically) instead of standard output.")
+
+
+def _llm_options(command: Callable) -> Callable:
+    """``--backend`` and the LLM flags; the command gets ``backend`` and ``llm`` (LLMOptions, or None offline)."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, model: str, max_tokens: int, timeout_s: float, retries: int, base_url: str | None,
+                api_key: str | None, rounds: int, lock_file: str | None, **kwargs: Any) -> Any:
+        from dicec.codegen.llm import LLMOptions
+        from dicec.errors import UsageError
+
+        if kwargs["backend"] == "offline" and lock_file is not None:
+            raise UsageError("--lock needs --backend anthropic (to pin) or --backend replay (to build from it)")
+        kwargs["llm"] = None if kwargs["backend"] == "offline" else LLMOptions(
+            model=model, max_tokens=max_tokens, timeout_s=timeout_s, retries=retries, base_url=base_url,
+            api_key=api_key, rounds=rounds, lock=lock_file)
+        return command(*args, **kwargs)
+
+    from dicec.codegen.llm import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_RETRIES, DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S
+
+    for option in reversed([
+        click.option("--backend", type=click.Choice(["offline", "anthropic", "replay"]), default="offline",
+                     show_default=True,
+                     help="Code generator for a question: offline = built-in rules, no key or network; "
+                          "anthropic = the Messages API, its program checked and sent back with the exact "
+                          "problems until it passes; replay = only programs pinned in --lock (no LLM call)."),
+        click.option("--model", default=DEFAULT_MODEL, show_default=True, help="LLM model id (anthropic, replay)."),
+        click.option("--max-tokens", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_TOKENS,
+                     show_default=True, help="Most tokens one LLM reply may have."),
+        click.option("--timeout", "timeout_s", type=click.FloatRange(0, 3600, min_open=True), default=DEFAULT_TIMEOUT_S,
+                     show_default=True, metavar="SECONDS", help="Seconds to wait for one LLM reply."),
+        click.option("--llm-retries", "retries", type=click.IntRange(0, 20), default=DEFAULT_RETRIES, show_default=True,
+                     help="Retries of one LLM request after 429, 529, 5xx, a timeout or a lost connection, "
+                          "with exponential backoff (the server's retry-after wins)."),
+        click.option("--base-url", default=None, metavar="URL",
+                     help="Messages API base URL [default: $ANTHROPIC_BASE_URL, else the SDK's]."),
+        click.option("--api-key", default=None, metavar="KEY",
+                     help="API key [default: $ANTHROPIC_API_KEY; prefer it, a flag shows in the process list]."),
+        click.option("--rounds", type=click.IntRange(1, 10), default=DEFAULT_ROUNDS, show_default=True,
+                     help="Refinement rounds: LLM replies the checker may refuse before the build fails."),
+        click.option("--lock", "lock_file", metavar="FILE", default=None,
+                     help="Lock file of (question, model, prompt hash) -> checked program: anthropic answers "
+                          "pinned questions from it and pins new ones; replay builds only from it."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _usage_json(usage: Any) -> dict[str, int]:
+    from dicec.codegen.usage import Usage
+
+    return (usage or Usage()).to_json()
+
+
+def _emit_options(command: Callable) -> Callable:
+    """The workflow-shaping options of compile (kind, batch, inputs, hardening), from dicec.emit.commands."""
+    from dicec.emit.commands import emit_options
+
+    return emit_options(command)
+
+
+def _placement_options(*, mode: bool) -> Callable:
+    """--objective, --max-latency, --spot, --fuse/--no-fuse (and --mode when ``mode``); the command gets
+    ``placement``, the keyword options of dicec.placement.place that differ from its defaults."""
+    import functools
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args: Any, objective: str, max_latency: float | None, spot: bool, fuse: bool,
+                    **kwargs: Any) -> Any:
+            if max_latency is not None and not max_latency > 0:
+                raise DicecError(f"--max-latency must be a number of seconds > 0 (got {max_latency:g})")
+            given = {"objective": objective, "max_latency_s": max_latency, "spot": spot, "fuse": fuse}
+            defaults = {"objective": "price", "max_latency_s": None, "spot": False, "fuse": True}
+            kwargs["placement"] = {k: v for k, v in given.items() if v != defaults[k]}
+            return command(*args, **kwargs)
+
+        options = [
+            click.option("--objective", type=click.Choice(["price", "cost"]), default="price", show_default=True,
+                         help="price: the cheapest hourly price that fits; cost: the fewest dollars for each "
+                              "task's seconds (a dearer, faster GPU can cost less)."),
+            click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
+                         help="Bound on the estimated critical path: moves critical-path tasks to faster pools, "
+                              "cheapest second saved first; refused with the best achievable figure if impossible."),
+            click.option("--spot", is_flag=True, help="Price pools at their spot rate where the catalogue lists one."),
+            click.option("--fuse/--no-fuse", default=True, show_default=True,
+                         help="pods mode: run a group of same-pool tasks as one pod where the start-up and model "
+                              "load saved exceed the parallelism lost."),
+        ]
+        if mode:
+            options.append(click.option(
+                "--mode", type=click.Choice(["pods", "services"]), default="pods", show_default=True,
+                help="What a task's seconds include: pods = its model load and call (and tasks may be fused); "
+                     "services = a call to a warm model server."))
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
 
 
 def _format_option(*choices: str, default: str) -> Callable:
@@ -85,6 +186,7 @@ def cli() -> None:
       validate   check workflow YAML against Argo's schema and references
       exec       run a serial program on an image (the baseline)
       run        run a compiled workflow on this machine, in parallel
+      submit     create a compiled workflow in a cluster (kubernetes API)
       op, answer the commands each workflow step's container runs
 
     Exit codes: 0 ok, 1 bad input or failed check, 2 usage error, 70 internal error.
@@ -97,19 +199,6 @@ def _registry(operator_dirs: tuple[str, ...]):
     return discover(operator_dirs)
 
 
-def _emit(text: str, output: str | None) -> None:
-    if output:
-        from dicec.files import write_atomic
-
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
 @cli.command()
 @_operators_option
 @_format_option("text", "json", default="text")
@@ -117,7 +206,7 @@ def tools(operator_dirs: tuple[str, ...], fmt: str) -> None:
     """List the vision operators discovered: built-in, from installed packages, and from --operators."""
     registry = _registry(operator_dirs)
     if fmt == "json":
-        click.echo(_json({"sources": list(registry.sources), "operators": [s.to_json() for s in registry]}), nl=False)
+        click.echo(dumps_json({"sources": list(registry.sources), "operators": [s.to_json() for s in registry]}), nl=False)
         return
     rows = []
     for spec in registry:
@@ -134,29 +223,37 @@ def tools(operator_dirs: tuple[str, ...], fmt: str) -> None:
 @cli.command()
 @click.argument("question_file", metavar="QUESTION.txt")
 @_output_option
-@click.option("--backend", type=click.Choice(["offline"]), default="offline", show_default=True,
-              help="Code generator: offline = built-in rules, no key or network needed.")
+@_llm_options
 @_operators_option
 @_format_option("text", "json", default="text")
-def codegen(question_file: str, output: str | None, backend: str, operator_dirs: tuple[str, ...], fmt: str) -> None:
-    """Write the serial program (def execute_command(image)) that answers the question in QUESTION.txt."""
+def codegen(question_file: str, output: str | None, backend: str, llm: Any, operator_dirs: tuple[str, ...],
+            fmt: str) -> None:
+    """Write the serial program (def execute_command(image)) that answers the question in QUESTION.txt.
+
+    With --backend anthropic the LLM sees the discovered operators (--operators included); its program
+    is checked and, if refused, sent back with the checker's exact messages for up to --rounds
+    replies. --format json adds llm_calls, input_tokens and output_tokens (0 offline or replayed).
+    """
     from dicec.check import require_valid
     from dicec.pipeline import generate, read_question
 
     question = read_question(question_file)
     registry = _registry(operator_dirs)
-    generated = generate(question, registry, backend=backend)
+    generated = generate(question, registry, backend=backend, llm=llm, path=question_file)
     require_valid(generated.code, registry, path=f"{question_file} (generated)")
     for w in generated.warnings:
         click.echo(f"{question_file}: warning: {w}", err=True)
+    usage = _usage_json(generated.usage)
     if fmt == "json":
         body = {"question": question, "program": generated.code, "family": generated.family,
-                "warnings": list(generated.warnings), "backend": backend, "llm_calls": 0,
-                "input_tokens": 0, "output_tokens": 0}
-        text = _json(body)
+                "warnings": list(generated.warnings), "backend": backend, "rounds": generated.rounds, **usage}
+        text = dumps_json(body)
     else:
         text = generated.code
-    _emit(text, output)
+        if backend != "offline":
+            click.echo(f"{question_file}: {backend} ({generated.family}): {usage['llm_calls']} LLM call(s), "
+                       f"{usage['input_tokens']} input + {usage['output_tokens']} output tokens", err=True)
+    write_or_echo(text, output)
 
 
 @cli.command()
@@ -190,7 +287,7 @@ def plan(programs: tuple[str, ...], output: str | None, operator_dirs: tuple[str
             continue
         lines.append(graph.dumps() if fmt == "json" else json.dumps(graph.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
     if lines:
-        _emit("".join(lines), output)
+        write_or_echo("".join(lines), output)
     if len(programs) > 1:
         click.echo(f"planned {len(programs) - failed} of {len(programs)} programs", err=True)
     if failed:
@@ -202,8 +299,14 @@ def plan(programs: tuple[str, ...], output: str | None, operator_dirs: tuple[str
 @_output_option
 @_pools_option
 @_operators_option
-def place(graph_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...]) -> None:
-    """Put every task of a task graph on the cheapest pool whose GPU memory fits (placed graph JSON)."""
+@_placement_options(mode=True)
+def place(graph_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...],
+          mode: str, placement: dict) -> None:
+    """Put every task of a task graph on the cheapest pool whose GPU memory fits (placed graph JSON).
+
+    In pods mode, groups of tasks on one pool are fused into one pod where that pays (see --no-fuse);
+    the groups are in the placed graph's "fusion" list.
+    """
     from dicec.analysis import graph_from_json
     from dicec.files import read_text
     from dicec.placement import load_pools
@@ -214,8 +317,9 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DicecError(f"{graph_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    placed = place_graph(graph_from_json(data, where=graph_file), _registry(operator_dirs), load_pools(pools_file))
-    _emit(placed.dumps(), output)
+    placed = place_graph(graph_from_json(data, where=graph_file), _registry(operator_dirs), load_pools(pools_file),
+                         mode=mode, **placement)
+    write_or_echo(placed.dumps(), output)
 
 
 @cli.command(name="compile")
@@ -223,45 +327,55 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
 @_output_option
 @_pools_option
 @_operators_option
-@click.option("--backend", type=click.Choice(["offline"]), default="offline", show_default=True,
-              help="Code generator for a .txt question.")
+@_llm_options
 @click.option("--name", default=None, help="Fixed metadata.name (default: generateName, as argo submit expects).")
 @click.option("--namespace", default=None, help="metadata.namespace to write (default: none, the submitter's).")
+@click.option("--mode", type=click.Choice(["pods", "services"]), default="pods", show_default=True,
+              help="pods: each step loads its model; services: a model-server Deployment + Service per "
+                   "operator group, written before the Workflow, and steps that call them over HTTP.")
+@click.option("--qps", type=click.FloatRange(0, 1e9, min_open=True), default=1.0, show_default=True,
+              help="Services mode: expected queries per second; sizes each server's replicas.")
 @_format_option("text", "json", default="text")
+@_emit_options
+@_placement_options(mode=False)
 def compile_(input_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...],
-             backend: str, name: str | None, namespace: str | None, fmt: str) -> None:
+             backend: str, llm: Any, name: str | None, namespace: str | None, fmt: str, placement: dict,
+             **emit: Any) -> None:
     """Compile INPUT to an Argo Workflow: a .txt question, a .py program, or a .json (placed) task graph.
 
     The YAML goes to -o FILE (written atomically) or standard output; a one-line summary goes to
     standard error (or, with --format json, a JSON summary to standard output).
     """
-    from dicec.emit import EmitOptions
+    from dicec.emit.commands import options_from
     from dicec.pipeline import compile_path
     from dicec.placement import load_pools
 
-    options = EmitOptions(name=name, namespace=namespace)
+    options = options_from(emit, name=name, namespace=namespace, mode=emit.pop("mode"), qps=emit.pop("qps"))
     result = compile_path(input_file, registry=_registry(operator_dirs), catalogue=load_pools(pools_file),
-                          options=options, backend=backend)
+                          options=options, backend=backend, llm=llm, placement=placement)
     for w in result.warnings:
         click.echo(f"{input_file}: warning: {w}", err=True)
     if fmt == "json" and not output:
         raise DicecError("--format json prints a summary, so the workflow needs -o FILE")
-    _emit(result.yaml, output)
+    write_or_echo(result.yaml, output)
     stats = result.graph.stats
     totals = result.placed.totals
     summary = {
         "input": input_file, "output": output, "question": result.question, "stats": stats,
         "usd_per_query": totals["usd_per_query"], "critical_path_seconds": totals["critical_path_seconds"],
         "pools": sorted({p.pool for p in result.placed.placements.values()}),
-        "warnings": list(result.warnings), "llm_calls": 0, "input_tokens": 0, "output_tokens": 0,
+        "fused": [list(g.tasks) for g in getattr(result.placed, "fusion", ())],
+        "warnings": list(result.warnings), "backend": backend, **_usage_json(result.usage),
     }
     if fmt == "json":
-        click.echo(_json(summary), nl=False)
+        click.echo(dumps_json(summary), nl=False)
     else:
         where = output or "stdout"
+        fused = f"{len(summary['fused'])} fused group(s); " if summary["fused"] else ""
         click.echo(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
                    f"{stats['critical_path']}, width {stats['max_width']}; pools "
-                   f"{', '.join(summary['pools']) or 'cpu'}; est. ${totals['usd_per_query']:.6f} per query", err=True)
+                   f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
+                   f"est. ${totals['usd_per_query']:.6f} per query", err=True)
 
 
 @cli.command()
@@ -283,7 +397,7 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
             results[path] = [str(exc)]
     problems = [line for lines in results.values() for line in lines]
     if fmt == "json":
-        click.echo(_json({"valid": not problems, "files": {p: {"valid": not ls, "problems": ls}
+        click.echo(dumps_json({"valid": not problems, "files": {p: {"valid": not ls, "problems": ls}
                                                             for p, ls in results.items()}}), nl=False)
     else:
         for line in problems:
@@ -297,7 +411,8 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 
 def _register_runtime() -> None:
     """The runtime's verbs live in dicec.runtime.commands (click only at import time)."""
-    from dicec.runtime.commands import answer, exec_, op, run
+    from dicec.runtime.commands import answer, exec_, run
+    from dicec.runtime.commands import op_group as op
 
     for command in (exec_, run, op, answer):
         cli.add_command(command)
@@ -306,15 +421,24 @@ def _register_runtime() -> None:
 def _register_cost() -> None:
     """Cost, simulation and pool verbs live beside their stages (dicec.cost, dicec.simulate, dicec.placement)."""
     from dicec.cost.commands import cost
+    from dicec.cost.edge_commands import edge
     from dicec.placement.commands import pools
     from dicec.simulate.commands import simulate
 
-    for command in (cost, simulate, pools):
+    for command in (cost, simulate, pools, edge):
         cli.add_command(command)
+
+
+def _register_submit() -> None:
+    """``dicec submit`` lives in dicec.submit (the kubernetes client is imported only when it runs)."""
+    from dicec.submit.commands import submit
+
+    cli.add_command(submit)
 
 
 _register_runtime()
 _register_cost()
+_register_submit()
 
 
 def main() -> None:

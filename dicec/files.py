@@ -24,7 +24,7 @@ def read_text(path: str | os.PathLike[str], *, what: str = "input") -> str:
     if str(path) == "-":
         raise DicecError(f"reading {what} from standard input is not supported; name a file")
     if not p.exists():
-        raise DicecError(f"no such file", location=where)
+        raise DicecError("no such file", location=where)
     if p.is_dir():
         raise DicecError(f"is a directory, expected a {what} file", location=where)
     try:

@@ -33,6 +33,8 @@ class Compiled:
         yaml: the workflow as deterministic YAML text.
         warnings: one-line warnings from the stages (e.g. a question the rules could not decompose).
         timings: seconds spent per stage.
+        usage: LLM calls and tokens spent generating the program (zero offline, replayed, or when the
+            input was not a question).
     """
 
     question: str | None
@@ -43,6 +45,7 @@ class Compiled:
     yaml: str
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    usage: Any = None
 
 
 def input_kind(path: str) -> str:
@@ -54,37 +57,44 @@ def input_kind(path: str) -> str:
 
 def read_question(path: str) -> str:
     text = " ".join(read_text(path, what="question").split())
+    if not text:
+        raise DicecError("question file is empty", location=Location(path=path))
     if len(text) > MAX_QUESTION_CHARS:
         raise DicecError(f"question is {len(text)} characters, over the {MAX_QUESTION_CHARS}-character limit",
                          location=Location(path=path))
     return text
 
 
-def generate(question: str, registry, *, backend: str = "offline"):
-    """Stage 2: question -> program (``GeneratedProgram`` with ``code``, ``family``, ``warnings``)."""
-    if backend != "offline":
-        raise DicecError(f"unknown code-generation backend {backend!r} (available: offline)")
-    from dicec.codegen import generate_offline
+def generate(question: str, registry, *, backend: str = "offline", llm=None, path: str = "<question>"):
+    """Stage 2: question -> program (``GeneratedProgram`` with ``code``, ``family``, ``warnings``,
+    ``usage``); ``llm`` is the :class:`~dicec.codegen.llm.LLMOptions` of ``anthropic``/``replay``."""
+    from dicec.codegen.backends import generate_program
 
-    return generate_offline(question, registry)
+    return generate_program(question, registry, backend=backend, options=llm, path=path)
 
 
 def compile_text(text: str, kind: str, *, path: str, registry, catalogue, options=None,
-                 backend: str = "offline") -> Compiled:
-    """Run the stages from ``kind`` (``question``, ``program`` or ``graph``) to the workflow."""
+                 backend: str = "offline", llm=None, placement: dict | None = None) -> Compiled:
+    """Run the stages from ``kind`` (``question``, ``program`` or ``graph``) to the workflow.
+
+    ``placement``: keyword options of :func:`dicec.placement.place` (objective, max_latency_s, spot,
+    fuse); given, a placed graph is placed again with them."""
     from dicec.analysis import analyse, graph_from_json
-    from dicec.emit import EmitOptions, dump_yaml, emit_workflow
+    from dicec.emit import EmitOptions, dump_yaml
+    from dicec.emit.argo import emit_documents
     from dicec.placement import place, placed_from_json
 
     timings: dict[str, float] = {}
     warnings: list[str] = []
     question = None
     placed = None
+    usage = None
     t0 = time.perf_counter()
     if kind == "question":
         question = text
-        generated = generate(question, registry, backend=backend)
+        generated = generate(question, registry, backend=backend, llm=llm, path=path)
         program = generated.code
+        usage = generated.usage
         warnings.extend(generated.warnings)
         timings["codegen"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -106,19 +116,22 @@ def compile_text(text: str, kind: str, *, path: str, registry, catalogue, option
         question = graph.question
     timings["analyse"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if placed is None:
-        placed = place(graph, registry, catalogue)
+    if placed is None or placement:
+        placed = place(graph, registry, catalogue, mode=getattr(options, "mode", "pods"), **(placement or {}))
     timings["place"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    workflow = emit_workflow(placed, options or EmitOptions())
-    text_out = dump_yaml([workflow])
+    documents = emit_documents(placed, options or EmitOptions())  # services mode: servers, then the Workflow
+    workflow = documents[-1]
+    text_out = dump_yaml(documents)
     timings["emit"] = time.perf_counter() - t0
     return Compiled(question=question, program=program, graph=graph, placed=placed, workflow=workflow,
-                    yaml=text_out, warnings=tuple(warnings), timings=timings)
+                    yaml=text_out, warnings=tuple(warnings), timings=timings, usage=usage)
 
 
-def compile_path(path: str, *, registry, catalogue, options=None, backend: str = "offline") -> Compiled:
+def compile_path(path: str, *, registry, catalogue, options=None, backend: str = "offline", llm=None,
+                 placement: dict | None = None) -> Compiled:
     """Read ``path`` (kind by suffix) and compile it."""
     kind = input_kind(path)
     text = read_question(path) if kind == "question" else read_text(path, what=kind)
-    return compile_text(text, kind, path=path, registry=registry, catalogue=catalogue, options=options, backend=backend)
+    return compile_text(text, kind, path=path, registry=registry, catalogue=catalogue, options=options, backend=backend,
+                        llm=llm, placement=placement)

@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dicec.builtin_operators._common import check_image, resize
+from dicec.builtin_operators._common import check_image, label_components, resize
 
 DET_LIMIT_SIDE = 736
 DET_MULTIPLE = 32
@@ -87,51 +87,6 @@ def det_input(image: np.ndarray) -> np.ndarray:
     return _normalise(resize(image, h, w, "bilinear", antialias=False))[None]
 
 
-def label(mask: np.ndarray) -> np.ndarray:
-    """4-connected component labels (0 = background) via runs and union-find."""
-    h, w = mask.shape
-    parent: list[int] = [0]
-    runs_prev: list[tuple[int, int, int]] = []
-    labels = np.zeros((h, w), dtype=np.int64)
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for y in range(h):
-        row = mask[y]
-        if not row.any():
-            runs_prev = []
-            continue
-        d = np.diff(np.r_[0, row.astype(np.int8), 0])
-        starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-        runs = []
-        j = 0
-        for s, e in zip(starts.tolist(), stops.tolist()):
-            lab = 0
-            while j < len(runs_prev) and runs_prev[j][1] <= s:
-                j += 1
-            k = j
-            while k < len(runs_prev) and runs_prev[k][0] < e:
-                other = find(runs_prev[k][2])
-                if lab == 0:
-                    lab = other
-                elif other != lab:
-                    parent[max(other, lab)] = min(other, lab)
-                    lab = min(other, lab)
-                k += 1
-            if lab == 0:
-                lab = len(parent)
-                parent.append(lab)
-            labels[y, s:e] = lab
-            runs.append((s, e, lab))
-        runs_prev = runs
-    roots = np.array([find(i) for i in range(len(parent))], dtype=np.int64)
-    return roots[labels]
-
-
 def det_boxes(prob: np.ndarray, height: int, width: int, *, thresh: float = DET_THRESH,
               box_thresh: float = DET_BOX_THRESH, unclip_ratio: float = DET_UNCLIP_RATIO) -> list[tuple]:
     """DB probability map (any leading axes of size 1, then (h, w)) -> boxes (x0, y0, x1, y1, score) in
@@ -144,7 +99,7 @@ def det_boxes(prob: np.ndarray, height: int, width: int, *, thresh: float = DET_
     dilated[1:, :] |= mask[:-1, :]
     dilated[:, 1:] |= mask[:, :-1]
     dilated[1:, 1:] |= mask[:-1, :-1]
-    labels = label(dilated)
+    labels = label_components(dilated)
     out = []
     n = int(labels.max())
     if n == 0:

@@ -38,3 +38,31 @@ def pools():
     from dicec.placement import load_pools
 
     return load_pools()
+
+
+@pytest.fixture
+def llm_env(monkeypatch):
+    """No Anthropic variables and no proxy from the developer's shell: tests reach only loopback."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_PROFILE",
+                 "ANTHROPIC_CUSTOM_HEADERS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
+                 "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return monkeypatch
+
+
+@pytest.fixture
+def standin(llm_env):
+    """``standin(*steps)``: a started Messages API stand-in on 127.0.0.1 (stopped after the test)."""
+    from messages_standin import MessagesStandIn
+
+    servers = []
+
+    def make(*steps, **kw):
+        server = MessagesStandIn(list(steps), **kw).__enter__()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.__exit__(None, None, None)

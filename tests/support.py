@@ -54,3 +54,14 @@ def shared_file(*parts: str) -> Path:
 
 def viper_programs() -> list[dict]:
     return [json.loads(line) for line in shared_file("dev", "viper_programs.jsonl").read_text().splitlines() if line.strip()]
+
+
+#: Find the cars and check each for damage: a detection, a fan-out over it, and a constant answer.
+CAR_CHECK_PROGRAM = """
+def execute_command(image):
+    image_patch = ImagePatch(image)
+    cars = image_patch.find("car")
+    for car in cars:
+        car.verify_property("car", "damaged")
+    return "ok"
+"""

@@ -132,3 +132,51 @@ def test_enough_generated_programs_were_compared():
     if _COUNT["n"] == 0:
         pytest.skip("run together with test_generated_programs_run_as_they_execute")
     assert _COUNT["n"] >= 500
+
+
+def _compile_with(question: Path, setup, **options):
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_path
+
+    return compile_path(str(question), registry=setup["registry"], catalogue=setup["pools"],
+                        options=EmitOptions(**options))
+
+
+def _run_batch(workflow_yaml: str, tmp: Path, images: list[str]) -> dict:
+    """``dicec run`` of a batch workflow: {"answers": [...]} or {"failed": step, "log": [...]}."""
+    from dicec.runtime.batch import batch_answers
+    from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow
+
+    wf = tmp / "batch.yaml"
+    wf.write_text(workflow_yaml)
+    params = {"images": json.dumps(images)}
+    try:
+        result = run_workflow(str(wf), RunOptions(parameters=params, parallelism=4, env={"DICEC_MODELS": "seeded"}))
+    except StepFailed as exc:
+        return {"failed": exc.step, "log": exc.log_tail}
+    return {"answers": batch_answers(result.outputs["answers"], params, str(wf))[1]}
+
+
+@pytest.mark.parametrize("question", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_in_batch_answers_each_image_as_exec_does(question, setup, tmp_path):
+    """One batch workflow over three images: answer i equals ``dicec exec`` on image i."""
+    compiled = _compile_with(question, setup, batch=True, parallelism=2)
+    images = setup["images"]
+    expected = [exec_answer(compiled.program, image) for image in images]
+    got = _run_batch(compiled.yaml, tmp_path, [str(i) for i in images])
+    if all("answer" in e for e in expected):
+        assert got == {"answers": [e["answer"] for e in expected]}, (question.name, expected, got)
+    else:  # the program raises on some image: the batch fails on that image's answer step, with the error
+        first = next(e for e in expected if "error" in e)
+        assert got.get("failed", "").endswith("/answer") and _agree(first, {**got, "failed": "answer"}), got
+
+
+@pytest.mark.parametrize("question", EXAMPLES[::6], ids=lambda p: p.stem)
+@pytest.mark.parametrize("artifact", ["s3", "http"])
+def test_artifact_input_answers_as_exec_does(question, artifact, setup, tmp_path):
+    compiled = _compile_with(question, setup, input_artifact=artifact)
+    image = setup["images"][0]
+    uri = image.as_uri() if artifact == "http" else str(image)
+    e = exec_answer(compiled.program, image)
+    r = run_answer_of(compiled.yaml, tmp_path, uri)
+    assert _agree(e, r), (question.name, e, r)

@@ -14,7 +14,7 @@ Arguments are :class:`Literal` values, :class:`Ref` (the value another task retu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 from dicec.errors import DicecError

@@ -27,8 +27,11 @@ FORBIDDEN_STATEMENTS = {
     nodes.ClassDef: "a class definition", nodes.While: "a while loop (loops must iterate over values)",
     nodes.With: "with", nodes.AsyncFunctionDef: "async def", nodes.AsyncFor: "async for",
     nodes.AsyncWith: "async with", nodes.Await: "await", nodes.Yield: "yield", nodes.YieldFrom: "yield",
-    nodes.Delete: "del",
+    nodes.Delete: "del", nodes.NamedExpr: "an assignment expression (:=)",
 }
+
+#: Constant integers above this are refused: evaluating them (``9**9**9``) could stall a step.
+MAX_CONSTANT = 10**18
 
 FORBIDDEN_NAMES = frozenset({
     "exec", "eval", "compile", "open", "getattr", "setattr", "delattr", "hasattr", "globals", "locals",
@@ -123,6 +126,8 @@ class _Checker:
         self.check_recursion()
 
     def check_function(self, fn: nodes.FunctionDef) -> None:
+        if isinstance(fn, nodes.AsyncFunctionDef):  # astroid's AsyncFunctionDef is a FunctionDef
+            self.report(m.ForbiddenStatement, fn, "async def")
         if fn.decorators is not None:
             self.report(m.ForbiddenStatement, fn, "a decorator")
         if fn.args.vararg or fn.args.kwarg:
@@ -172,10 +177,10 @@ class _Checker:
         elif isinstance(node, nodes.Call):
             self.check_call(node, assigned)
             return
-        elif isinstance(node, nodes.For):
-            self.check_loop_bound(node.iter)
-        elif isinstance(node, nodes.Comprehension):
-            self.check_loop_bound(node.iter)
+        elif isinstance(node, nodes.ExceptHandler) and node.type is None:
+            self.report(m.ForbiddenStatement, node, "a bare 'except:' (it would swallow every error)")
+        elif isinstance(node, nodes.BinOp):
+            self.check_size(node)
         for child in node.get_children():
             self.visit(child, assigned)
 
@@ -203,6 +208,8 @@ class _Checker:
         lambdas_ok = False
         if isinstance(func, nodes.Name):
             lambdas_ok = func.name in ("sorted", "min", "max")
+            if func.name == "range":
+                self.check_range(node)
             self.check_function_call(node, func.name, assigned)
         elif isinstance(func, nodes.Attribute):
             lambdas_ok = func.attrname == "sort"
@@ -268,7 +275,6 @@ class _Checker:
             self.report(m.ForbiddenStatement, node, f"*args/**kwargs in a call to {what}")
             return
         n_pos = len(node.args or [])
-        keywords = [k.arg for k in node.keywords or []]
         n = n_pos
         for kw in node.keywords or []:
             if params is not None and kw.arg in params:
@@ -297,11 +303,71 @@ class _Checker:
         if any("." in f or "[" in f for f in fields):
             self.report(m.UnsafeFormat, node, recv.value[:40])
 
-    def check_loop_bound(self, it: nodes.NodeNG) -> None:
-        if isinstance(it, nodes.Call) and isinstance(it.func, nodes.Name) and it.func.name == "range":
-            for a in it.args or []:
-                if isinstance(a, nodes.Const) and isinstance(a.value, int) and abs(a.value) > api.MAX_RANGE:
-                    self.report(m.UnboundedLoop, it, f"loop over range({a.value}) exceeds the bound of {api.MAX_RANGE} iterations")
+    def check_range(self, call: nodes.Call) -> None:
+        """``range`` with a constant bound (``10**9`` folded) over :data:`api.MAX_RANGE`, wherever it is
+        used: a loop, a comprehension, ``list(range(...))``, ``sum(range(...))``."""
+        for a in call.args or []:
+            value = _fold(a)
+            if value is _HUGE or (isinstance(value, int) and abs(value) > api.MAX_RANGE):
+                self.report(m.UnboundedLoop, call, f"range({_short(a)}) exceeds the bound of {api.MAX_RANGE} iterations")
+                return
+
+    def check_size(self, node: nodes.BinOp) -> None:
+        """Constants too large to compute, and sequences repeated more than :data:`api.MAX_RANGE` times."""
+        value = _fold(node)
+        if value is _HUGE and not (isinstance(node.parent, nodes.BinOp) and _fold(node.parent) is _HUGE):
+            self.report(m.TooLarge, node, f"constant {_short(node)} is over the limit of 10**18")
+            return
+        if node.op == "*":
+            for seq, times in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(seq, (nodes.List, nodes.Tuple, nodes.JoinedStr)) or (
+                        isinstance(seq, nodes.Const) and isinstance(seq.value, (str, bytes))):
+                    n = _fold(times)
+                    if n is _HUGE or (isinstance(n, int) and n > api.MAX_RANGE):
+                        self.report(m.TooLarge, node, f"repeating a sequence {_short(times)} times exceeds the bound "
+                                                      f"of {api.MAX_RANGE}")
+                        return
+
+
+_HUGE = object()
+
+
+def _fold(node: nodes.NodeNG):
+    """The value of an integer constant expression (``10**9``, ``-2**40``), :data:`_HUGE` when it is
+    over :data:`MAX_CONSTANT` (found without computing it), or ``None`` when it is not constant."""
+    if isinstance(node, nodes.Const):
+        if type(node.value) is int:
+            return node.value if abs(node.value) <= MAX_CONSTANT else _HUGE
+        return None
+    if isinstance(node, nodes.UnaryOp) and node.op in ("-", "+"):
+        v = _fold(node.operand)
+        return v if v is None or v is _HUGE else (-v if node.op == "-" else v)
+    if isinstance(node, nodes.BinOp) and node.op in ("+", "-", "*", "//", "%", "**", "<<"):
+        left, right = _fold(node.left), _fold(node.right)
+        if left is None or right is None:
+            return None
+        if left is _HUGE or right is _HUGE:
+            return _HUGE
+        if node.op in ("**", "<<"):
+            if right < 0:
+                return None
+            # an upper bound on the result's bits; past 128 it is certainly over MAX_CONSTANT (2**60)
+            bits = right + abs(left).bit_length() if node.op == "<<" else right * abs(left).bit_length()
+            if left not in (0, 1, -1) and bits > 128:
+                return _HUGE
+        try:
+            value = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+                     "//": lambda: left // right, "%": lambda: left % right, "**": lambda: left ** right,
+                     "<<": lambda: left << right}[node.op]()
+        except ZeroDivisionError:
+            return None
+        return value if abs(value) <= MAX_CONSTANT else _HUGE
+    return None
+
+
+def _short(node: nodes.NodeNG) -> str:
+    text = " ".join(node.as_string().split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_dunder(name: str) -> bool:

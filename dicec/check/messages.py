@@ -97,5 +97,9 @@ class UnboundedLoop(Message):
     message = "%s"
 
 
+class TooLarge(Message):
+    message = "%s"
+
+
 class NotCallable(Message):
     message = "only named functions and methods may be called, not %s"

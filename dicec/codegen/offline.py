@@ -29,6 +29,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
+from dicec.codegen.usage import NONE as NO_USAGE
+from dicec.codegen.usage import Usage
 from dicec.errors import DicecError
 from dicec.tools.registry import Registry
 
@@ -53,11 +55,18 @@ class GeneratedProgram:
             ``damage``, ``search``, or ``fallback`` when no rule decomposed the question.
         warnings: one-line messages, e.g. the fallback's "could not decompose the question; asking
             the whole image", or an operator the registry lacks and what was used instead.
+        backend: the backend that wrote it: ``offline``, ``anthropic`` (family ``llm``) or ``replay``
+            (family ``pinned``, and also an ``anthropic`` build answered from its lock).
+        rounds: LLM replies read before one passed the checker (0 when no LLM was asked).
+        usage: LLM calls and tokens spent (zero for ``offline`` and ``replay``).
     """
 
     code: str
     family: str
     warnings: tuple[str, ...] = ()
+    backend: str = "offline"
+    rounds: int = 0
+    usage: Usage = NO_USAGE
 
 
 def generate_offline(question: str, registry: Registry) -> GeneratedProgram:

@@ -16,6 +16,11 @@ TEMPLATE = "program.j2"
 
 def render_prompt(registry: Registry, *, template: str = TEMPLATE) -> str:
     """The static part of the prompt (everything but the question), for this registry."""
+    return render_template(template, operators=list(registry))
+
+
+def render_template(template: str, **values) -> str:
+    """Render one template of ``templates/prompts/`` (missing values are errors, nothing is escaped)."""
     import jinja2
 
     from dicec.resources import package_dir
@@ -23,7 +28,7 @@ def render_prompt(registry: Registry, *, template: str = TEMPLATE) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(package_dir("dicec.templates") / "prompts")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template(template).render(operators=list(registry))
+    return env.get_template(template).render(**values)
 
 
 def prompt_hash(prompt: str) -> str:

@@ -10,12 +10,12 @@ program (``.py``) or a question (``.txt``).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import click
 
 from dicec.errors import DicecError
+from dicec.output import dumps_json, write_or_echo
 
 
 def common_options(func: Callable) -> Callable:
@@ -34,14 +34,19 @@ def common_options(func: Callable) -> Callable:
         click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
                      help="Placement: bound on the estimated critical path (moves tasks to faster pools)."),
         click.option("--spot", is_flag=True, help="Price pools at their spot rate where the catalogue lists one."),
-        click.option("--fuse", is_flag=True,
-                     help="pods mode: fuse consecutive same-pool tasks into one pod where start-up dominates."),
+        click.option("--fuse/--no-fuse", default=True, show_default=True,
+                     help="pods mode: run a group of same-pool tasks as one pod where the start-up and model "
+                          "load saved exceed the parallelism lost (dicec.placement.fusion)."),
         click.option("--fanout", type=int, default=None, metavar="N",
                      help="Elements assumed per fan-out (default 3; the real number is known only at run time)."),
         click.option("--pod-startup", "pod_startup", type=float, default=None, metavar="SECONDS",
                      help="Override the pod start-up figure (default 5 s, the Kubernetes p99 SLO)."),
         click.option("--image-pull", "image_pull", type=float, default=None, metavar="SECONDS",
                      help="Override the image-pull figure (default 30 s, an assumption)."),
+        click.option("--timing", "timing_file", metavar="FILE", default=None,
+                     help="Timing-model figures (JSON or YAML of pod_startup_s, image_pull_s, step_overhead_s, "
+                          "request_overhead_s, answer_run_s, fanout), e.g. benchmarks/calibrate.py's for this "
+                          "machine; the flags above still win."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -58,24 +63,15 @@ def setup(opts: dict[str, Any]):
     registry = discover(opts["operator_dirs"])
     catalogue = load_pools(opts["pools_file"], cloud=opts["cloud"])
     place_options = PlaceOptions(objective=opts["objective"], mode=opts["mode"], max_latency_s=opts["max_latency"],
-                                 spot=opts["spot"])
-    model = with_model_overrides(TimingModel(), fanout=opts["fanout"], pod_startup_s=opts["pod_startup"],
+                                 spot=opts["spot"], fuse=opts["fuse"])
+    base = TimingModel()
+    if opts.get("timing_file"):
+        from dicec.simulate.calibrate import read_timing
+
+        base = with_model_overrides(base, **read_timing(opts["timing_file"]))
+    model = with_model_overrides(base, fanout=opts["fanout"], pod_startup_s=opts["pod_startup"],
                                  image_pull_s=opts["image_pull"])
     return registry, catalogue, place_options, model
-
-
-def emit(text: str, output: str | None) -> None:
-    """Write ``text`` atomically to ``output``, or print it."""
-    if output:
-        from dicec.files import write_atomic
-
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @click.command()
@@ -107,12 +103,12 @@ def cost(input_file: str, fmt: str, output: str | None, queries: int, nodes_per_
     report = cost_report(placed, registry, catalogue, model=model, mode=opts["mode"], queries=queries,
                          spot=opts["spot"], fuse=opts["fuse"], nodes_per_pool=nodes_per_pool, name=input_file)
     if fmt == "json":
-        text = dumps(report)
+        text = dumps_json(report)
     else:
         from dicec.cost.html import render
 
         text = render(report, fmt)
-    emit(text, output)
+    write_or_echo(text, output)
     if output:
         click.echo(f"{output}: ${report['per_query_usd']:.6f} per query ({opts['mode']}); saving "
                    f"{report['savings']['vs_serial_a100'] * 100:.1f}% vs serial on one A100, "

@@ -52,7 +52,8 @@ def gantt_svg(schedule: dict[str, Any], *, width: int = 900) -> str:
             out.append(f'<rect x="{x:.2f}" y="{y}" width="{max(1.0, iv["pull_s"] * scale):.2f}" height="{row - 4}" '
                        'fill="url(#pull)"/>')
         if w > 60:
-            out.append(f'<text x="{x + 3:.2f}" y="{y + row / 2 + 2}" fill="#fff">{html.escape(iv["unit"][:int(w / 6)])}</text>')
+            out.append(f'<text x="{x + 3:.2f}" y="{y + row / 2 + 2}" fill="#111" stroke="#fff" stroke-width="3" '
+                       f'paint-order="stroke">{html.escape(iv["unit"][:int(w / 6.5)])}</text>')
         out.append('</g>')
     axis_y = top + row * len(nodes) + 4
     out.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot}" y2="{axis_y}" stroke="#333"/>')

@@ -4,7 +4,8 @@ A compiled workflow (``.yaml``/``.yml``) carries only the serial program (base64
 task's ``program`` parameter) and hashes; it does not carry the task graph or the placement. So the
 graph is recovered by analysing that program again and placing it on the ``--pools`` catalogue with
 the ``--operators`` given -- the same stages ``dicec compile`` ran, so with the same catalogue and
-operators the plan is the one the workflow was emitted from. A placed graph (``dicec place`` JSON) is
+operators the plan is the one the workflow was emitted from (fused only if the workflow has a fused
+group's step, so a workflow compiled with ``--no-fuse`` is priced as a pod per task). A placed graph (``dicec place`` JSON) is
 used as placed, unless a placement option (objective, mode, spot, latency bound) asks to place it
 again; a task graph (``dicec plan`` JSON), a program (``.py``) and a question (``.txt``, offline code
 generation) are placed.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,17 +39,19 @@ class PlaceOptions:
         mode: ``pods`` or ``services`` (what the seconds of a task include).
         max_latency_s: bound on the estimated critical path, or ``None``.
         spot: price pools at their spot rate where listed.
+        fuse: pods mode: run groups of tasks in one pod where that pays (:mod:`dicec.placement.fusion`).
     """
 
     objective: str = "price"
     mode: str = "pods"
     max_latency_s: float | None = None
     spot: bool = False
+    fuse: bool = True
 
     @property
     def replaces(self) -> bool:
         """Whether a placed graph must be placed again to honour these options."""
-        return self.objective != "price" or self.max_latency_s is not None or self.spot
+        return self.objective != "price" or self.max_latency_s is not None or self.spot or not self.fuse
 
 
 def load_placed(path: str, *, registry, catalogue, options: PlaceOptions = PlaceOptions()):
@@ -57,6 +61,8 @@ def load_placed(path: str, *, registry, catalogue, options: PlaceOptions = Place
     suffix = Path(path).suffix.lower()
     if suffix in (".yaml", ".yml"):
         graph = _analyse(program_of_workflow(path), registry, path=path)
+        if options.fuse and not workflow_fuses(path):  # compiled with --no-fuse (or in services mode)
+            options = dataclasses.replace(options, fuse=False)
     elif suffix == ".json":
         data = _json(path)
         if isinstance(data, dict) and data.get("kind") == "dicec/placed-graph":
@@ -79,7 +85,7 @@ def load_placed(path: str, *, registry, catalogue, options: PlaceOptions = Place
         raise DicecError("expected a workflow (.yaml), a task or placed graph (.json), a program (.py) or a "
                          "question (.txt)", location=Location(path=path))
     return place(graph, registry, catalogue, objective=options.objective, mode=options.mode,
-                 max_latency_s=options.max_latency_s, spot=options.spot)
+                 max_latency_s=options.max_latency_s, spot=options.spot, fuse=options.fuse)
 
 
 def _analyse(program: str, registry, *, path: str, question: str | None = None):
@@ -115,6 +121,17 @@ def program_of_workflow(path: str) -> str:
                         return _unb64(param["value"], where)
     raise DicecError("not a dicec workflow: no DAG task 'answer' with a 'program' parameter "
                      "(compile it with dicec compile, or give the task graph JSON)", location=where)
+
+
+def workflow_fuses(path: str) -> bool:
+    """Whether a dicec workflow has a fused group's step (a container running ``dicec op --group``)."""
+    docs = yaml.safe_load_all(read_text(path, what="workflow"))
+    for doc in docs:
+        for template in ((doc.get("spec") or {}).get("templates") or []) if isinstance(doc, dict) else []:
+            container = (template or {}).get("container") or {}
+            if (container.get("command") or [])[:2] == ["dicec", "op"] and "--group" in (container.get("args") or []):
+                return True
+    return False
 
 
 def _unb64(data: str, where: Location) -> str:

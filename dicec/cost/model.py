@@ -3,7 +3,7 @@
 Every figure that is not an operator's own (model load and latency per GPU class come from
 ``operators/*/spec.yaml`` with their sources) is a :class:`Constant` here with its source, or labelled
 an assumption where no public figure was found. :func:`build_job` turns a placed graph into
-:class:`Unit` objects -- one per Argo pod, fan-out elements expanded, fused chains merged -- that both
+:class:`Unit` objects -- one per Argo pod, fan-out elements expanded, fused groups merged -- that both
 the cost report and the simulator use, so the two can never disagree about what a step costs.
 
 Two execution modes, as ``dicec compile`` can emit them:
@@ -86,6 +86,8 @@ class TimingModel:
         request_overhead_s: one call to a warm model server (services mode).
         answer_run_s: the final step's CPU work.
         fanout: elements assumed per fan-out.
+        widths: elements of particular fan-out tasks, by task id (a run's real numbers, 0 for a fan-out
+            over nothing), overriding ``fanout`` for them.
     """
 
     pod_startup_s: float = POD_STARTUP.value
@@ -94,6 +96,7 @@ class TimingModel:
     request_overhead_s: float = REQUEST_OVERHEAD.value
     answer_run_s: float = ANSWER_RUN.value
     fanout: int = int(FANOUT_WIDTH.value)
+    widths: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s"):
@@ -102,6 +105,9 @@ class TimingModel:
                 raise DicecError(f"timing model: {name} must be a number >= 0 (got {value!r})")
         if isinstance(self.fanout, bool) or not isinstance(self.fanout, int) or self.fanout < 1:
             raise DicecError(f"--fanout must be a whole number >= 1 (got {self.fanout!r})")
+        for task, n in self.widths.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise DicecError(f"timing model: the width of fan-out {task!r} must be a whole number >= 0 (got {n!r})")
 
     @property
     def step_start_s(self) -> float:
@@ -111,7 +117,14 @@ class TimingModel:
     def to_json(self) -> dict[str, Any]:
         return {"pod_startup_s": self.pod_startup_s, "image_pull_s": self.image_pull_s,
                 "step_overhead_s": self.step_overhead_s, "request_overhead_s": self.request_overhead_s,
-                "answer_run_s": self.answer_run_s, "fanout": self.fanout}
+                "answer_run_s": self.answer_run_s, "fanout": self.fanout,
+                **({"widths": dict(sorted(self.widths.items()))} if self.widths else {})}
+
+    def width(self, task) -> int:
+        """Calls one run makes of ``task``: 1, or a fan-out's elements."""
+        if task.fanout is None:
+            return 1
+        return self.widths.get(task.id, self.fanout)
 
 
 #: The source of each TimingModel field's default, for reports.
@@ -125,7 +138,7 @@ class Unit:
     """One schedulable piece of a query: a pod (pods mode) or a step and its request (services mode).
 
     Attributes:
-        name: the task id (``id[i]`` for fan-out element i, ``a+b`` for a fused chain, ``answer``).
+        name: the task id (``id[i]`` for fan-out element i, ``first +N fused`` for a fused group, ``answer``).
         tasks: the graph tasks it runs.
         operators: the operators it calls, in order.
         pool: the GPU pool it needs a node of, or ``None`` for CPU-only work (no GPU node held).
@@ -214,6 +227,13 @@ def _no_class(spec, pool) -> float:
                      f"(pool {pool.name!r}); its spec gives {', '.join(sorted(spec.profile.latency_s)) or 'none'}")
 
 
+def model_key(spec) -> str:
+    """What one process loads once however many operators use it: the operator's model file (two
+    operators naming the same file share one load and its memory); the operator itself without one."""
+    model = getattr(spec, "model", None)
+    return model.file if model is not None and getattr(model, "file", None) else f"operator:{spec.name}"
+
+
 def fits(spec, pool) -> bool:
     return not spec.uses_gpu or (pool.has_gpu and pool.gpu_memory_gb >= spec.profile.gpu_memory_gb
                                  and pool.gpu_class in spec.profile.latency_s)
@@ -225,23 +245,24 @@ def price_per_s(pool, *, spot: bool = False) -> float:
     return 0.0 if hourly is None else hourly / 3600.0
 
 
-def calls(graph, fanout: int) -> list[tuple[str, int]]:
+def calls(graph, fanout) -> list[tuple[str, int]]:
     """Every operator call of one run of the serial program: ``(operator, count)``."""
-    out = [(t.operator, fanout if t.fanout is not None else 1) for t in graph.tasks]
+    width = fanout.width if isinstance(fanout, TimingModel) else (lambda t: fanout if t.fanout is not None else 1)
+    out = [(t.operator, width(t)) for t in graph.tasks]
     return out + [(r.operator, 1) for r in graph.residual]
 
 
 def serial_seconds(graph, registry, pool, model: TimingModel, mode: str) -> float:
     """The serial program, in one pod on one node of ``pool`` (see the module docstring)."""
     _check_mode(mode)
-    specs = {op: registry.get(op) for op, _ in calls(graph, model.fanout)}
+    specs = {op: registry.get(op) for op, _ in calls(graph, model)}
     for spec in specs.values():
         if not fits(spec, pool):
             raise DicecError(f"the serial baseline needs {spec.name!r} ({spec.profile.gpu_memory_gb:g} GB) "
                              f"on pool {pool.name!r} ({pool.gpu_memory_gb:g} GB), which is too small")
-    work = sum(n * latency(specs[op], pool) for op, n in calls(graph, model.fanout))
+    work = sum(n * latency(specs[op], pool) for op, n in calls(graph, model))
     if mode == "pods":
-        loads = sum(s.profile.model_load_s for s in specs.values() if s.uses_gpu)
+        loads = sum({model_key(s): s.profile.model_load_s for s in specs.values() if s.uses_gpu}.values())
         return model.step_start_s + loads + work + model.answer_run_s
     return work + model.answer_run_s
 
@@ -263,14 +284,15 @@ def task_pools(placed, catalogue=None, *, override=None) -> dict[str, Any]:
     return out
 
 
-def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", override=None, fuse: bool = False,
+def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", override=None, fuse: bool = True,
               spot: bool = False, serial_pool=None, name: str = "") -> Job:
     """The units of one query of ``placed`` (see :class:`Unit`).
 
     ``override`` puts every GPU task on that pool instead of the placed one (an operator too big for
-    it is a :class:`DicecError`); ``fuse`` merges chains chosen by :func:`fusion_chains` into one
-    pod each (pods mode only); ``serial_pool`` is the pool the serial figure is computed on (default:
-    ``override``, else the largest-memory pool the plan uses).
+    it is a :class:`DicecError`); ``fuse`` runs each fused group as one pod -- the placed graph's
+    groups, or with ``override`` the groups :mod:`dicec.placement.fusion` chooses on that pool (pods
+    mode only); ``serial_pool`` is the pool the serial figure is computed on (default: ``override``,
+    else the largest-memory pool the plan uses).
     """
     _check_mode(mode)
     graph = placed.graph
@@ -282,16 +304,12 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
             raise DicecError(f"task {t.id!r}: operator {t.operator!r} needs {specs[t.id].profile.gpu_memory_gb:g} GB "
                              f"of GPU memory on one of {', '.join(sorted(specs[t.id].profile.latency_s))}, "
                              f"but pool {p.name!r} has {p.gpu_memory_gb:g} GB ({p.gpu_class or 'no GPU'})")
-    chains = fusion_chains(placed, registry, model, pools=pools) if fuse and mode == "pods" else []
-    fused_into = {tid: chain for chain in chains for tid in chain}
     units: list[Unit] = []
     index: dict[str, list[int]] = {}
-    for t in graph.tasks:
-        if t.id in index:
-            continue
-        chain = fused_into.get(t.id, (t.id,))
+    groups = fused_groups(placed, registry, model, pools, mode=mode, fuse=fuse, override=override)
+    for chain in _pods_in_order(graph, groups):
         deps = sorted({i for tid in chain for d in graph.task(tid).depends if d not in chain for i in index[d]})
-        new = _units_for(chain, graph, specs, pools, model, mode, spot, deps)
+        new = _units_for(chain, graph, specs, pools, model, mode, spot, deps, fused=chain in groups)
         first = len(units)
         units.extend(new)
         for tid in chain:
@@ -312,21 +330,21 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
                services=services, service_load_s=loads, pools=used)
 
 
-def _units_for(chain, graph, specs, pools, model, mode, spot, deps) -> list[Unit]:
-    """One unit per pod: a fan-out task alone gives ``model.fanout`` units; a fused chain gives one."""
+def _units_for(chain, graph, specs, pools, model, mode, spot, deps, *, fused: bool = False) -> list[Unit]:
+    """One unit per pod: a fan-out task alone gives ``model.fanout`` units; a fused group gives one."""
     head = graph.task(chain[0])
     pool = pools[head.id]
     gpu = specs[head.id].uses_gpu and pool.has_gpu
-    fanout = head.fanout is not None and len(chain) == 1
-    count = model.fanout if fanout else 1
+    fanout = head.fanout is not None and not fused
+    count = model.width(head) if fanout else 1
     work, loads, ops = 0.0, {}, []
     for tid in chain:
         t, spec = graph.task(tid), specs[tid]
-        n = model.fanout if (t.fanout is not None and len(chain) > 1) else 1
+        n = model.width(t) if fused else 1
         work += n * latency(spec, pools[tid])
-        loads[spec.name] = spec.profile.model_load_s if spec.uses_gpu else 0.0
+        loads[model_key(spec)] = spec.profile.model_load_s if spec.uses_gpu else 0.0
         ops.append(spec.name)
-    calls_each = sum(model.fanout if (graph.task(tid).fanout is not None and len(chain) > 1) else 1 for tid in chain)
+    calls_each = sum(model.width(graph.task(tid)) if fused else 1 for tid in chain)
     rate = price_per_s(pool, spot=spot) if gpu else 0.0
     if not gpu:
         cpu_s, gpu_s = model.step_start_s + work, 0.0
@@ -334,7 +352,7 @@ def _units_for(chain, graph, specs, pools, model, mode, spot, deps) -> list[Unit
         cpu_s, gpu_s = 0.0, model.step_start_s + sum(loads.values()) + work
     else:
         cpu_s, gpu_s = model.step_start_s, work + calls_each * model.request_overhead_s
-    name = "+".join(chain)
+    name = (f"{chain[0]} +{len(chain) - 1} fused" if len(chain) > 1 else f"{chain[0]} (one pod)") if fused else chain[0]
     return [Unit(name=f"{name}[{i}]" if fanout else name, tasks=tuple(chain), operators=tuple(ops),
                  pool=pool.name if gpu else None, cpu_s=cpu_s, gpu_s=gpu_s, pull=gpu and mode == "pods",
                  deps=tuple(deps), usd_per_s=rate) for i in range(count)]
@@ -346,7 +364,7 @@ def _answer_unit(placed, registry, model, mode, spot, n_units: int) -> Unit:
     residual = [registry.get(r.operator) for r in placed.graph.residual]
     work = sum(latency(s, pool) for s in residual)
     if mode == "pods":
-        work += sum(s.profile.model_load_s for s in {s.name: s for s in residual}.values() if s.uses_gpu)
+        work += sum(s.profile.model_load_s for s in {model_key(s): s for s in residual}.values() if s.uses_gpu)
     else:
         work += model.request_overhead_s * sum(1 for s in residual if s.uses_gpu)
     extra = work * price_per_s(pool, spot=spot) if pool.has_gpu else 0.0
@@ -355,54 +373,33 @@ def _answer_unit(placed, registry, model, mode, spot, n_units: int) -> Unit:
                 deps=tuple(range(n_units)), extra_usd=extra)
 
 
-def fusion_chains(placed, registry, model: TimingModel, *, pools=None) -> list[tuple[str, ...]]:
-    """Chains of consecutive tasks on one pool that are cheaper *and* no slower as one pod (pods mode).
+def fused_groups(placed, registry, model: TimingModel, pools, *, mode: str, fuse: bool,
+                 override=None) -> list[tuple[str, ...]]:
+    """The task groups that run as one pod: none unless ``fuse`` in pods mode; the placed graph's own
+    groups, or with ``override`` (every GPU task on one pool) the groups fusion chooses there."""
+    if not fuse or mode != "pods":
+        return []
+    if override is None:
+        return [tuple(g.tasks) for g in getattr(placed, "fusion", ())]
+    from dicec.placement.fusion import decide
 
-    A task joins its parent's pod when it depends on that parent only, is the parent's only
-    dependant, and runs on the same pool. Fusing saves the child's pod start-up (and its model load
-    when it is the same operator) on every element, and costs the parallelism of a fan-out: its
-    ``k`` elements run one after another in the one pod. The chain is fused only when the fused pod
-    finishes no later than the unfused pair would (start-up dominates); it then also costs less.
-    """
-    graph = placed.graph
-    pools = pools or task_pools(placed)
-    children: dict[str, list[str]] = {}
-    for t in graph.tasks:
-        for d in t.depends:
-            children.setdefault(d, []).append(t.id)
-    chains: list[list[str]] = []
-    owner: dict[str, list[str]] = {}
-    for t in graph.tasks:
-        if len(t.depends) == 1:
-            parent = t.depends[0]
-            if (len(children.get(parent, [])) == 1 and pools[parent].name == pools[t.id].name
-                    and pools[t.id].has_gpu and parent in owner
-                    and _fusing_pays(owner[parent] + [t.id], graph, registry, pools, model)):
-                owner[parent].append(t.id)
-                owner[t.id] = owner[parent]
-                continue
-        chain = [t.id]
-        chains.append(chain)
-        owner[t.id] = chain
-    return [tuple(c) for c in chains if len(c) > 1]
+    return [tuple(g.tasks) for g in decide(placed.graph, registry, pools, model=model)]
 
 
-def _fusing_pays(chain, graph, registry, pools, model) -> bool:
-    """Wall time of the chain as one pod <= as separate pods (fan-out elements in parallel)."""
-    def one(tid, loaded):
-        t = graph.task(tid)
-        spec = registry.get(t.operator)
-        return latency(spec, pools[tid]), (0.0 if spec.name in loaded else spec.profile.model_load_s), spec.name
-
-    fused, loaded = model.step_start_s, set()
-    apart = 0.0
-    for tid in chain:
-        lat, load, name = one(tid, loaded)
-        n = model.fanout if graph.task(tid).fanout is not None else 1
-        fused += load + n * lat
-        loaded.add(name)
-        apart += model.step_start_s + registry.get(graph.task(tid).operator).profile.model_load_s + lat
-    return fused <= apart
+def _pods_in_order(graph, groups: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Every task alone or in its group, ordered so each comes after everything it waits for."""
+    group_of = {tid: g for g in groups for tid in g}
+    pods = list(dict.fromkeys(group_of.get(t.id, (t.id,)) for t in graph.tasks))
+    waits = {p: {group_of.get(d, (d,)) for tid in p for d in graph.task(tid).depends} - {p} for p in pods}
+    done: set = set()
+    out: list[tuple[str, ...]] = []
+    while len(out) < len(pods):
+        ready = [p for p in pods if p not in done and waits[p] <= done]
+        if not ready:
+            raise DicecError(f"{graph.path}: the fused groups make the graph cyclic")
+        out.append(ready[0])
+        done.add(ready[0])
+    return out
 
 
 def with_model_overrides(model: TimingModel, **changes) -> TimingModel:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicec.cost.model import SOURCES, Job, TimingModel, build_job, calls, price_per_s, serial_seconds
+from dicec.cost.model import SOURCES, Job, TimingModel, build_job, calls, fused_groups, price_per_s, serial_seconds
 from dicec.errors import DicecError
 
 REPORT_VERSION = 1
@@ -72,7 +72,7 @@ def serial_usd(graph, registry, pool, model: TimingModel, mode: str, queries: in
 
 
 def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel(), mode: str = "pods",
-                queries: int = 1000, spot: bool = False, fuse: bool = False, nodes_per_pool: int = 1,
+                queries: int = 1000, spot: bool = False, fuse: bool = True, nodes_per_pool: int = 1,
                 name: str = "") -> dict[str, Any]:
     """The full report as a JSON-ready dict (see the module docstring)."""
     from dicec.placement import place
@@ -82,7 +82,7 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
         raise DicecError(f"--queries must be a whole number >= 1 (got {queries!r})")
     graph = placed.graph
     chosen = build_job(placed, registry, model, mode=mode, fuse=fuse, spot=spot, name=name)
-    a100_placed = place(graph, registry, a100_catalogue(catalogue), mode=mode, spot=spot)
+    a100_placed = place(graph, registry, a100_catalogue(catalogue), mode=mode, spot=spot, fuse=fuse)
     a100 = build_job(a100_placed, registry, model, mode=mode, fuse=fuse, spot=spot, name=name)
     spool = serial_pool(graph, registry, catalogue, spot=spot)
     baselines = {
@@ -101,6 +101,7 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
     return {
         "version": REPORT_VERSION, "kind": REPORT_KIND, "input": name or graph.path, "question": graph.question,
         "mode": mode, "queries": queries, "spot": spot, "fuse": fuse,
+        "fused_groups": [list(g) for g in fused_groups(placed, registry, model, None, mode=mode, fuse=fuse)],
         "timing_model": model.to_json(), "sources": dict(SOURCES),
         "tasks": _task_rows(chosen, spot),
         "per_query_usd": round(baselines["chosen"], 8),
@@ -112,7 +113,9 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
         "savings": {k: round(v, 6) for k, v in savings.items()},
         "dice_c": dict(DICE_C),
         "schedule": {"nodes": [n.name for n in cluster.nodes], "makespan_s": round(sim.makespan_s, 6),
-                     "serial_s": round(serial_seconds(graph, registry, spool, model, mode), 6),
+                     "serial_s": round(serial_seconds(graph, registry, spool, model, mode)
+                                       + (model.image_pull_s if mode == "pods" else 0.0), 6),
+                     "pull_s": round(model.image_pull_s if mode == "pods" else 0.0, 6),
                      "serial_pool": spool.name,
                      "intervals": [{"node": iv.node, "start": round(iv.start, 6), "end": round(iv.end, 6),
                                     "unit": iv.unit, "pull_s": round(iv.pull, 6)} for iv in sim.intervals]},
@@ -124,11 +127,11 @@ def _saving(cost: float, baseline: float) -> float:
 
 
 def _task_rows(job: Job, spot: bool) -> list[dict[str, Any]]:
-    """One row per task (fan-out elements summed, a fused chain as one row), in graph order."""
+    """One row per pod kind: a task (fan-out elements summed) or a fused group, in graph order."""
     rows: dict[str, dict[str, Any]] = {}
     for u in job.units:
         base = u.name.split("[", 1)[0]
-        row = rows.setdefault(base, {"task": base, "operators": list(dict.fromkeys(u.operators)),
+        row = rows.setdefault(base, {"task": base, "tasks": list(u.tasks), "operators": list(dict.fromkeys(u.operators)),
                                      "pool": u.pool or "cpu", "elements": 0, "seconds_each": round(u.cpu_s + u.gpu_s, 6),
                                      "gpu_seconds": 0.0, "usd": 0.0})
         row["elements"] += 1

@@ -8,7 +8,16 @@ Shape of what is emitted:
   :mod:`dicec.emit.steps`), with ``nvidia.com/gpu`` requests, a ``nodeSelector`` for the pool and
   tolerations for its taints;
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
-  need a GPU), whose ``answer`` output becomes the workflow's output.
+  need a GPU), whose ``answer`` output becomes the workflow's output;
+* with ``batch``, that DAG becomes the template ``query`` (one ``image`` input), and ``main`` fans it
+  out over the ``images`` list under a parallelism cap, gathering ``answers``; with
+  ``input_artifact`` every step receives the image as an Argo input artifact
+  (:mod:`dicec.emit.inputs`); with ``kind="WorkflowTemplate"`` the same spec under a fixed name.
+
+Every pod template gets the same lock-down and bounds (:func:`_pod_fields`, built from
+:mod:`dicec.emit.hardening`): pod and container security contexts, a writable ``/tmp`` emptyDir,
+requests and limits, ``retryStrategy`` with backoff, ``activeDeadlineSeconds``, no service-account
+token unless asked; the spec gets ``podGC``, ``ttlStrategy`` and a workflow deadline.
 
 Only hashes of the question and program reach labels and annotations; the program itself travels
 base64url-encoded, so nothing a user or an LLM wrote can be read by Argo or YAML as structure.
@@ -16,22 +25,32 @@ base64url-encoded, so nothing a user or an LLM wrote can be read by Argo or YAML
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from hera.workflows import DAG, Container, Parameter, Resources, Task, Workflow
+from hera.workflows import DAG, Container, Parameter, Task, Workflow, WorkflowTemplate
+from hera.workflows import models as m
 from hera.workflows.models import Toleration, ValueFrom
 
 from dicec import __version__
 from dicec.analysis.graph import Format, Ref
-from dicec.emit import steps
+from dicec.emit import metadata, services, steps
+from dicec.emit.hardening import DEFAULT as DEFAULT_HARDENING
+from dicec.emit.hardening import Hardening, ResourceSpec, container_security_context, pod_security_context
+from dicec.emit.fused import FusedSteps
+from dicec.emit.hardening import tmp_volume, tmp_volume_mount
+from dicec.emit.inputs import ANSWERS_OUTPUT, BATCH_PARAMETER, EACH_IMAGE_TASK, QUERY_TEMPLATE, ImageSource
+from dicec.emit.offload import offload_when
+from dicec.emit.services import check_mode
 from dicec.errors import DicecError
 from dicec.placement.place import ANSWER_STEP, PlacedGraph, Placement
 from dicec.placement.pools import Pool
 
 ENTRY_TEMPLATE = "main"
+KINDS = ("Workflow", "WorkflowTemplate")
+RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
+POD_GC_STRATEGIES = ("OnPodSuccess", "OnPodCompletion", "OnWorkflowSuccess", "OnWorkflowCompletion")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -46,6 +65,34 @@ class EmitOptions:
         gpu_memory_request: memory request of a GPU step.
         cpu_step_cpu_request: CPU request of a CPU step.
         cpu_step_memory_request: memory request of a CPU step.
+        gpu_cpu_limit: CPU limit of a GPU step (its ``nvidia.com/gpu`` limit always equals the request).
+        gpu_memory_limit: memory limit of a GPU step.
+        cpu_step_cpu_limit: CPU limit of a CPU step.
+        cpu_step_memory_limit: memory limit of a CPU step.
+        kind: ``Workflow``, or ``WorkflowTemplate`` for GitOps (then with a fixed name, derived from the
+            input and the program when ``name`` is not given).
+        batch: take a JSON list of images (parameter ``images``) and answer each (see :mod:`dicec.emit.inputs`).
+        input_artifact: ``s3``, ``gcs`` or ``http`` to pass the image as an Argo input artifact.
+        parallelism: at most this many images at once (batch), or pods at once (one image); ``None``: no cap.
+        hardening: the pods' security settings (:mod:`dicec.emit.hardening`).
+        service_account: ``spec.serviceAccountName`` of the step pods, or ``None`` for the namespace default.
+        executor_service_account: service account of Argo's executor containers when the step pods get
+            no token (default: ``service_account``, else ``default``).
+        retry_limit: retries of a failed step.
+        retry_policy: which failures are retried (Argo's ``Always``, ``OnFailure``, ``OnError``,
+            ``OnTransientError``).
+        retry_backoff: seconds before the first retry, doubled (``retry_backoff_factor``) each time.
+        retry_backoff_factor: multiplier of the backoff.
+        retry_max_duration: seconds after the first failure past which no retry starts.
+        step_deadline_seconds: ``activeDeadlineSeconds`` of every step pod.
+        workflow_deadline_seconds: ``activeDeadlineSeconds`` of the whole workflow.
+        pod_gc: ``podGC.strategy`` (``OnPodSuccess``, ``OnPodCompletion``, ``OnWorkflowSuccess``,
+            ``OnWorkflowCompletion``), or ``None`` to keep every pod.
+        ttl_after_success: seconds a succeeded workflow is kept.
+        ttl_after_failure: seconds a failed workflow is kept (longer, to debug it).
+        mode: ``pods`` (each step loads its model) or ``services`` (model-server Deployments and
+            Services beside the Workflow, steps call them; see :mod:`dicec.emit.services`).
+        qps: services mode: the expected queries per second the servers' replicas are sized for.
     """
 
     name: str | None = None
@@ -54,58 +101,151 @@ class EmitOptions:
     gpu_memory_request: str = "8Gi"
     cpu_step_cpu_request: str = "500m"
     cpu_step_memory_request: str = "1Gi"
+    gpu_cpu_limit: str = "4"
+    gpu_memory_limit: str = "16Gi"
+    cpu_step_cpu_limit: str = "1"
+    cpu_step_memory_limit: str = "2Gi"
+    kind: str = "Workflow"
+    batch: bool = False
+    input_artifact: str | None = None
+    parallelism: int | None = None
+    hardening: Hardening = DEFAULT_HARDENING
+    service_account: str | None = None
+    executor_service_account: str | None = None
+    retry_limit: int = 2
+    retry_policy: str = "Always"
+    retry_backoff: int = 15
+    retry_backoff_factor: int = 2
+    retry_max_duration: int = 600
+    step_deadline_seconds: int = 1800
+    workflow_deadline_seconds: int = 14400
+    pod_gc: str | None = "OnPodSuccess"
+    ttl_after_success: int = 3600
+    ttl_after_failure: int = 86400
+    mode: str = "pods"
+    qps: float = 1.0
 
     def __post_init__(self) -> None:
-        for what, value in (("name", self.name), ("namespace", self.namespace)):
+        for what, value in (("name", self.name), ("namespace", self.namespace),
+                            ("service-account", self.service_account),
+                            ("executor-service-account", self.executor_service_account)):
             if value is not None and (not _DNS_SUBDOMAIN.match(value) or (what == "namespace" and len(value) > 63)):
                 raise DicecError(f"--{what} {value!r} is not a valid Kubernetes name "
                                  "(lower-case letters, digits, '-' and '.', starting and ending alphanumeric)")
+        if self.name is not None and len(self.name) > metadata.MAX_NAME:
+            raise DicecError(f"--name {self.name!r} is longer than Argo's {metadata.MAX_NAME} characters")
+        if self.kind not in KINDS:
+            raise DicecError(f"--kind {self.kind!r}: expected one of {', '.join(KINDS)}")
+        if self.retry_policy not in RETRY_POLICIES:
+            raise DicecError(f"--retry-policy {self.retry_policy!r}: expected one of {', '.join(RETRY_POLICIES)}")
+        if self.pod_gc is not None and self.pod_gc not in POD_GC_STRATEGIES:
+            raise DicecError(f"--pod-gc {self.pod_gc!r}: expected one of {', '.join(POD_GC_STRATEGIES)}")
+        for what in ("retry_limit", "retry_backoff", "retry_backoff_factor", "retry_max_duration",
+                     "step_deadline_seconds", "workflow_deadline_seconds", "ttl_after_success",
+                     "ttl_after_failure", "parallelism"):
+            value = getattr(self, what)
+            low = 0 if what == "retry_limit" else 1
+            if value is None and what == "parallelism":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DicecError(f"--{what.replace('_', '-')} must be a whole number of at least {low}, not {value!r}")
+        ImageSource(artifact=self.input_artifact, batch=self.batch)  # validates the artifact kind
+        check_mode(self.mode, self.qps)
+        self.resources(gpu=True)  # validates the quantities
+        self.resources(gpu=False)
+
+    def resources(self, *, gpu: bool) -> ResourceSpec:
+        """Requests and limits of a GPU step (one GPU) or a CPU step."""
+        if gpu:
+            return ResourceSpec(cpu_request=self.gpu_cpu_request, memory_request=self.gpu_memory_request,
+                                cpu_limit=self.gpu_cpu_limit, memory_limit=self.gpu_memory_limit, gpus=1)
+        return ResourceSpec(cpu_request=self.cpu_step_cpu_request, memory_request=self.cpu_step_memory_request,
+                            cpu_limit=self.cpu_step_cpu_limit, memory_limit=self.cpu_step_memory_limit)
 
 
 def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> dict[str, Any]:
     """Return the Argo Workflow for ``placed`` as a plain dict (keys in a stable order)."""
     graph = placed.graph
+    source = ImageSource(artifact=options.input_artifact, batch=options.batch)
     templates: dict[str, Container] = {}
     tasks: list[Task] = []
+    fused = FusedSteps.of(placed, mode=options.mode)  # fused groups: one step each (dicec.emit.fused)
+    offloaded = offload_when(placed, fused.value_of)  # edge-cloud: steps needing an edge detection (dicec.emit.offload)
     for task in graph.tasks:
+        if fused.skip(task.id):
+            if task.id in fused.groups:
+                tasks.append(fused.step(task.id, graph, placed, templates, image=source.step_image,
+                                        arguments=source.task_arguments(), inputs=source.step_inputs(),
+                                        fields=lambda pool: {**_placement_fields(pool, options), **_pod_fields(options)}))
+                guards = {offloaded.get(t) for t in fused.groups[task.id]}
+                if len(guards) == 1 and None not in guards:  # every task of the group offloaded from one detection
+                    tasks[-1].when = guards.pop()
+            continue
         placement = placed.placements[task.id]
-        template = _operator_template(task.operator, placement, placed, templates, options)
-        params: dict[str, str] = {"call": steps.call_payload(task)}
+        template = _operator_template(task.operator, placement, placed, templates, options, source)
+        params: dict[str, str] = {**source.task_arguments(), "call": steps.call_payload(task)}
         with_param = None
         if task.patch is None:
             params["patch"] = "null"
         elif task.patch.kind == "image":
             params["patch"] = '"image"'
         elif task.patch.kind == "each":
-            with_param = _value_of(task.patch.task)
+            with_param = fused.value_of(task.patch.task)
             params["patch"] = "{{item}}"
         else:
-            params["patch"] = _value_of(task.patch.task)
+            params["patch"] = fused.value_of(task.patch.task)
             params["index"] = "none" if task.patch.index is None else str(task.patch.index)
         refs = sorted({r for a in task.args for r in _refs(a)})
         if refs:
-            params["refs"] = "{" + ", ".join(f'"{r}": {_value_of(r)}' for r in refs) + "}"
+            params["refs"] = "{" + ", ".join(f'"{r}": {fused.value_of(r)}' for r in refs) + "}"
         tasks.append(Task(name=task.id, template=template, arguments=params,
-                          dependencies=list(task.depends) or None, with_param=with_param))
+                          dependencies=fused.depends(task), with_param=with_param,
+                          when=offloaded.get(task.id)))
 
-    answer_template = _answer_template(placed, options)
-    records = "[" + ", ".join("{{tasks.%s.outputs.parameters.record}}" % t.id for t in graph.tasks) + "]"
+    answer_template = _answer_template(placed, options, source)
+    records = "[" + ", ".join(fused.record_of(t.id) for t in graph.tasks) + "]"
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
-                      arguments={"program": steps.b64(graph.source), "records": records},
-                      dependencies=[t.id for t in graph.tasks] or None))
-    dag = DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=[Parameter(
-        name="answer", value_from=ValueFrom(parameter="{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP))])
+                      arguments={**source.task_arguments(), "program": steps.b64(graph.source), "records": records},
+                      dependencies=fused.step_names(t.id for t in graph.tasks) or None))
+    answer_output = Parameter(name="answer", value_from=ValueFrom(
+        parameter="{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP))
+    if options.batch:
+        query = DAG(name=QUERY_TEMPLATE, inputs=source.query_inputs(), tasks=tasks, outputs=[answer_output])
+        each = Task(name=EACH_IMAGE_TASK, template=query, arguments={"image": "{{item}}"},
+                    with_param="{{workflow.parameters.%s}}" % BATCH_PARAMETER)
+        dags = [DAG(name=ENTRY_TEMPLATE, tasks=[each], parallelism=options.parallelism, outputs=[Parameter(
+            name=ANSWERS_OUTPUT, value_from=ValueFrom(
+                parameter="{{tasks.%s.outputs.parameters.answer}}" % EACH_IMAGE_TASK))]), query]
+    else:
+        dags = [DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=[answer_output])]
 
-    workflow = Workflow(
-        name=options.name,
-        generate_name=None if options.name else f"dicec-{_slug(graph.question or graph.path)}-",
+    name = options.name
+    if name is None and options.kind == "WorkflowTemplate":
+        name = metadata.derived_name(source=graph.question or graph.path, program=graph.source,
+                                     batch=options.batch)
+    usd = placed.totals["usd_per_query"]
+    labels = metadata.labels(program=graph.source, question=graph.question, usd_per_query=usd)
+    automount = options.hardening.automount_service_account_token
+    workflow = (WorkflowTemplate if options.kind == "WorkflowTemplate" else Workflow)(
+        name=name,
+        generate_name=None if name else f"dicec-{metadata.slug(graph.question or graph.path)}-",
         namespace=options.namespace,
-        labels=_labels(placed),
-        annotations=_annotations(placed),
+        labels=labels,
+        annotations=metadata.annotations(program=graph.source, question=graph.question, usd_per_query=usd,
+                                         tasks=len(graph.tasks)),
         entrypoint=ENTRY_TEMPLATE,
-        arguments=[Parameter(name=steps.IMAGE_PARAMETER, description=(
-            "the image to analyse: a path or URI the step containers can read"))],
-        templates=[dag, *[templates[k] for k in sorted(templates)], answer_template],
+        arguments=source.workflow_parameters(),
+        templates=[*dags, *[templates[k] for k in sorted(templates)], answer_template],
+        parallelism=None if options.batch else options.parallelism,
+        service_account_name=options.service_account,
+        automount_service_account_token=automount,
+        executor=None if automount else m.ExecutorConfig(
+            service_account_name=options.executor_service_account or options.service_account or "default"),
+        active_deadline_seconds=options.workflow_deadline_seconds,
+        pod_gc=m.PodGC(strategy=options.pod_gc) if options.pod_gc else None,
+        ttl_strategy=m.TTLStrategy(seconds_after_success=options.ttl_after_success,
+                                   seconds_after_failure=options.ttl_after_failure),
+        pod_metadata=m.Metadata(labels=labels),
     )
     body = workflow.to_dict()
     ordered = {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body}
@@ -113,8 +253,11 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> 
     return ordered
 
 
-def _value_of(task_id: str) -> str:
-    return "{{tasks.%s.outputs.parameters.value}}" % task_id
+def emit_documents(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> list[dict[str, Any]]:
+    """The YAML stream's documents: in services mode the model servers' Deployments and Services
+    (:func:`dicec.emit.services.server_manifests`), then the Workflow; in pods mode the Workflow alone."""
+    workflow = emit_workflow(placed, options)
+    return [*services.server_manifests(placed, options), workflow] if options.mode == "services" else [workflow]
 
 
 def _refs(arg: Any) -> list[str]:
@@ -126,38 +269,42 @@ def _refs(arg: Any) -> list[str]:
 
 
 def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
-                       cache: dict[str, Container], options: EmitOptions) -> Container:
+                       cache: dict[str, Container], options: EmitOptions, source: ImageSource) -> Container:
     pool = placed.pools[placement.pool]
     name = f"{operator.replace('_', '-')}-{pool.name}"
     if name in cache:
         return cache[name]
-    command, args = steps.op_command(operator)
+    command, args = steps.op_command(operator, image=source.step_image)
+    if options.mode == "services":  # a light CPU step that calls the operator's model server
+        command, args, pool = services.call_step(operator, pool, placed, options, command, args)
     cache[name] = Container(
         name=name,
         image=placed.images[operator],
         command=command,
         args=args,
-        inputs=[Parameter(name="call"), Parameter(name="patch", default='"image"'),
+        inputs=[*source.step_inputs(), Parameter(name="call"), Parameter(name="patch", default='"image"'),
                 Parameter(name="index", default="none"), Parameter(name="refs", default="{}")],
         outputs=[Parameter(name="value", value_from=ValueFrom(path=steps.VALUE_PATH)),
                  Parameter(name="record", value_from=ValueFrom(path=steps.RECORD_PATH))],
         **_placement_fields(pool, options),
+        **_pod_fields(options),
     )
     return cache[name]
 
 
-def _answer_template(placed: PlacedGraph, options: EmitOptions) -> Container:
+def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSource) -> Container:
     pool = placed.pools[placed.answer.pool]
-    command, args = steps.answer_command()
+    command, args = steps.answer_command(image=source.step_image)
     image = sorted(set(placed.images.values()))[0] if placed.images else _default_image()
     return Container(
         name=ANSWER_STEP,
         image=image,
         command=command,
         args=args,
-        inputs=[Parameter(name="program"), Parameter(name="records", default="[]")],
+        inputs=[*source.step_inputs(), Parameter(name="program"), Parameter(name="records", default="[]")],
         outputs=[Parameter(name="answer", value_from=ValueFrom(path=steps.ANSWER_PATH))],
         **_placement_fields(pool, options),
+        **_pod_fields(options),
     )
 
 
@@ -166,38 +313,25 @@ def _default_image() -> str:
 
 
 def _placement_fields(pool: Pool, options: EmitOptions) -> dict[str, Any]:
-    if pool.has_gpu:
-        resources = Resources(gpus=1, cpu_request=options.gpu_cpu_request, memory_request=options.gpu_memory_request)
-    else:
-        resources = Resources(cpu_request=options.cpu_step_cpu_request, memory_request=options.cpu_step_memory_request)
+    resources = m.ResourceRequirements.model_validate(options.resources(gpu=pool.has_gpu).to_json())
     tolerations = [Toleration(key=t["key"], operator=t.get("operator", "Equal"), value=t.get("value"),
                               effect=t["effect"]) for t in pool.taints] or None
     return {"resources": resources, "node_selector": dict(sorted(pool.node_labels.items())) or None,
             "tolerations": tolerations}
 
 
-def _labels(placed: PlacedGraph) -> dict[str, str]:
+def _pod_fields(options: EmitOptions) -> dict[str, Any]:
+    """What every step pod gets, whatever its pool: the lock-down, a writable /tmp, retries and a deadline."""
+    h = options.hardening
     return {
-        "app.kubernetes.io/managed-by": "dicec",
-        "dicec.dev/program": hashlib.sha256(placed.graph.source.encode("utf-8")).hexdigest()[:16],
+        "pod_security_context": m.PodSecurityContext.model_validate(pod_security_context(h)),
+        "security_context": m.SecurityContext.model_validate(container_security_context(h)),
+        "volumes": [m.Volume.model_validate(tmp_volume(h))],
+        "volume_mounts": [m.VolumeMount.model_validate(tmp_volume_mount())],
+        "automount_service_account_token": h.automount_service_account_token,
+        "active_deadline_seconds": options.step_deadline_seconds,
+        "retry_strategy": m.RetryStrategy(
+            limit=options.retry_limit, retry_policy=options.retry_policy,
+            backoff=m.Backoff(duration=f"{options.retry_backoff}s", factor=options.retry_backoff_factor,
+                              max_duration=f"{options.retry_max_duration}s")),
     }
-
-
-def _annotations(placed: PlacedGraph) -> dict[str, str]:
-    g = placed.graph
-    out = {
-        "dicec.dev/version": __version__,
-        "dicec.dev/program-sha256": hashlib.sha256(g.source.encode("utf-8")).hexdigest(),
-        "dicec.dev/estimated-usd-per-query": f"{placed.totals['usd_per_query']:.6f}",
-        "dicec.dev/tasks": str(len(g.tasks)),
-    }
-    if g.question is not None:
-        out["dicec.dev/question-sha256"] = hashlib.sha256(g.question.encode("utf-8")).hexdigest()
-    return out
-
-
-def _slug(text: str) -> str:
-    base = text.rsplit("/", 1)[-1]
-    base = base[:-3] if base.endswith(".py") else base[:-4] if base.endswith(".txt") else base
-    slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:30].strip("-")
-    return slug or "query"

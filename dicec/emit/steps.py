@@ -15,6 +15,30 @@ entries, never through a shell):
 ``--record-out P``   where to write ``{"operator","form","patch","args","value"}`` with arguments
                      resolved, the key the final step looks calls up by.
 
+A *fused group* (several tasks one pod runs, see :mod:`dicec.placement.fusion`) is one step running
+``dicec op --group B64 --image URI --inputs JSON --out-dir DIR``, with no NAME:
+
+``--group B64``      base64url of ``{"calls": [{"task", "operator", "form", "args", "patch"}, ...]}``, the
+                     group's tasks in graph order; ``patch`` is the task graph's patch source (``null``,
+                     ``{"kind": "image"}``, ``{"kind": "item", "task", "index"}``, ``{"kind": "each",
+                     "task"}``): the step resolves it, and ``ref`` arguments, from the values of the
+                     calls before it in the group or from ``--inputs``.
+``--inputs JSON``    the values of the tasks outside the group that the group needs, ``{"task-id": value}``;
+                     an entry that is not valid JSON (an unresolved reference) is left out.
+``--out-dir DIR``    each call writes ``DIR/TASK/value.json`` and ``DIR/TASK/record.json``, exactly what a
+                     step of its own writes to ``--value-out`` and ``--record-out``; they are the step's
+                     output parameters ``value-TASK`` and ``record-TASK``.
+
+A fan-out task in a group runs once per element of its source's value, in the one pod, and writes
+the list of values and the list of records (the shape Argo's aggregation of separate steps has); a
+value or patch the group could not get (an empty or unresolved source) gives the empty value and a
+null record, which the final step answers on demand if the program needs that call.
+
+In services mode (``dicec compile --mode services``, :mod:`dicec.emit.services`) an operator step runs
+``dicec op call NAME --service URL`` with exactly the flags above: the call is evaluated by the model
+server at URL (``dicec op serve``) instead of a model in the step, and the value and record files are
+the same (:mod:`dicec.runtime.client`).
+
 The final step runs ``dicec answer --image URI --program B64 --records JSON --out P``: it re-runs the
 serial program (base64url of its source) and answers each operator call from the records (a JSON list
 whose elements are records or lists of records, from fan-outs); a call with no record runs on demand.
@@ -38,6 +62,7 @@ VALUE_PATH = f"{RESULT_DIR}/value.json"
 RECORD_PATH = f"{RESULT_DIR}/record.json"
 ANSWER_PATH = f"{RESULT_DIR}/answer.json"
 IMAGE_PARAMETER = "image"
+IMAGE_REFERENCE = "{{workflow.parameters.image}}"
 
 
 def b64(data: str) -> str:
@@ -57,11 +82,15 @@ def call_payload(task: Task) -> str:
     return b64(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
-def op_command(operator: str) -> tuple[list[str], list[str]]:
-    """``command`` and ``args`` of an operator step's container, over its input parameters."""
+def op_command(operator: str, *, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str]]:
+    """``command`` and ``args`` of an operator step's container, over its input parameters.
+
+    ``image`` is what ``--image`` gets: the workflow parameter's reference, a template input's, or the
+    path an input artifact is downloaded to (see :mod:`dicec.emit.inputs`).
+    """
     command = ["dicec", "op", operator]
     args = [
-        "--image", "{{workflow.parameters.image}}",
+        "--image", image,
         "--call", "{{inputs.parameters.call}}",
         "--patch", "{{inputs.parameters.patch}}",
         "--index", "{{inputs.parameters.index}}",
@@ -72,11 +101,49 @@ def op_command(operator: str) -> tuple[list[str], list[str]]:
     return command, args
 
 
-def answer_command() -> tuple[list[str], list[str]]:
-    """``command`` and ``args`` of the final answer step."""
+def answer_command(*, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str]]:
+    """``command`` and ``args`` of the final answer step (``image`` as for :func:`op_command`)."""
     return ["dicec", "answer"], [
-        "--image", "{{workflow.parameters.image}}",
+        "--image", image,
         "--program", "{{inputs.parameters.program}}",
         "--records", "{{inputs.parameters.records}}",
         "--out", ANSWER_PATH,
     ]
+
+
+def group_payload(tasks: list[Task]) -> str:
+    """The ``--group`` value for a fused group's tasks (in graph order)."""
+    body = {"calls": [{"task": t.id, "operator": t.operator, "form": t.form,
+                       "args": [a.to_json() for a in t.args],
+                       "patch": None if t.patch is None else t.patch.to_json()} for t in tasks]}
+    return b64(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def group_command(*, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str]]:
+    """``command`` and ``args`` of a fused group's step (``image`` as for :func:`op_command`)."""
+    return ["dicec", "op"], [
+        "--group", "{{inputs.parameters.group}}",
+        "--image", image,
+        "--inputs", "{{inputs.parameters.inputs}}",
+        "--out-dir", RESULT_DIR,
+    ]
+
+
+def member_value_path(task_id: str) -> str:
+    """Where a fused group's step writes task ``task_id``'s value."""
+    return f"{RESULT_DIR}/{task_id}/value.json"
+
+
+def member_record_path(task_id: str) -> str:
+    """Where a fused group's step writes task ``task_id``'s record."""
+    return f"{RESULT_DIR}/{task_id}/record.json"
+
+
+def value_output(task_id: str) -> str:
+    """The output parameter of a fused group's step holding ``task_id``'s value."""
+    return f"value-{task_id}"
+
+
+def record_output(task_id: str) -> str:
+    """The output parameter of a fused group's step holding ``task_id``'s record."""
+    return f"record-{task_id}"

@@ -10,8 +10,8 @@ Keyword options deepen the default (cheapest hourly price that fits): ``objectiv
 task, the pool with the fewest dollars for its seconds (a dearer, faster GPU can be the cheaper one);
 ``max_latency_s`` then moves tasks on the critical path to faster pools, cheapest second saved first,
 until the estimated critical path fits; ``spot=True`` prices pools at their spot rate where listed.
-Pod start-up, image pull and fusing consecutive tasks into one pod are the cost stage's timing model
-(:mod:`dicec.cost.model`).
+Pod start-up and image pull are the cost stage's timing model (:mod:`dicec.cost.model`); in pods mode,
+groups of tasks one pod runs are decided by :mod:`dicec.placement.fusion` (``fuse=False`` turns it off).
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from typing import Any
 
 from dicec.analysis.graph import TaskGraph, graph_from_json
 from dicec.errors import DicecError
+from dicec.placement.fusion import FusedGroup, check_groups, decide, fused_totals, group_from_json
 from dicec.placement.pools import Pool, PoolCatalogue, parse_pools
 from dicec.tools.registry import Registry
 from dicec.tools.spec import OperatorSpec
 
-PLACED_VERSION = 1
+PLACED_VERSION = 2
+#: Versions :func:`placed_from_json` reads (1: before fused groups).
+PLACED_VERSIONS = (1, 2)
 PLACED_KIND = "dicec/placed-graph"
 ANSWER_STEP = "answer"
 
@@ -64,6 +67,7 @@ class PlacedGraph:
         answer: the final step's placement.
         pools: the pools used, as they were in the catalogue (emission needs their labels and taints).
         images: the container image of each operator used, by operator name.
+        fusion: groups of tasks one pod runs (:mod:`dicec.placement.fusion`); empty when none.
     """
 
     graph: TaskGraph
@@ -71,10 +75,13 @@ class PlacedGraph:
     answer: Placement
     pools: dict[str, Pool]
     images: dict[str, str]
+    fusion: tuple[FusedGroup, ...] = ()
 
     @property
     def totals(self) -> dict[str, Any]:
         """Sum of dollars (fan-outs counted once) and the estimated critical-path seconds."""
+        if self.fusion:
+            return fused_totals(self)
         finish: dict[str, float] = {}
         for t in self.graph.tasks:
             finish[t.id] = self.placements[t.id].seconds + max((finish[d] for d in t.depends), default=0.0)
@@ -90,6 +97,7 @@ class PlacedGraph:
             "answer": self.answer.to_json(),
             "pools": [p.to_json() for _, p in sorted(self.pools.items())],
             "images": dict(sorted(self.images.items())),
+            "fusion": [g.to_json() for g in self.fusion],
             "totals": self.totals,
         }
 
@@ -102,12 +110,14 @@ MODES = ("pods", "services")
 
 
 def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, *, objective: str = "price",
-          mode: str = "pods", max_latency_s: float | None = None, spot: bool = False) -> PlacedGraph:
+          mode: str = "pods", max_latency_s: float | None = None, spot: bool = False,
+          fuse: bool = True) -> PlacedGraph:
     """Put every task on the cheapest pool that fits its operator; raise if some operator fits none.
 
     ``objective``: ``price`` (lowest hourly price that fits) or ``cost`` (fewest dollars for the
     task's seconds); ``mode``: ``pods`` (seconds include model load) or ``services`` (warm models);
-    ``max_latency_s``: a bound on the estimated critical path; ``spot``: use spot prices where listed.
+    ``max_latency_s``: a bound on the estimated critical path; ``spot``: use spot prices where listed;
+    ``fuse``: in pods mode, run groups of tasks in one pod where that pays (:mod:`dicec.placement.fusion`).
     """
     if objective not in OBJECTIVES:
         raise DicecError(f"unknown placement objective {objective!r} (choose {', '.join(OBJECTIVES)})")
@@ -147,8 +157,16 @@ def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, *, obj
         if pool is None:
             raise DicecError(f"{catalogue.path}: the catalogue has no CPU pool (gpu_class: null) for the answer step")
         answer = Placement(pool=pool.name, gpu_memory_gb=0.0, seconds=0.0, usd=None if pool.usd_per_hour is None else 0.0)
+    if any(p.edge for p in catalogue.pools):  # edge-cloud: the edge's share moves there (dicec.placement.edge)
+        from dicec.placement.edge import place_on_edge
+
+        placements, answer, pool = place_on_edge(graph, registry, catalogue, placements, answer, pool, mode=mode,
+                                                 max_latency_s=max_latency_s)
+        used = {p.pool: catalogue.get(p.pool) for p in placements.values()}
     used[pool.name] = pool
-    return PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images)
+    fusion = decide(graph, registry, {t.id: used[placements[t.id].pool] for t in graph.tasks},
+                    max_latency_s=max_latency_s, spot=spot) if fuse and mode == "pods" else ()
+    return PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images, fusion=fusion)
 
 
 def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str, spot: bool = False) -> Pool:
@@ -172,7 +190,7 @@ def _candidates(spec: OperatorSpec, catalogue: PoolCatalogue, *, what: str, spot
     """Every pool the operator fits (the CPU pool alone for a CPU operator), cheapest first."""
     if not spec.uses_gpu and catalogue.cpu_pool() is not None:
         return [catalogue.cpu_pool()]
-    fits = [p for p in catalogue.pools if p.has_gpu and p.gpu_memory_gb >= spec.profile.gpu_memory_gb
+    fits = [p for p in catalogue.pools if p.has_gpu and not p.edge and p.gpu_memory_gb >= spec.profile.gpu_memory_gb
             and p.gpu_class in spec.profile.latency_s]
     if not fits:
         _pool_for([spec], catalogue, what=what, spot=spot)  # raises the one-line error
@@ -242,16 +260,17 @@ def _meet_latency(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue
                 if best is None or extra < best[0]:
                     best = (extra, tid, cand)
         if best is None:
-            raise DicecError(f"no placement meets --max-latency {bound:g} s: the fastest pools that fit still give an "
-                             f"estimated critical path of {total:g} s")
+            from dicec.placement.latency import infeasible
+
+            raise infeasible(graph, registry, catalogue, bound, mode=mode, spot=spot)
         placements[best[1]] = best[2]
 
 
 def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:
     """Rebuild a :class:`PlacedGraph` from :meth:`PlacedGraph.to_json` output."""
     try:
-        if data.get("kind") != PLACED_KIND or data.get("version") != PLACED_VERSION:
-            raise ValueError(f"not a dicec placed graph of version {PLACED_VERSION}")
+        if data.get("kind") != PLACED_KIND or data.get("version") not in PLACED_VERSIONS:
+            raise ValueError(f"not a dicec placed graph of version {' or '.join(map(str, PLACED_VERSIONS))}")
         graph = graph_from_json(data["graph"], where=where)
         fields = ("pool", "gpu_memory_gb", "seconds", "usd", "per_element")
         placements = {k: Placement(**{f: v[f] for f in fields}) for k, v in data["placement"].items()}
@@ -260,7 +279,9 @@ def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:
         missing = [t.id for t in graph.tasks if t.id not in placements]
         if missing:
             raise ValueError(f"task {missing[0]!r} has no placement")
+        fusion = tuple(group_from_json(g) for g in data.get("fusion", []))
+        check_groups(graph, fusion, {k: p.pool for k, p in placements.items()})
         return PlacedGraph(graph=graph, placements=placements, answer=answer,
-                           pools={p.name: p for p in catalogue.pools}, images=dict(data["images"]))
+                           pools={p.name: p for p in catalogue.pools}, images=dict(data["images"]), fusion=fusion)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DicecError(f"{where}: malformed placed graph ({exc})") from None

@@ -18,11 +18,11 @@ import yaml
 
 from dicec.errors import DicecError, Location
 from dicec.files import read_text
-from dicec.tools.spec import GPU_CLASSES
+from dicec.tools.spec import EDGE_GPU_CLASSES, GPU_CLASSES, LOCAL_GPU_CLASSES
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 _POOL_KEYS = {"name", "gpu_class", "gpu_memory_gb", "usd_per_hour", "spot_usd_per_hour", "node_labels",
-              "taints", "max_nodes", "source", "as_of", "clouds"}
+              "taints", "max_nodes", "source", "as_of", "clouds", "edge", "uplink_mbps"}
 _CLOUD_KEYS = {"node_labels", "taints"}
 _TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
@@ -44,6 +44,9 @@ class Pool:
         as_of: when the price was read.
         clouds: per cloud (``gke``, ``eks``, ...), the ``node_labels`` and ``taints`` that cloud's
             nodes of this GPU carry instead (``load_pools(..., cloud=NAME)`` applies them).
+        edge: an edge device (e.g. a Jetson on a vessel), not a cloud node group: no hourly price,
+            tasks go there only as :mod:`dicec.placement.edge` decides, never as a cheapest fit.
+        uplink_mbps: an edge pool's uplink to the cloud, in Mbit/s (what offloaded crops travel over).
     """
 
     name: str
@@ -57,6 +60,8 @@ class Pool:
     source: str = ""
     as_of: str = ""
     clouds: dict[str, dict[str, Any]] | None = None
+    edge: bool = False
+    uplink_mbps: float | None = None
 
     @property
     def has_gpu(self) -> bool:
@@ -73,7 +78,8 @@ class Pool:
                 "usd_per_hour": self.usd_per_hour, "spot_usd_per_hour": self.spot_usd_per_hour,
                 "node_labels": dict(sorted(self.node_labels.items())), "taints": [dict(t) for t in self.taints],
                 "max_nodes": self.max_nodes, "source": self.source, "as_of": self.as_of,
-                **({"clouds": self.clouds} if self.clouds else {})}
+                **({"clouds": self.clouds} if self.clouds else {}),
+                **({"edge": True, "uplink_mbps": self.uplink_mbps} if self.edge else {})}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,12 +101,12 @@ class PoolCatalogue:
         raise DicecError(f"no pool named {name!r} in {self.path} (pools: {', '.join(p.name for p in self.pools)})")
 
     def cpu_pool(self) -> Pool | None:
-        return min((p for p in self.pools if not p.has_gpu), key=_price_key, default=None)
+        return min((p for p in self.pools if not p.has_gpu and not p.edge), key=_price_key, default=None)
 
     def cheapest_fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None, *,
                          spot: bool = False) -> Pool | None:
         """The cheapest GPU pool with at least ``gpu_memory_gb`` per GPU (ties: file order); spot prices if asked."""
-        fits = [p for p in self.pools if p.has_gpu and p.gpu_memory_gb >= gpu_memory_gb
+        fits = [p for p in self.pools if p.has_gpu and not p.edge and p.gpu_memory_gb >= gpu_memory_gb
                 and (gpu_classes is None or p.gpu_class in gpu_classes)]
         return min(fits, key=lambda p: _price_key(p, spot), default=None)
 
@@ -144,7 +150,7 @@ def for_cloud(catalogue: PoolCatalogue, cloud: str) -> PoolCatalogue:
     for p in catalogue.pools:
         entry = (p.clouds or {}).get(cloud)
         if entry is None:
-            if not p.has_gpu:
+            if not p.has_gpu or p.edge:
                 pools.append(p)
             continue
         pools.append(replace(p, node_labels=dict(entry.get("node_labels", p.node_labels)),
@@ -178,14 +184,24 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
             raise fail(f"{label} appears twice")
         names.add(name)
         gpu_class = item.get("gpu_class")
-        if gpu_class is not None and gpu_class not in GPU_CLASSES:
-            raise fail(f"{label}: gpu_class must be one of {', '.join(GPU_CLASSES)} or null, not {gpu_class!r}")
+        edge = item.get("edge", False)
+        if not isinstance(edge, bool):
+            raise fail(f"{label}: edge must be true or false")
+        classes = GPU_CLASSES + EDGE_GPU_CLASSES if edge else GPU_CLASSES + LOCAL_GPU_CLASSES
+        if gpu_class is not None and gpu_class not in classes:
+            raise fail(f"{label}: gpu_class must be one of {', '.join(classes)} or null, not {gpu_class!r}"
+                       + ("" if edge or gpu_class not in EDGE_GPU_CLASSES else " (an edge GPU class needs edge: true)"))
         mem = _number(item.get("gpu_memory_gb"), f"{label}: gpu_memory_gb", fail)
         if (gpu_class is None) != (mem == 0):
             raise fail(f"{label}: a GPU pool needs gpu_memory_gb > 0 and a CPU pool (gpu_class null) needs 0")
         price = _optional_number(item.get("usd_per_hour"), f"{label}: usd_per_hour", fail)
-        if gpu_class is not None and price is None:
+        if gpu_class is not None and price is None and not edge:
             raise fail(f"{label}: a GPU pool needs usd_per_hour")
+        uplink = _optional_number(item.get("uplink_mbps"), f"{label}: uplink_mbps", fail)
+        if edge and (price is not None or not uplink):
+            raise fail(f"{label}: an edge pool has no hourly price (usd_per_hour: null) and needs uplink_mbps > 0")
+        if not edge and uplink is not None:
+            raise fail(f"{label}: uplink_mbps is only for an edge pool (edge: true)")
         spot = _optional_number(item.get("spot_usd_per_hour"), f"{label}: spot_usd_per_hour", fail)
         labels = item.get("node_labels") or {}
         if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
@@ -202,7 +218,7 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
                           spot_usd_per_hour=spot, node_labels={str(k): str(v) for k, v in labels.items()},
                           taints=tuple({k: str(v) for k, v in t.items()} for t in taints), max_nodes=max_nodes,
                           source=str(item.get("source") or ""), as_of=str(item.get("as_of") or ""),
-                          clouds=clouds))
+                          clouds=clouds, edge=edge, uplink_mbps=uplink))
     if not any(p.has_gpu for p in pools):
         raise fail("no GPU pool: at least one pool needs a gpu_class")
     return PoolCatalogue(pools=tuple(pools), path=path)

@@ -45,7 +45,14 @@ class Backend(Protocol):
 
 
 def evaluate(backend: Backend, spec: Any, form: Any, image: Any, call: Call) -> tuple[Any, str | None]:
-    """(value, None) or (empty value, error message) for ``call``; bad setup (DicecError) propagates."""
+    """(value, None) or (empty value, error message) for ``call``; bad setup (DicecError) propagates.
+
+    A backend with an ``evaluate_call(spec, form, image, call)`` method evaluates the whole call itself:
+    the services-mode step's backend, whose model server runs this function (:mod:`dicec.runtime.client`).
+    """
+    remote = getattr(backend, "evaluate_call", None)
+    if remote is not None:
+        return remote(spec, form, image, call)
     try:
         raw = backend.compute(spec, form, image, call.patch, list(call.args))
         return value_of(form.result, raw, call.patch, call, form.params), None

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable
+from typing import Callable
 
 import click
 
 from dicec.errors import DicecError
+from dicec.output import dumps_json, parse_parameters
 
 _MODELS_ENV = "DICEC_MODELS"
 _OPERATORS_ENV = "DICEC_OPERATORS"
@@ -45,31 +46,39 @@ def _stderr(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
 
 
 # -- what the steps run --------------------------------------------------------------------------------
 @click.command("op")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
-@click.option("--call", "call_payload", required=True, help="base64url of the call's JSON {task, operator, form, args}.")
+@click.option("--call", "call_payload", default=None, help="base64url of the call's JSON {task, operator, form, args}.")
 @click.option("--patch", "patch_json", default='"image"', show_default=True,
               help='"image", a box, a list of boxes (nested fan-out), or a patch list to pick --index from.')
 @click.option("--index", default="none", show_default=True, help="Element of the --patch list, or none.")
 @click.option("--refs", "refs_json", default="{}", show_default=True, help="Values of referenced tasks, {task: value}.")
-@click.option("--value-out", required=True, metavar="PATH", help="Where to write the call's JSON value.")
-@click.option("--record-out", required=True, metavar="PATH", help="Where to write the call's record.")
+@click.option("--value-out", default=None, metavar="PATH", help="Where to write the call's JSON value.")
+@click.option("--record-out", default=None, metavar="PATH", help="Where to write the call's record.")
+@click.option("--group", "group_payload", default=None, metavar="B64",
+              help="A fused group's step: base64url of its calls, run in order in this process (no NAME, --call).")
+@click.option("--inputs", "inputs_json", default="{}", show_default=True,
+              help="With --group: values of the tasks outside the group, {task: value}.")
+@click.option("--out-dir", default=None, metavar="DIR",
+              help="With --group: write each call's value and record to DIR/TASK/value.json and record.json.")
 @_models_option(None)
 @_operators_option
-def op(name: str, image_uri: str, call_payload: str, patch_json: str, index: str, refs_json: str, value_out: str,
-       record_out: str, models: str | None, operator_dirs: tuple[str, ...]) -> None:
-    """Run operator NAME for one workflow step and write its value and record (see dicec/emit/steps.py)."""
+def op(name: str | None, image_uri: str, call_payload: str | None, patch_json: str, index: str, refs_json: str,
+       value_out: str | None, record_out: str | None, group_payload: str | None, inputs_json: str,
+       out_dir: str | None, models: str | None, operator_dirs: tuple[str, ...]) -> None:
+    """Run operator NAME for one workflow step and write its value and record, or with --group the
+    calls of a fused group, one after another (see dicec/emit/steps.py)."""
     from dicec.runtime.step import run_op
 
     run_op(name=name, image_uri=image_uri, call_payload=call_payload, patch_json=patch_json, index=index,
            refs_json=refs_json, value_out=value_out, record_out=record_out, models=models,
-           operator_dirs=operator_dirs, log=_stderr)
+           operator_dirs=operator_dirs, group_payload=group_payload, inputs_json=inputs_json, out_dir=out_dir,
+           log=_stderr)
 
 
 @click.command("answer")
@@ -93,22 +102,43 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
     """Run ``op ...`` or ``answer ...`` argv in this process: (exit code, log lines), as a subprocess would."""
     from dicec.runtime.step import run_answer, run_op
 
-    log: list[str] = []
+    if argv[:2] == ["op", "call"]:  # a services-mode step
+        from dicec.runtime.opverbs import run_call_in_process
+
+        return run_call_in_process(argv[2:], env=env)
+    if argv[:2] == ["op", "step"]:
+        argv = argv[1:]
+        argv[0] = "op"
     command = {"op": op, "answer": answer}.get(argv[0])
     if command is None:
         return 2, [f"dicec: no such command {argv[0]!r}"]
+
+    def work(params: dict, log: list[str]) -> None:
+        params["models"] = params.get("models") or env.get(_MODELS_ENV)
+        (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
+
+    return invoke_in_process(command, argv[1:], env, work)
+
+
+def invoke_in_process(command: click.Command, argv: list[str], env: dict[str, str],
+                      work: Callable[[dict, list[str]], None]) -> tuple[int, list[str]]:
+    """Parse ``argv`` with ``command``'s options and run ``work(params, log)`` as a container would.
+
+    Returns (exit code, log lines): errors become the one line and exit code the process would give,
+    so ``dicec run --isolation thread`` reports a failing step exactly as ``--isolation process`` does.
+    """
+    log: list[str] = []
     try:
-        ctx = command.make_context(argv[0], list(argv[1:]))
+        ctx = command.make_context(command.name or "dicec", list(argv))
     except click.exceptions.Exit as exc:
         return exc.exit_code, log
     except click.ClickException as exc:
         return exc.exit_code, [f"Error: {exc.format_message()}"]
     params = dict(ctx.params)
-    params["models"] = params.get("models") or env.get(_MODELS_ENV)
     extra = tuple(d for d in env.get(_OPERATORS_ENV, "").split(os.pathsep) if d)
     params["operator_dirs"] = (*extra, *params.get("operator_dirs", ()))
     try:
-        (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
+        work(params, log)
     except DicecError as exc:
         log.append(f"dicec: {exc}")
         return exc.exit_code, log
@@ -146,20 +176,10 @@ def exec_(program_file: str, image_uri: str, models: str, operator_dirs: tuple[s
     outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=get_backend(models),
                           path=program_file, limits=Limits(max_lines=max_lines, max_seconds=timeout), log=_stderr)
     if fmt == "json":
-        click.echo(_dumps({"answer": outcome.answer, "operator_calls": outcome.stats.calls, "models": models,
+        click.echo(dumps_json({"answer": outcome.answer, "operator_calls": outcome.stats.calls, "models": models,
                            "seconds": round(time.monotonic() - start, 3)}), nl=False)
     else:
         click.echo(answer_text(outcome.answer))
-
-
-def _parameters(values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for v in values:
-        name, sep, value = v.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"expected NAME=VALUE, got {v!r}", param_hint="-p")
-        out[name] = value
-    return out
 
 
 @click.command("run")
@@ -192,7 +212,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     def progress(text: str) -> None:
         click.echo("\r\x1b[K" + (f"dicec run: {text}" if text else ""), err=True, nl=False)
 
-    options = RunOptions(parameters=_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
+    options = RunOptions(parameters=parse_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
                          isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir)
     try:
         result = run_workflow(workflow_file, options)
@@ -201,6 +221,17 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         for line in exc.log_tail:
             click.echo(f"  | {line}", err=True)
         sys.exit(1)
+    if "answers" in result.outputs:  # a batch workflow: one answer per image
+        from dicec.runtime.batch import batch_answers
+
+        images, answers = batch_answers(result.outputs["answers"], options.parameters, workflow_file)
+        if fmt == "json":
+            click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
+                               "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
+        else:
+            for image, value in zip(images, answers):
+                click.echo(f"{image}: {answer_text(value)}")
+        return
     if "answer" in result.outputs:
         try:
             value = json.loads(result.outputs["answer"])
@@ -209,13 +240,22 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     else:
         value = None
     if fmt == "json":
-        click.echo(_dumps({"answer": value, "outputs": result.outputs, "steps": result.steps,
+        click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
                            "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
     elif "answer" in result.outputs:
         click.echo(answer_text(value))
     else:
-        click.echo(_dumps(result.outputs), nl=False)
+        click.echo(dumps_json(result.outputs), nl=False)
 
+
+def _op_verb() -> click.Group:
+    from dicec.runtime.opverbs import op_verb
+
+    return op_verb(op)
+
+
+#: ``dicec op``: ``op`` above as its default subcommand, plus ``serve`` and ``call`` (dicec.runtime.opverbs).
+op_group = _op_verb()
 
 #: The verbs, for ``cli.add_command``.
-COMMANDS = (op, answer, exec_, run)
+COMMANDS = (op_group, answer, exec_, run)

@@ -34,7 +34,8 @@ from dicec.runtime.calls import Call, canonical_json, is_box
 Log = Callable[[str], None]
 
 
-def _json_arg(text: str, flag: str) -> Any:
+def json_flag(text: str, flag: str) -> Any:
+    """A flag's JSON text -> its value, or a one-line error naming the flag."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -73,37 +74,77 @@ def resolve_arg(arg: Any, refs: dict) -> Any:
     raise DicecError(f"bad argument kind {kind!r} in --call")
 
 
-def run_op(*, name: str, image_uri: str, call_payload: str, patch_json: str, index: str, refs_json: str,
-           value_out: str, record_out: str, models: str | None = None, operator_dirs: tuple[str, ...] = (),
-           log: Log = lambda s: None) -> Any:
-    """``dicec op``: compute one call (or one per element of a nested fan-out); returns the value."""
-    from dicec.runtime.images import load_image
-
+def prepare_call(name: str, call_payload: str, refs_json: str, patch_json: str, index: str,
+                 operator_dirs: tuple[str, ...]) -> tuple[Any, Any, tuple, Any]:
+    """A step's flags -> (operator spec, call form, resolved arguments, patch); shared by ``op`` and ``op call``."""
     body = decode_call(call_payload)
     if body["operator"] != name:
         raise DicecError(f"the step runs operator {name!r} but --call is for {body['operator']!r}")
-    registry = registry_for(operator_dirs)
-    spec = registry.get(name)
+    spec = registry_for(operator_dirs).get(name)
     form = spec.form(body["form"])
     if form is None:
         raise DicecError(f"operator {name!r} has no {body['form']} form")
-    refs = _json_arg(refs_json, "--refs")
+    refs = json_flag(refs_json, "--refs")
     if not isinstance(refs, dict):
         raise DicecError("--refs must be a JSON object of task values")
     args = tuple(resolve_arg(a, refs) for a in body["args"])
-    patch = _json_arg(patch_json, "--patch")
+    patch = json_flag(patch_json, "--patch")
     if index not in ("none", ""):
         try:
             i = int(index)
         except ValueError:
             raise DicecError(f"--index must be an integer or none, not {index!r}") from None
-        patch = patch[i] if isinstance(patch, list) and -len(patch) <= i < len(patch) else _MISSING
+        patch = patch[i] if isinstance(patch, list) and -len(patch) <= i < len(patch) else MISSING
+    return spec, form, args, patch
+
+
+def run_op(*, name: str | None, image_uri: str, call_payload: str | None, patch_json: str = '"image"',
+           index: str = "none", refs_json: str = "{}", value_out: str | None = None, record_out: str | None = None,
+           models: str | None = None, operator_dirs: tuple[str, ...] = (), group_payload: str | None = None,
+           inputs_json: str = "{}", out_dir: str | None = None, log: Log = lambda s: None) -> Any:
+    """``dicec op``: compute one call (or one per element of a nested fan-out); returns the value.
+
+    With ``group_payload`` (``--group``), run a fused group's calls instead (:mod:`dicec.runtime.group`).
+    """
+    from dicec.runtime.images import load_image
+
+    if group_payload is not None:
+        if name is not None or call_payload is not None or value_out is not None or record_out is not None:
+            raise DicecError("--group runs the calls it carries: give no NAME, --call, --value-out or --record-out")
+        if out_dir is None:
+            raise DicecError("--group needs --out-dir DIR (each call's value and record go under DIR/TASK/)")
+        from dicec.runtime.group import run_group
+
+        return run_group(image_uri=image_uri, group_payload=group_payload, inputs_json=inputs_json, out_dir=out_dir,
+                         models=models, operator_dirs=operator_dirs, log=log)
+    if out_dir is not None or inputs_json != "{}":
+        raise DicecError("--inputs and --out-dir go with --group (a fused group's step)")
+    missing = [flag for flag, v in (("NAME", name), ("--call", call_payload), ("--value-out", value_out),
+                                    ("--record-out", record_out)) if v is None]
+    if missing:
+        raise DicecError(f"dicec op needs {', '.join(missing)} (or --group for a fused group)")
+    spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
     backend = get_backend(models)
     image = load_image(image_uri)
+    value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
+    write_output(value_out, canonical_json(value))
+    write_output(record_out, canonical_json(record))
+    log(f"{name}: {backend.name} backend, value {canonical_json(value)[:200]}")
+    return value
+
+
+#: A patch that does not exist (an index out of range, a value a step did not get): empty value, null record.
+MISSING = object()
+_MISSING = MISSING
+
+
+def compute_call(spec, form, args: tuple, patch: Any, *, image, backend, log: Log = lambda s: None) -> tuple[Any, Any]:
+    """``(value, record)`` of one call on ``patch`` (``"image"``, a box, ``None`` or :data:`MISSING`;
+    a list is a nested fan-out's elements, each computed, values and records as lists in the same order)."""
     whole = {"left": 0, "lower": 0, "right": image.width, "upper": image.height}
 
     def one(p: Any) -> tuple[Any, Any]:
-        if p is _MISSING:
+        if p is MISSING:
             return empty_value(form.result), None
         if isinstance(p, list):
             pairs = [one(q) for q in p]
@@ -117,20 +158,13 @@ def run_op(*, name: str, image_uri: str, call_payload: str, patch_json: str, ind
                 raise DicecError(f"--patch must be \"image\", a box, or a list of boxes, not {canonical_json(p)[:80]}")
         else:
             p = None
-        call = Call(operator=name, form=form.kind, patch=p, args=args)
+        call = Call(operator=spec.name, form=form.kind, patch=p, args=args)
         value, error = evaluate(backend, spec, form, image, call)
         if error is not None:
             log(f"operator error (recorded; it matters only if the program makes this call): {error}")
         return value, call.record(value, error)
 
-    value, record = one(patch)
-    write_output(value_out, canonical_json(value))
-    write_output(record_out, canonical_json(record))
-    log(f"{name}: {backend.name} backend, value {canonical_json(value)[:200]}")
-    return value
-
-
-_MISSING = object()
+    return one(patch)
 
 
 def write_output(path: str, text: str) -> None:
@@ -148,7 +182,7 @@ def parse_records(text: str) -> list[Any]:
     """The ``--records`` list, skipping elements that are not valid JSON (unresolved Argo references)."""
     text = text.strip()
     if not text.startswith("[") or not text.endswith("]"):
-        whole = _json_arg(text, "--records")
+        whole = json_flag(text, "--records")
         return whole if isinstance(whole, list) else [whole]
     try:
         whole = json.loads(text)

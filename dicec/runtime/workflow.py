@@ -23,6 +23,11 @@ the folders of its output parameters) moved into a temporary folder of its own, 
   read; any other command still runs as a subprocess. The two modes give identical outputs (the
   tests check it); ``thread`` is only faster.
 
+A DAG task may call another DAG template (a batch workflow's per-image query): it runs with its
+input parameters in scope, under the calling template's ``parallelism`` cap (as Argo bounds a DAG's
+children), and its output parameters are the task's outputs. A step's ``inputs.artifacts`` are
+fetched by :mod:`dicec.runtime.artifacts` (local paths and ``file://`` only) into its folder.
+
 A failing step (after its retries) stops the run: its name and the tail of its log are reported.
 """
 
@@ -43,6 +48,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dicec.errors import DicecError, Location
+from dicec.runtime.artifacts import resolve_inputs, stage
 
 #: How a step's ``dicec`` command is launched as a subprocess (the seam for when ``dicec op`` is a verb).
 LAUNCHER: tuple[str, ...] = (sys.executable, "-m", "dicec.runtime")
@@ -51,6 +57,7 @@ LAUNCHER: tuple[str, ...] = (sys.executable, "-m", "dicec.runtime")
 RESULT_DIR = "/tmp/dicec"
 LOG_TAIL_LINES = 20
 _REF = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_ITEM_REF = re.compile(r"\{\{\s*item\b")
 
 
 class StepFailed(DicecError):
@@ -214,12 +221,7 @@ class Runner:
         self.base = base
         try:
             if "dag" in template:
-                tasks, skipped = self.run_dag(template)
-                scope = self.global_scope(tasks)
-                outputs = {}
-                for p in (template.get("outputs") or {}).get("parameters") or []:
-                    ref = ((p.get("valueFrom") or {}).get("parameter"))
-                    outputs[p["name"]] = substitute(ref if ref is not None else str(p.get("value", "")), scope)
+                outputs, skipped = self.run_dag_template(template, {}, base, "", top=True)
             elif "container" in template:
                 outputs, skipped = self.run_container(template, {}, "main", base / "main"), []
             else:
@@ -232,7 +234,24 @@ class Runner:
                          seconds=time.monotonic() - start)
 
     # -- the DAG ---------------------------------------------------------------------------------------
-    def run_dag(self, template: dict) -> tuple[dict[str, _TaskState], list[str]]:
+    def run_dag_template(self, template: dict, inputs: dict[str, str], base: Path, label: str, *,
+                         top: bool = False) -> tuple[dict[str, str], list[str]]:
+        """Run a DAG template (the entry one, or one a task calls, with its input parameters): its outputs."""
+        tasks, skipped = self.run_dag(template, inputs=inputs, base=base, label=label, top=top)
+        scope = self.global_scope(tasks, inputs)
+        outputs = {}
+        for p in (template.get("outputs") or {}).get("parameters") or []:
+            ref = ((p.get("valueFrom") or {}).get("parameter"))
+            outputs[p["name"]] = substitute(ref if ref is not None else str(p.get("value", "")), scope)
+        return outputs, skipped
+
+    def run_dag(self, template: dict, *, inputs: dict[str, str] | None = None, base: Path | None = None,
+                label: str = "", top: bool = True) -> tuple[dict[str, _TaskState], list[str]]:
+        inputs = inputs or {}
+        base = base if base is not None else self.base
+        workers = max(1, self.options.parallelism)
+        if isinstance(template.get("parallelism"), int) and template["parallelism"] > 0:
+            workers = min(workers, template["parallelism"])  # Argo: at most that many children at once
         tasks: dict[str, _TaskState] = {}
         for t in template["dag"].get("tasks") or []:
             tasks[t["name"]] = _TaskState(name=t["name"], spec=t, deps=_dependencies(t))
@@ -243,18 +262,19 @@ class Runner:
         skipped: list[str] = []
         running: dict[Future, tuple[str, int | None]] = {}
         failure: StepFailed | None = None
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             while True:
                 if failure is None:
                     for t in tasks.values():
                         if t.status == "pending" and all(tasks[d].status in ("done", "skipped") for d in t.deps):
                             try:
-                                self.start(t, tasks, pool, running, skipped)
+                                self.start(t, tasks, pool, running, skipped, inputs, base, label)
                             except DicecError as exc:
                                 t.status = "failed"
                                 failure = exc if isinstance(exc, StepFailed) else StepFailed(t.name, str(exc), [])
                                 break
-                self.report(tasks, running)
+                if top:
+                    self.report(tasks, running)
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -272,7 +292,8 @@ class Runner:
                         failure = failure or StepFailed(name, str(exc), [])
                         continue
                     self.finish(t, index, result)
-        self.report(tasks, {}, final=True)
+        if top:
+            self.report(tasks, {}, final=True)
         if failure is not None:
             raise failure
         stuck = [t.name for t in tasks.values() if t.status == "pending"]
@@ -280,17 +301,25 @@ class Runner:
             raise DicecError(f"{self.where}: tasks {', '.join(stuck)} never became ready (a dependency cycle?)")
         return tasks, skipped
 
-    def global_scope(self, tasks: dict[str, _TaskState]) -> dict[str, str]:
+    def global_scope(self, tasks: dict[str, _TaskState], inputs: dict[str, str] | None = None) -> dict[str, str]:
         scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
+        scope.update({f"inputs.parameters.{k}": v for k, v in (inputs or {}).items()})
         for t in tasks.values():
             for k, v in (t.outputs or {}).items():
                 scope[f"tasks.{t.name}.outputs.parameters.{k}"] = v
         return scope
 
     def start(self, t: _TaskState, tasks: dict[str, _TaskState], pool: ThreadPoolExecutor,
-              running: dict[Future, tuple[str, int | None]], skipped: list[str]) -> None:
-        scope = self.global_scope(tasks)
+              running: dict[Future, tuple[str, int | None]], skipped: list[str], inputs: dict[str, str],
+              base: Path, label: str) -> None:
+        scope = self.global_scope(tasks, inputs)
         spec = t.spec
+        if ("withParam" in spec or "withItems" in spec) and "when" in spec and not _ITEM_REF.search(str(spec["when"])):
+            # Argo (since 3.5) evaluates a task's when before expanding its loop: false skips the whole task.
+            if not self.when(spec, scope):
+                t.status = "skipped"
+                skipped.append(t.name)
+                return
         if "withParam" in spec or "withItems" in spec:
             if "withParam" in spec:
                 text = substitute(str(spec["withParam"]), scope)
@@ -309,7 +338,8 @@ class Runner:
                 if not self.when(spec, local):
                     continue
                 t.remaining += 1
-                running[pool.submit(self.run_task, t, local, f"{t.name}({i}:{_param_text(item)[:40]})", i)] = (t.name, i)
+                running[pool.submit(self.run_task, t, local, f"{label}{t.name}({i}:{_param_text(item)[:40]})", i,
+                                    base)] = (t.name, i)
             if t.remaining == 0:
                 self.finish(t, None, None)
             return
@@ -318,7 +348,7 @@ class Runner:
             skipped.append(t.name)
             return
         t.status, t.remaining = "running", 1
-        running[pool.submit(self.run_task, t, scope, t.name, None)] = (t.name, None)
+        running[pool.submit(self.run_task, t, scope, f"{label}{t.name}", None, base)] = (t.name, None)
 
     def when(self, spec: dict, scope: dict[str, str]) -> bool:
         if "when" not in spec:
@@ -345,27 +375,41 @@ class Runner:
         t.outputs = {k: json.dumps([_parse_maybe_json(t.results[i].get(k, "")) for i in order],
                                    separators=(",", ":"), ensure_ascii=False) for k in names}
 
-    def run_task(self, t: _TaskState, scope: dict[str, str], label: str, index: int | None) -> dict[str, str]:
+    def run_task(self, t: _TaskState, scope: dict[str, str], label: str, index: int | None,
+                 base: Path | None = None) -> dict[str, str]:
         template = self.templates.get(t.spec.get("template"))
         if template is None:
             raise StepFailed(label, f"template {t.spec.get('template')!r} does not exist", [])
-        if "container" not in template:
-            raise StepFailed(label, "only container templates are supported inside a DAG by dicec run", [])
+        if "container" not in template and "dag" not in template:
+            raise StepFailed(label, "only container and dag templates are supported inside a DAG by dicec run", [])
         arguments = {p["name"]: substitute(str(p.get("value", "")), scope)
                      for p in (t.spec.get("arguments") or {}).get("parameters") or []}
-        folder = self.base / (t.name if index is None else f"{t.name}-{index}")
+        folder = (base if base is not None else self.base) / (t.name if index is None else f"{t.name}-{index}")
+        if "dag" in template:
+            inputs = self.input_values(template, arguments, label)
+            return self.run_dag_template(template, inputs, folder, f"{label}/", top=False)[0]
         return self.run_container(template, arguments, label, folder)
+
+    def input_values(self, template: dict, arguments: dict[str, str], label: str) -> dict[str, str]:
+        """A template's input parameters: the task's arguments, else the declared defaults."""
+        values = {}
+        for p in (template.get("inputs") or {}).get("parameters") or []:
+            if p["name"] in arguments:
+                values[p["name"]] = arguments[p["name"]]
+            elif "default" in p or "value" in p:
+                values[p["name"]] = str(p.get("value", p.get("default")))
+            else:
+                raise StepFailed(label, f"input parameter {p['name']!r} has no value", [])
+        return values
 
     # -- one container step --------------------------------------------------------------------------
     def run_container(self, template: dict, arguments: dict[str, str], label: str, folder: Path) -> dict[str, str]:
         scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
-        for p in (template.get("inputs") or {}).get("parameters") or []:
-            if p["name"] in arguments:
-                scope[f"inputs.parameters.{p['name']}"] = arguments[p["name"]]
-            elif "default" in p or "value" in p:
-                scope[f"inputs.parameters.{p['name']}"] = str(p.get("value", p.get("default")))
-            else:
-                raise StepFailed(label, f"input parameter {p['name']!r} has no value", [])
+        scope.update({f"inputs.parameters.{k}": v for k, v in self.input_values(template, arguments, label).items()})
+        try:
+            artifacts = resolve_inputs(template, lambda text: substitute(text, scope, strict=("inputs.", "workflow.")))
+        except DicecError as exc:
+            raise StepFailed(label, str(exc), []) from None
         container = template["container"]
         argv = [substitute(str(a), scope, strict=("inputs.", "workflow.")) for a in
                 [*(container.get("command") or []), *(container.get("args") or [])]]
@@ -374,6 +418,7 @@ class Runner:
         out_params = (template.get("outputs") or {}).get("parameters") or []
         roots = {RESULT_DIR} | {os.path.dirname(str((p.get("valueFrom") or {}).get("path")))
                                 for p in out_params if (p.get("valueFrom") or {}).get("path")}
+        roots |= {os.path.dirname(a.path) for a in artifacts}
         roots = sorted((r.rstrip("/") for r in roots if r not in ("", "/")), key=len, reverse=True)
         argv = [self.remap(a, folder, roots) for a in argv]
         outputs = [(p["name"], self.remap(str((p.get("valueFrom") or {}).get("path", "")), folder, roots), p)
@@ -384,6 +429,8 @@ class Runner:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             (folder / "tmp").mkdir()
+            for a in artifacts:
+                stage(a, Path(self.remap(a.path, folder, roots)))
             rc, log = self.execute(argv)
             (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
             if rc == 0:
@@ -470,5 +517,9 @@ def _retry_limit(template: dict) -> int:
 
 
 def run_workflow(path: str, options: RunOptions) -> RunResult:
-    """Load and run the workflow in ``path``."""
-    return Runner(load_workflow(path), options, where=path).run()
+    """Load and run the workflow in ``path`` (with the model servers a services-mode file describes)."""
+    from dicec.runtime.localservices import serving
+
+    workflow = load_workflow(path)
+    with serving(path, options) as options:
+        return Runner(workflow, options, where=path).run()

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from dicec.cost.commands import common_options, dumps, emit
+from dicec.cost.commands import common_options
+from dicec.output import dumps_json, write_or_echo
 from dicec.errors import DicecError
 
 
@@ -46,7 +47,7 @@ def simulate(inputs: tuple[str, ...], nodes_text: str, pool: str | None, batch: 
     placed = [load_placed(path, registry=registry, catalogue=catalogue, options=place_options) for path in inputs]
     body = scaling_runs(placed, list(inputs), registry, catalogue, model, nodes=nodes, pool=pool, batch=batch,
                         mode=opts["mode"], spot=opts["spot"], fuse=opts["fuse"])
-    emit(dumps(body) if fmt == "json" else _table(body), output)
+    write_or_echo(dumps_json(body) if fmt == "json" else _table(body), output)
 
 
 def _table(body: dict[str, Any]) -> str:

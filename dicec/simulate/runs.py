@@ -70,7 +70,7 @@ def run_once(jobs: list[Job], chosen, count: int, model: TimingModel, *, batch: 
 
 def scaling_runs(placed_graphs: list, names: list[str], registry, catalogue, model: TimingModel, *,
                  nodes: list[int], pool: str | None = None, batch: int = 1, mode: str = "pods",
-                 spot: bool = False, fuse: bool = False) -> dict[str, Any]:
+                 spot: bool = False, fuse: bool = True) -> dict[str, Any]:
     """The ``dicec simulate --format json`` body (``runs``: one object per node count)."""
     jobs, chosen = jobs_for(placed_graphs, names, registry, catalogue, model, pool=pool, mode=mode, spot=spot, fuse=fuse)
     runs = [_row(count, run_once(jobs, chosen, count, model, batch=batch, spot=spot)) for count in nodes]

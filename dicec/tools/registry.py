@@ -8,7 +8,7 @@ user's ``--operators DIR`` can swap the model behind ``find`` without touching d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 

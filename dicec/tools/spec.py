@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,12 @@ SPEC_VERSION = 1
 
 #: GPU classes a profile may give latency for; pools name one of these (see dicec.placement).
 GPU_CLASSES = ("A4000", "A6000", "A100")
+#: Edge devices' GPU classes (an ``edge: true`` pool); an operator may run on one only if it gives a
+#: latency for it (see dicec.placement.edge). ORIN: NVIDIA Jetson AGX Orin.
+EDGE_GPU_CLASSES = ("ORIN",)
+#: The class of a pool calibrated on one machine (dicec.simulate.calibrate): figures measured there,
+#: written into an --operators overlay; no shipped operator or catalogue names it.
+LOCAL_GPU_CLASSES = ("LOCAL",)
 
 #: What an operator's result is, derived from its return annotation. ``patches`` results can be
 #: looped over (fan-out); ``patch`` results can be called on; the rest are plain JSON values.
@@ -314,8 +320,9 @@ def _parse_profile(p: Any, fail) -> Profile:
         raise fail("profile.latency_s must map GPU classes (or 'CPU') to seconds")
     latency = {}
     for cls, value in lat_raw.items():
-        if cls not in GPU_CLASSES and cls != "CPU":
-            raise fail(f"profile.latency_s: unknown GPU class {cls!r} (known: {', '.join(GPU_CLASSES)}, CPU)")
+        if cls not in GPU_CLASSES and cls not in EDGE_GPU_CLASSES and cls not in LOCAL_GPU_CLASSES and cls != "CPU":
+            raise fail(f"profile.latency_s: unknown GPU class {cls!r} "
+                       f"(known: {', '.join(GPU_CLASSES + EDGE_GPU_CLASSES)}, CPU)")
         latency[cls] = number(value, f"latency_s.{cls}")
         if latency[cls] == 0:
             raise fail(f"profile.latency_s.{cls} must be > 0")

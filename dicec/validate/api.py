@@ -8,8 +8,9 @@ own:
   against Argo's patched JSON schema (:mod:`dicec.validate.schema`) and then by the semantic checks
   (:mod:`dicec.validate.semantic`);
 - a plain Kubernetes manifest - a ``kind`` with an ``apiVersion`` outside ``argoproj.io``, such as
-  the Deployment, Service, ConfigMap or PersistentVolumeClaim that often sits beside a workflow - is
-  skipped without a diagnostic;
+  the Deployment, Service, ConfigMap or PersistentVolumeClaim that often sits beside a workflow (the
+  model servers of ``dicec compile --mode services``) - is checked against Kubernetes' own schema when
+  dicec wrote it and ``kubernetes-validate`` is installed, and skipped otherwise (:mod:`dicec.validate.kubernetes`);
 - anything else (another ``argoproj.io`` kind such as ``WorkflowEventBinding`` or ``Sensor``, or a
   mapping without ``kind``/``apiVersion``) gets one :class:`~dicec.validate.messages.NotAWorkflow`.
 
@@ -139,7 +140,9 @@ def _validate(doc: Any, *, path: str, index: _LineIndex | None) -> list[m.Diagno
     if not isinstance(kind, str) or kind not in KINDS:
         if (isinstance(kind, str) and kind and isinstance(api_version, str) and api_version
                 and not api_version.startswith("argoproj.io/")):
-            return []  # a plain Kubernetes manifest beside the workflow
+            from dicec.validate.kubernetes import manifest_findings
+
+            return manifest_findings(doc, at, render)  # a plain Kubernetes manifest beside the workflow
         return [m.NotAWorkflow(location=at(("kind",) if "kind" in doc else ()), kind=kind, api_version=api_version)]
     out: list[m.Diagnostic] = []
     for err in schema_errors(doc, kind):

@@ -5,15 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from support import CAR_CHECK_PROGRAM
 
-PROGRAM = textwrap.dedent("""
-    def execute_command(image):
-        image_patch = ImagePatch(image)
-        cars = image_patch.find("car")
-        for car in cars:
-            car.verify_property("car", "damaged")
-        return "ok"
-""")
+PROGRAM = CAR_CHECK_PROGRAM
 
 #: small: A4000 16 GB at $0.36/h ($0.0001/s); big: A100 80 GB at $3.6/h ($0.001/s).
 POOLS = textwrap.dedent("""

@@ -31,7 +31,7 @@ def common(env) -> list[str]:
 
 
 def test_cost_json_gives_the_documented_figures(env):
-    r = run("cost", env["prog"], "--format", "json", "--queries", "10", *common(env))
+    r = run("cost", env["prog"], "--format", "json", "--queries", "10", "--no-fuse", *common(env))
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
     assert set(body["baselines"]) == {"serial_a100", "a100_nodes", "chosen"}
@@ -39,6 +39,15 @@ def test_cost_json_gives_the_documented_figures(env):
     assert body["baselines"]["serial_a100"] == pytest.approx(0.027)
     assert body["savings"]["vs_serial_a100"] == pytest.approx(1 - 0.0066 / 0.027, abs=1e-6)
     assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - 0.0066 / 0.0648, abs=1e-6)
+
+
+def test_cost_json_counts_a_fused_group_as_one_pod(env):
+    body = json.loads(run("cost", env["prog"], "--format", "json", "--queries", "10", *common(env)).stdout)
+    # find + 3 verify_property calls in one pod: start 6 + loads 10 + 10 + calls; small $0.0001/s, big $0.001/s
+    assert body["fuse"] is True
+    assert body["per_query_usd"] == pytest.approx((6 + 20 + 0.5 + 1.5) * 0.0001)
+    assert body["baselines"]["a100_nodes"] == pytest.approx((6 + 20 + 0.2 + 0.6) * 0.001)
+    assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - 0.0028 / 0.0268, abs=1e-6)
 
 
 def test_cost_reads_the_compiled_workflow_and_writes_html_and_md(env):
@@ -53,11 +62,11 @@ def test_cost_reads_the_compiled_workflow_and_writes_html_and_md(env):
     page = html.read_text()
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2 and "small-0" in page
     md = run("cost", str(wf), *common(env)).stdout
-    assert "| find-car | find | small | 1 |" in md and "pod_startup_latency.md" in md
+    assert "| find-car +1 fused | find, verify_property | small | 1 |" in md and "pod_startup_latency.md" in md
 
 
 def test_simulate_json_runs_per_node_count(env):
-    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", *common(env))
+    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", "--no-fuse", *common(env))
     assert r.exit_code == 0, r.output
     runs = json.loads(r.stdout)["runs"]
     assert [x["nodes"] for x in runs] == [1, 2]
@@ -70,6 +79,10 @@ def test_simulate_json_runs_per_node_count(env):
     assert two["speedup"] == pytest.approx(57.0 / 98.6, abs=1e-6)
     assert two["efficiency"] == pytest.approx(two["speedup"] / 2, abs=1e-6)
     assert two["usd"] == pytest.approx(2 * 98.6 * 0.001)
+    # fused (the default): one pod of 6 + 20 + 0.2 + 3 x 0.2 = 26.8 s after the pull; a second node idles
+    fused = json.loads(run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json",
+                           *common(env)).stdout)["runs"]
+    assert [x["makespan_s"] for x in fused] == [pytest.approx(30 + 26.8 + 6.2)] * 2
 
 
 def test_simulate_several_inputs_gives_each_ones_figures(env):
@@ -124,3 +137,11 @@ def test_verbs_import_no_stage_at_module_top():
             "print(','.join(m for m in ('kubernetes', 'hera', 'dicec.analysis', 'dicec.placement', 'jinja2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_cost_of_a_workflow_follows_whether_it_was_compiled_fused(env):
+    for flags, usd in (([], (6 + 20 + 0.5 + 1.5) * 0.0001), (["--no-fuse"], 4 * 16.5 * 0.0001)):
+        wf = env["tmp"] / "wf.yaml"
+        assert run("compile", env["prog"], "-o", str(wf), *flags, *common(env)).exit_code == 0
+        body = json.loads(run("cost", str(wf), "--format", "json", *common(env)).stdout)
+        assert body["per_query_usd"] == pytest.approx(usd) and bool(body["fused_groups"]) == (not flags)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from dicec.analysis import analyse
-from dicec.cost.model import POD_STARTUP, SOURCES, TimingModel, build_job, fusion_chains, serial_seconds
+from dicec.cost.model import POD_STARTUP, SOURCES, TimingModel, build_job, serial_seconds
 from dicec.cost.report import cost_report
 from dicec.errors import DicecError
 from dicec.placement import place
@@ -26,6 +26,8 @@ def execute_command(image):
 
 
 def placed_on(registry, catalogue, **kw):
+    """Placed without fusion unless asked (the figures below are for one pod per task)."""
+    kw.setdefault("fuse", False)
     return place(analyse(PROGRAM, registry, path="prog.py"), registry, catalogue, **kw)
 
 
@@ -66,19 +68,27 @@ def test_serial_baseline_seconds(registry, small_big):
     assert serial_seconds(graph, registry, big, TimingModel(), "services") == pytest.approx(1.0)
 
 
-def test_fusing_a_fan_out_into_its_producer_when_start_up_dominates(registry, small_big):
-    placed = placed_on(registry, small_big)
-    assert fusion_chains(placed, registry, TimingModel()) == [("find-car", placed.graph.tasks[1].id)]
-    job = build_job(placed, registry, TimingModel(), mode="pods", fuse=True)
-    assert len(job.units) == 2
-    # one pod: start 6 + find load 10 + 0.5 + verify load 10 + 3 x 0.5 = 28 s (apart: 2 x 16.5 = 33 s wall)
-    assert job.units[0].gpu_s == pytest.approx(28.0)
-    # with 100 elements the fused pod would take longer than the pair apart: no fusion
-    assert fusion_chains(placed, registry, TimingModel(fanout=100)) == []
+def test_a_fused_group_is_one_pod_with_one_start_up_and_one_load_per_model(registry, small_big):
+    placed = placed_on(registry, small_big, fuse=True)
+    verify = placed.graph.tasks[1].id
+    assert [g.tasks for g in placed.fusion] == [("find-car", verify)]
+    job = build_job(placed, registry, TimingModel(), mode="pods")
+    assert [u.name for u in job.units] == ["find-car +1 fused", "answer"]
+    # one pod: start 6 + find load 10 + 0.5 + verify load 10 + 3 x 0.5 = 28 s (apart: 16.5 + 3 x 16.5 = 66 GPU s)
+    assert job.units[0].gpu_s == pytest.approx(28.0) and job.units[0].tasks == ("find-car", verify)
+    assert job.units[1].deps == (0,)
+    unfused = build_job(placed, registry, TimingModel(), mode="pods", fuse=False)
+    assert len(unfused.units) == 5 and unfused.busy_usd == pytest.approx(66 * 0.0001)
+    assert job.busy_usd == pytest.approx(28 * 0.0001)
+    r = cost_report(placed, registry, small_big, mode="pods", queries=10)
+    assert r["per_query_usd"] == pytest.approx(28 * 0.0001) and r["fuse"] is True
+    assert r["tasks"][0]["tasks"] == ["find-car", verify]
+    # services mode never fuses (no start-up on a GPU, no model load per step)
+    assert place(placed.graph, registry, small_big, mode="services").fusion == ()
 
 
 def test_cost_report_pods_arithmetic(registry, small_big):
-    r = cost_report(placed_on(registry, small_big), registry, small_big, mode="pods", queries=10)
+    r = cost_report(placed_on(registry, small_big), registry, small_big, mode="pods", queries=10, fuse=False)
     assert r["baselines"]["chosen"] == pytest.approx(4 * 16.5 * 0.0001)
     assert r["baselines"]["a100_nodes"] == pytest.approx(4 * 16.2 * 0.001)
     assert r["baselines"]["serial_a100"] == pytest.approx(27.0 * 0.001)

@@ -24,7 +24,8 @@ PROGRAM = textwrap.dedent('''
 
 
 def build(registry, pools, src=PROGRAM, **opts):
-    placed = place(analyse(src, registry, path="p.py"), registry, pools)
+    """Placed without fusion: one step per task (tests/emit/test_fused.py covers fused groups)."""
+    placed = place(analyse(src, registry, path="p.py"), registry, pools, fuse=False)
     return placed, emit_workflow(placed, EmitOptions(**opts))
 
 

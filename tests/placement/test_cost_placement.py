@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
@@ -10,15 +9,9 @@ from dicec.analysis import analyse
 from dicec.errors import DicecError
 from dicec.placement import load_pools, place
 from dicec.placement.pools import parse_pools
+from support import CAR_CHECK_PROGRAM
 
-PROGRAM = textwrap.dedent("""
-    def execute_command(image):
-        image_patch = ImagePatch(image)
-        cars = image_patch.find("car")
-        for car in cars:
-            car.verify_property("car", "damaged")
-        return "ok"
-""")
+PROGRAM = CAR_CHECK_PROGRAM
 
 # synthetic operators: load 10 s; latency A4000 0.5 s, A6000 0.3 s, A100 0.2 s
 CATALOGUE = {"version": 1, "pools": [
@@ -66,7 +59,8 @@ def test_max_latency_moves_critical_path_tasks_to_faster_pools(registry, catalog
     bounded = place(graph(registry), registry, catalogue, max_latency_s=20.8)
     assert bounded.totals["critical_path_seconds"] <= 20.8
     assert sorted(p.pool for p in bounded.placements.values()) == ["big", "small"]  # one move is enough
-    with pytest.raises(DicecError, match=r"no placement meets --max-latency 5 s: .* critical path of 20.4 s"):
+    with pytest.raises(DicecError, match=r"no placement meets --max-latency 5 s: the best achievable estimated "
+                                         r"critical path is 20.40 s .* task 'find-car' alone takes 10.20 s"):
         place(graph(registry), registry, catalogue, max_latency_s=5)
     with pytest.raises(DicecError, match="--max-latency must be a number of seconds > 0"):
         place(graph(registry), registry, catalogue, max_latency_s=0)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from dicec.cli import cli
 from dicec.placement.commands import pools
+from kube_standin import KubeStandIn
 
 cli.add_command(pools)
 
@@ -27,43 +23,19 @@ A6000 = {"nvidia.com/gpu.product": "NVIDIA-RTX-A6000", "nvidia.com/gpu.memory": 
 GKE_A100 = {"cloud.google.com/gke-accelerator": "nvidia-a100-80gb"}
 
 
-def serve(nodes):
-    body = json.dumps({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": nodes}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            ok = self.path.split("?")[0] == "/api/v1/nodes"
-            self.send_response(200 if ok else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body if ok else b"{}")
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture()
 def kubeconfig(tmp_path):
-    servers = []
+    """make(nodes) -> a kubeconfig for a loopback stand-in API server listing ``nodes``."""
+    standins = []
 
     def make(nodes):
-        server = serve(nodes)
-        servers.append(server)
-        path = tmp_path / "kubeconfig"
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "loop",
-            "clusters": [{"name": "loop", "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
-            "users": [{"name": "u", "user": {"token": "t"}}],
-            "contexts": [{"name": "loop", "context": {"cluster": "loop", "user": "u"}}]}))
-        return str(path)
+        standin = KubeStandIn(nodes=nodes).start()
+        standins.append(standin)
+        return standin.kubeconfig(tmp_path / "kubeconfig")
 
     yield make
-    for s in servers:
-        s.shutdown()
+    for s in standins:
+        s.stop()
 
 
 def test_pools_are_read_from_the_clusters_gpu_nodes(kubeconfig, tmp_path):

@@ -46,10 +46,19 @@ def test_program_errors_carry_kind_and_line(image):
     assert str(info.value) == "p.py:3: IndexError: list index out of range"
 
 
-def test_line_budget_stops_a_runaway_loop_even_under_a_bare_except(image):
+def test_line_budget_stops_a_runaway_loop(image):
     src = ("def execute_command(image):\n    n = 0\n    for i in range(10000):\n        for j in range(10000):\n"
-           "            try:\n                n += 1\n            except:\n                n -= 1\n    return n\n")
+           "            n += 1\n    return n\n")
     with pytest.raises(ProgramError, match="budget"):
+        run(src, image, limits=Limits(max_lines=50_000))
+
+
+def test_a_bare_except_that_could_swallow_the_budget_is_refused_before_running(image):
+    from dicec.check.checker import CheckFailed
+
+    src = ("def execute_command(image):\n    n = 0\n    for i in range(10000):\n        try:\n            n += 1\n"
+           "        except:\n            n -= 1\n    return n\n")
+    with pytest.raises(CheckFailed, match=r"<program>:6: .*except"):
         run(src, image, limits=Limits(max_lines=50_000))
 
 

@@ -15,7 +15,7 @@ from helpers import write_image  # noqa: E402
 
 from dicec.emit.steps import b64  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
-from dicec.runtime.commands import answer, op  # noqa: E402
+from dicec.runtime.commands import answer  # noqa: E402
 from dicec.runtime.step import parse_records, records_index, run_op  # noqa: E402
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dicec.builtin_operators._common import label_components
+
 MIN_AREA = 40
 LARGE_SIDE = 60
 
@@ -61,7 +63,7 @@ def shape_of(area: int, width: int, height: int) -> str:
 
 def regions(mask: np.ndarray, pixels: np.ndarray) -> list[Region]:
     """Connected foreground regions of ``mask`` (H, W), largest first."""
-    labels = _label(mask.astype(bool))
+    labels = label_components(mask.astype(bool))
     out = []
     if labels.max() == 0:
         return out
@@ -83,48 +85,3 @@ def regions(mask: np.ndarray, pixels: np.ndarray) -> list[Region]:
                           shape=shape_of(area, x1 - x0, y1 - y0)))
     out.sort(key=lambda r: (-r.area, r.x0, r.y0))
     return out
-
-
-def _label(mask: np.ndarray) -> np.ndarray:
-    """4-connected component labels (0 = background) via runs and union-find."""
-    h, w = mask.shape
-    parent: list[int] = [0]
-    runs_prev: list[tuple[int, int, int]] = []
-    labels = np.zeros((h, w), dtype=np.int64)
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for y in range(h):
-        row = mask[y]
-        if not row.any():
-            runs_prev = []
-            continue
-        d = np.diff(np.r_[0, row.astype(np.int8), 0])
-        starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-        runs = []
-        j = 0
-        for s, e in zip(starts.tolist(), stops.tolist()):
-            label = 0
-            while j < len(runs_prev) and runs_prev[j][1] <= s:
-                j += 1
-            k = j
-            while k < len(runs_prev) and runs_prev[k][0] < e:
-                other = find(runs_prev[k][2])
-                if label == 0:
-                    label = other
-                elif other != label:
-                    parent[max(other, label)] = min(other, label)
-                    label = min(other, label)
-                k += 1
-            if label == 0:
-                label = len(parent)
-                parent.append(label)
-            labels[y, s:e] = label
-            runs.append((s, e, label))
-        runs_prev = runs
-    roots = np.array([find(i) for i in range(len(parent))], dtype=np.int64)
-    return roots[labels]

@@ -1,0 +1,268 @@
+"""Services mode: every operator a warm model server (Deployment + Service) on its pool.
+
+``dicec compile --mode services`` writes one YAML stream: the model servers' Deployments and Services
+(in server-name order, each Deployment followed by its Service), then the Workflow. Its operator steps
+keep their inputs, outputs and DAG; only their container changes, from ``dicec op NAME`` on a GPU pool
+to ``dicec op call NAME --service URL`` on a CPU node (:func:`call_step`), which sends each call to the
+server and writes the same ``value`` and ``record`` files (see :mod:`dicec.runtime.client`), so the
+final ``dicec answer`` step, and the answer, are exactly those of pods mode.
+
+**Which operators share a GPU.** The servers of one pool and one container image are packed first
+fit, largest model first (ties by name): an operator joins the first server whose models' GPU memory
+(each operator's ``profile.gpu_memory_gb``, as placement used it) plus its own still fits the pool's
+GPU memory, otherwise it starts a new server. A server is one process (``dicec op serve A B ...``)
+holding every model it serves on one GPU; CPU operators on a CPU pool all share one server. An
+operator placed on two pools (a latency bound moved some of its tasks) gets a server on each.
+
+**Replicas.** A server's busy seconds per query are the sum, over the tasks it serves, of the task's
+estimated seconds on that pool (one warm call: placement in services mode prices latency only), times
+:data:`FANOUT_WIDTH` for a fan-out task (the cost model's assumed elements). At ``qps`` queries per
+second it must supply ``qps x busy`` GPU-seconds per second; replicas are that over
+:data:`TARGET_UTILISATION`, rounded up, at least one, and at most the pool's ``max_nodes`` where the
+catalogue sets one (each replica takes one GPU). The figures are written on the Deployment as
+annotations, so a reviewer sees why it has that many.
+
+**Pods.** Each Deployment's pod is placed like a pods-mode step on the same pool (``nodeSelector``,
+tolerations for the pool's taints, one ``nvidia.com/gpu``), is locked down like every step pod
+(:mod:`dicec.emit.hardening`: non-root, read-only root with an ``emptyDir`` ``/tmp``, no privilege
+escalation, no capabilities, RuntimeDefault seccomp, no service-account token, CPU and memory
+requests and limits), and is probed: liveness ``GET /healthz`` (up as soon as the HTTP server is, also
+while models load), readiness ``GET /readyz`` (once the models are loaded, and no longer while it
+drains on SIGTERM). The Service is a ClusterIP on port 80; steps reach it at ``http://NAME`` (or
+``http://NAME.NAMESPACE.svc`` when ``--namespace`` is given).
+
+Names are derived from the operators and the pool only (``dicec-find-exists-a4000``), so workflows
+that use the same operators on the same pool share their servers; the last one applied sets the
+replica count. ``argo submit`` ignores the Deployments and Services in the stream (it reads only
+Workflows); apply them with ``kubectl apply -f wf.yaml -l app.kubernetes.io/component=model-server``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from dicec.emit.hardening import container_security_context, pod_security_context, tmp_volume, tmp_volume_mount
+from dicec.errors import DicecError
+from dicec.placement.pools import Pool
+
+MODES = ("pods", "services")
+DEFAULT_QPS = 1.0
+#: The share of a replica's time spent computing at the target load: queueing delay stays small
+#: below about 70 % utilisation (assumption; a rule of thumb for one-server queues, not measured here).
+TARGET_UTILISATION = 0.7
+#: Elements assumed per fan-out, as the cost model assumes (dicec.cost.model.FANOUT_WIDTH).
+FANOUT_WIDTH = 3
+SERVER_PORT = 8080
+SERVICE_PORT = 80
+MAX_BATCH = 8
+#: 0: a batch is what is already queued, no added latency (the backends compute call by call).
+MAX_WAIT_MS = 0
+#: Seconds a server keeps answering after SIGTERM while unready, so endpoints update before it closes.
+SHUTDOWN_DELAY_S = 5
+TERMINATION_GRACE_S = 60
+COMPONENT = "model-server"
+_MAX_NAME = 63
+
+
+@dataclass(frozen=True, kw_only=True)
+class Server:
+    """One model server: a Deployment and a Service.
+
+    Attributes:
+        name: the Deployment's and Service's name (a DNS-1035 label).
+        pool: the pool its pods run on.
+        image: the container image.
+        operators: the operators it serves, sorted.
+        gpu_memory_gb: the GPU memory of all its models together.
+        busy_s: estimated seconds of model work per query.
+        replicas: pods to run.
+    """
+
+    name: str
+    pool: Pool
+    image: str
+    operators: tuple[str, ...]
+    gpu_memory_gb: float
+    busy_s: float
+    replicas: int
+
+    def url(self, namespace: str | None) -> str:
+        """The base URL steps call it at."""
+        return f"http://{self.name}.{namespace}.svc" if namespace else f"http://{self.name}"
+
+
+def check_mode(mode: str, qps: float) -> None:
+    """Validate the ``mode`` and ``qps`` emit options (one clear line each)."""
+    if mode not in MODES:
+        raise DicecError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+    if isinstance(qps, bool) or not isinstance(qps, (int, float)) or not 0 < qps < 1e9:
+        raise DicecError(f"--qps must be a number of queries per second > 0 (got {qps!r})")
+
+
+def plan_servers(placed: Any, *, qps: float = DEFAULT_QPS) -> tuple[Server, ...]:
+    """The model servers for ``placed``, in name order (see the module docstring for the rules)."""
+    memory: dict[tuple[str, str], float] = {}
+    busy: dict[tuple[str, str], float] = {}
+    for task in placed.graph.tasks:
+        p = placed.placements[task.id]
+        key = (p.pool, task.operator)
+        memory[key] = max(memory.get(key, 0.0), p.gpu_memory_gb)
+        busy[key] = busy.get(key, 0.0) + p.seconds * (FANOUT_WIDTH if task.fanout is not None else 1)
+    groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for (pool, operator), gb in memory.items():
+        groups.setdefault((pool, placed.images[operator]), []).append((operator, gb))
+    servers = []
+    for (pool_name, image), members in sorted(groups.items()):
+        pool = placed.pools[pool_name]
+        capacity = pool.gpu_memory_gb if pool.has_gpu else math.inf
+        bins: list[list[tuple[str, float]]] = []
+        for operator, gb in sorted(members, key=lambda m: (-m[1], m[0])):
+            for b in bins:
+                if sum(g for _, g in b) + gb <= capacity + 1e-9:
+                    b.append((operator, gb))
+                    break
+            else:
+                bins.append([(operator, gb)])
+        for b in bins:
+            operators = tuple(sorted(op for op, _ in b))
+            seconds = sum(busy[(pool_name, op)] for op in operators)
+            replicas = max(1, math.ceil(round(qps * seconds / TARGET_UTILISATION, 9)))
+            if pool.max_nodes is not None:
+                replicas = min(replicas, pool.max_nodes)
+            servers.append(Server(name=server_name(operators, pool.name), pool=pool, image=image, operators=operators,
+                                  gpu_memory_gb=round(sum(g for _, g in b), 6), busy_s=round(seconds, 6),
+                                  replicas=replicas))
+    names = [s.name for s in servers]
+    if len(set(names)) != len(names):  # two images for the same operators on one pool
+        servers = [Server(**{**s.__dict__, "name": server_name(s.operators, s.pool.name, salt=s.image)}) for s in servers]
+    return tuple(sorted(servers, key=lambda s: s.name))
+
+
+def server_name(operators: tuple[str, ...], pool: str, *, salt: str = "") -> str:
+    """``dicec-OPS-POOL`` (``_`` as ``-``), or ``dicec-POOL-HASH`` when that is too long or salted."""
+    plain = "-".join(["dicec", *(op.replace("_", "-") for op in operators), pool])
+    if len(plain) <= _MAX_NAME and not salt:
+        return plain
+    digest = hashlib.sha256((",".join(operators) + "|" + salt).encode("utf-8")).hexdigest()[:10]
+    return f"dicec-{pool}-{digest}"
+
+
+def server_for(servers: tuple[Server, ...], operator: str, pool: str) -> Server:
+    """The server that serves ``operator`` on ``pool``."""
+    for s in servers:
+        if s.pool.name == pool and operator in s.operators:
+            return s
+    raise DicecError(f"no model server serves {operator!r} on pool {pool!r}")  # a bug: plan_servers covers every task
+
+
+def call_step(operator: str, pool: Pool, placed: Any, options: Any, command: list[str],
+              args: list[str]) -> tuple[list[str], list[str], Pool]:
+    """An operator step's ``command``, ``args`` and pool in services mode, from its pods-mode ones.
+
+    ``dicec op NAME FLAGS`` becomes ``dicec op call NAME --service URL FLAGS`` (the flags unchanged),
+    on a CPU node: the answer step's pool when that is a CPU pool, else anywhere (no selector).
+    """
+    if command[:2] != ["dicec", "op"] or len(command) != 3:
+        raise DicecError(f"unexpected operator step command {command!r}")  # a bug: steps.op_command changed
+    server = server_for(plan_servers(placed, qps=options.qps), operator, pool.name)
+    answer_pool = placed.pools[placed.answer.pool]
+    cpu = answer_pool if not answer_pool.has_gpu else Pool(name="cpu", gpu_class=None, gpu_memory_gb=0,
+                                                           usd_per_hour=None, node_labels={})
+    return ["dicec", "op", "call", operator], ["--service", server.url(options.namespace), *args], cpu
+
+
+def server_manifests(placed: Any, options: Any) -> list[dict[str, Any]]:
+    """The Deployment and Service of every model server, in name order."""
+    out: list[dict[str, Any]] = []
+    for server in plan_servers(placed, qps=options.qps):
+        out += [deployment(server, options), service(server, options)]
+    return out
+
+
+def _labels(server: Server) -> dict[str, str]:
+    return {"app.kubernetes.io/component": COMPONENT, "app.kubernetes.io/managed-by": "dicec",
+            "app.kubernetes.io/name": server.name, "dicec.dev/pool": server.pool.name}
+
+
+def _metadata(server: Server, options: Any, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": server.name}
+    if options.namespace:
+        meta["namespace"] = options.namespace
+    meta["labels"] = _labels(server)
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def deployment(server: Server, options: Any) -> dict[str, Any]:
+    """The server's apps/v1 Deployment."""
+    from dicec import __version__
+
+    hardening = options.hardening
+    probe = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5, "timeoutSeconds": 2,
+             "failureThreshold": 2, "successThreshold": 1}
+    liveness = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5,
+                "failureThreshold": 6, "successThreshold": 1}
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": server.image,
+        "command": ["dicec", "op", "serve"],
+        "args": [*server.operators, "--host", "0.0.0.0", "--port", str(SERVER_PORT), "--max-batch", str(MAX_BATCH),
+                 "--max-wait-ms", str(MAX_WAIT_MS), "--shutdown-delay-s", str(SHUTDOWN_DELAY_S)],
+        "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "readinessProbe": probe,
+        "livenessProbe": liveness,
+        "resources": options.resources(gpu=server.pool.has_gpu).to_json(),
+        "securityContext": container_security_context(hardening),
+        "volumeMounts": [tmp_volume_mount()],
+    }
+    pod: dict[str, Any] = {"automountServiceAccountToken": hardening.automount_service_account_token}
+    if options.service_account:
+        pod["serviceAccountName"] = options.service_account
+    pod["securityContext"] = pod_security_context(hardening)
+    if server.pool.node_labels:
+        pod["nodeSelector"] = dict(sorted(server.pool.node_labels.items()))
+    if server.pool.taints:
+        pod["tolerations"] = [{k: t[k] for k in ("key", "operator", "value", "effect") if t.get(k) is not None}
+                              for t in server.pool.taints]
+    pod["terminationGracePeriodSeconds"] = TERMINATION_GRACE_S
+    pod["containers"] = [container]
+    pod["volumes"] = [tmp_volume(hardening)]
+    annotations = {
+        "dicec.dev/operators": ",".join(server.operators),
+        "dicec.dev/gpu-memory-gb": f"{server.gpu_memory_gb:g}",
+        "dicec.dev/busy-seconds-per-query": f"{server.busy_s:g}",
+        "dicec.dev/qps": f"{options.qps:g}",
+        "dicec.dev/replicas-basis": (f"ceil({options.qps:g} qps x {server.busy_s:g} s / {TARGET_UTILISATION:g} "
+                                     f"utilisation), at least 1"
+                                     + (f", at most max_nodes {server.pool.max_nodes}"
+                                        if server.pool.max_nodes is not None else "")),
+        "dicec.dev/version": __version__,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(server, options, annotations),
+        "spec": {
+            "replicas": server.replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": server.name}},
+            "template": {"metadata": {"labels": _labels(server)}, "spec": pod},
+        },
+    }
+
+
+def service(server: Server, options: Any) -> dict[str, Any]:
+    """The server's v1 Service (ClusterIP, port 80 to the pods' ``http`` port)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(server, options),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": server.name},
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }

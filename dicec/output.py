@@ -1,0 +1,40 @@
+"""What the click verbs share when they talk to a script or a file.
+
+One JSON style for ``--format json`` (sorted keys, two-space indent, UTF-8 kept, a final newline) so
+every verb's output diffs the same way; ``-o FILE`` written atomically or the text printed; and
+``-p NAME=VALUE`` parameters parsed the way ``argo submit -p`` takes them. Kept apart from
+:mod:`dicec.cli` so the stage packages' own command modules can use it without importing the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+def dumps_json(data: Any) -> str:
+    """``data`` as the JSON every ``--format json`` prints."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_or_echo(text: str, output: str | None) -> None:
+    """Write ``text`` atomically to ``output``, or print it when no file is given."""
+    if output:
+        from dicec.files import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+def parse_parameters(values: tuple[str, ...]) -> dict[str, str]:
+    """``("image=car.png", ...)`` -> ``{"image": "car.png"}``; a value without ``=`` is a usage error."""
+    out = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {v!r}", param_hint="-p")
+        out[name] = value
+    return out

@@ -1,0 +1,191 @@
+"""The step side of services mode: ``dicec op call NAME --service URL ...`` asks a model server.
+
+A services-mode step is ``dicec op`` with one difference: each resolved call (operator, form, the
+receiver's box, the arguments) goes to the operator's model server (:mod:`dicec.runtime.serve`)
+instead of a model loaded in the step, and the answer comes back as the call's JSON value or its
+recorded error. Everything else -- decoding ``--call``, resolving ``--refs``, ``--patch`` and
+``--index``, the value and record files -- is :func:`dicec.runtime.step.run_op` itself, so the
+``value`` and ``record`` outputs the final ``dicec answer`` step consumes are exactly those of a pod
+step (see :mod:`dicec.emit.steps`).
+
+The image travels content-addressed: a request names it by sha256 and the file bytes are sent only
+when the server answers 409 (it does not hold that image yet), so the steps of one workflow upload a
+frame once per server. A server that is still loading (503) or not yet listening is retried until
+``wait_s`` has passed; any other failure is one line and exit 1.
+
+Where the URL points is resolved here, the seam ``dicec run`` uses: ``$DICEC_SERVICES`` (or the
+``services`` argument) is a JSON object from Kubernetes Service names to base URLs, and a
+``--service`` URL whose host's first DNS label is such a name goes to that base URL instead
+(``http://dicec-find-a4000.ns.svc`` -> ``http://127.0.0.1:41234``).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import time
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from dicec.errors import DicecError
+
+Log = Callable[[str], None]
+SERVICES_ENV = "DICEC_SERVICES"
+CALL_PATH = "/v1/call"
+DEFAULT_WAIT_S = 60.0
+DEFAULT_TIMEOUT_S = 900.0
+
+
+def parse_services(text: str | None) -> dict[str, str]:
+    """The ``$DICEC_SERVICES`` map (``{}`` when unset)."""
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DicecError(f"${SERVICES_ENV} is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise DicecError(f"${SERVICES_ENV} must be a JSON object of service names to base URLs")
+    return data
+
+
+def resolve_service(url: str, services: dict[str, str] | None = None) -> str:
+    """The base URL to call for ``--service url`` (through the ``services`` map, see the module docstring)."""
+    _split(url)
+    host = urlsplit(url).hostname or ""
+    target = (services or {}).get(host.split(".")[0])
+    if target is not None:
+        _split(target)
+        return target.rstrip("/")
+    return url.rstrip("/")
+
+
+def _split(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise DicecError(f"--service must be an http:// URL with a host, not {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise DicecError(f"--service must be a plain http://HOST[:PORT][/PATH] URL, not {url!r}")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise DicecError(f"--service has a bad port: {url!r}") from None
+    return parts.hostname, port, parts.path.rstrip("/")
+
+
+class ServiceClient:
+    """Calls to one model server over one keep-alive HTTP connection.
+
+    Attributes:
+        url: the server's base URL.
+        wait_s: how long to keep retrying while the server is not up or not ready.
+        timeout_s: the socket timeout of one request (a long LLM call must fit).
+    """
+
+    def __init__(self, url: str, *, wait_s: float = DEFAULT_WAIT_S, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.url = url.rstrip("/")
+        self.host, self.port, self.prefix = _split(self.url)
+        self.wait_s, self.timeout_s = wait_s, timeout_s
+        self._conn: http.client.HTTPConnection | None = None
+
+    def evaluate(self, image: Any, call: Any) -> tuple[Any, str | None]:
+        """(value, operator error or None) for ``call`` on ``image``, as :func:`dicec.runtime.backend.evaluate` gives."""
+        body: dict[str, Any] = {"operator": call.operator, "form": call.form, "patch": call.patch,
+                                "args": list(call.args), "image": {"sha256": image.digest}}
+        status, answer = self.post(body)
+        if status == 409:
+            body["image"]["data"] = base64.b64encode(image.data).decode("ascii")
+            status, answer = self.post(body)
+        if status != 200:
+            reason = answer.get("error") if isinstance(answer, dict) else None
+            raise DicecError(f"model server {self.url}: HTTP {status}: {reason or 'no reason given'}")
+        if not isinstance(answer, dict) or "value" not in answer or not (answer.get("error") is None
+                                                                      or isinstance(answer.get("error"), str)):
+            raise DicecError(f"model server {self.url}: the answer is not {{value, error}}: {str(answer)[:120]}")
+        return answer["value"], answer.get("error")
+
+    def post(self, body: Any) -> tuple[int, Any]:
+        """POST ``body`` to the call path; retries while the server is starting (refused, 503)."""
+        data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=True).encode("utf-8")
+        deadline = time.monotonic() + self.wait_s
+        pause = 0.1
+        while True:
+            try:
+                status, text = self._request(data)
+            except (ConnectionError, socket.timeout, http.client.HTTPException, OSError) as exc:
+                self.close()
+                if time.monotonic() >= deadline:
+                    raise DicecError(f"model server {self.url} cannot be reached: {exc}") from None
+            else:
+                if status != 503 or time.monotonic() >= deadline:
+                    try:
+                        return status, json.loads(text)
+                    except json.JSONDecodeError:
+                        return status, {"error": text[:200]}
+            time.sleep(pause)
+            pause = min(2.0, pause * 2)
+
+    def _request(self, data: bytes) -> tuple[int, str]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        try:
+            self._conn.request("POST", self.prefix + CALL_PATH, body=data,
+                               headers={"Content-Type": "application/json", "Accept": "application/json"})
+            response = self._conn.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except Exception:
+            self.close()
+            raise
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return response.status, text
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class RemoteBackend:
+    """A backend whose calls a model server evaluates (see :func:`dicec.runtime.backend.evaluate`)."""
+
+    name = "service"
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    def evaluate_call(self, spec: Any, form: Any, image: Any, call: Any) -> tuple[Any, str | None]:
+        return self.client.evaluate(image, call)
+
+    def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
+        raise DicecError("the service backend evaluates whole calls (evaluate_call), not raw answers")
+
+
+def run_call(*, name: str, service: str, image_uri: str, call_payload: str, patch_json: str = '"image"',
+             index: str = "none", refs_json: str = "{}", value_out: str, record_out: str,
+             operator_dirs: tuple[str, ...] = (), services: dict[str, str] | None = None,
+             wait_s: float = DEFAULT_WAIT_S, log: Log = lambda s: None) -> Any:
+    """``dicec op call``: what ``dicec op`` does, with the calls evaluated by the model server at ``service``.
+
+    The flags mean what they mean for ``dicec op`` (:mod:`dicec.emit.steps`); the value and record files
+    are written by the same code (:func:`dicec.runtime.step.compute_call`, :func:`~dicec.runtime.step.write_output`).
+    """
+    from dicec.runtime.calls import canonical_json
+    from dicec.runtime.images import load_image
+    from dicec.runtime.step import compute_call, prepare_call, write_output
+
+    url = resolve_service(service, services)
+    spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
+    image = load_image(image_uri)
+    client = ServiceClient(url, wait_s=wait_s)
+    try:
+        value, record = compute_call(spec, form, args, patch, image=image, backend=RemoteBackend(client), log=log)
+    finally:
+        client.close()
+    write_output(value_out, canonical_json(value))
+    write_output(record_out, canonical_json(record))
+    log(f"{name}: model server {url}, value {canonical_json(value)[:200]}")
+    return value

@@ -1,0 +1,233 @@
+"""``dicec run`` of a services-mode workflow: the model servers its manifests describe, on loopback.
+
+A services-mode YAML stream (``dicec compile --mode services``) carries, beside the Workflow, a
+Deployment per model server whose container runs ``dicec op serve NAME...`` and a Service selecting
+its pods. :func:`local_servers` reads them (a Service whose selector matches a Deployment's pod
+labels, that Deployment's ``serve`` arguments: operators, ``--max-batch``, ``--max-wait-ms``) and
+:func:`serving` starts one server per Deployment on ``127.0.0.1`` and a free port -- in this process
+(``--isolation thread``: :class:`dicec.runtime.serve.ModelServer` on threads, models shared with the
+in-process steps) or as ``dicec op serve`` subprocesses (``--isolation process``, as a pod runs it) --
+waits until each is ready, and stops them (SIGTERM, drained) when the run ends, however it ends.
+
+The seam to the steps is the ``DICEC_SERVICES`` environment variable (:mod:`dicec.runtime.client`):
+Service name -> local base URL, added to the run's step environment, so ``dicec op call NAME
+--service http://NAME...`` in the workflow reaches the local server without rewriting the file. One
+replica runs per Deployment, whatever ``replicas`` says. A workflow without servers runs unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Iterator
+
+from dicec.errors import DicecError, Location
+
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalServer:
+    """A model server to start locally.
+
+    Attributes:
+        deployment: the Deployment's name.
+        services: the names of the Services that select its pods.
+        operators: the operators it serves.
+        max_batch: its ``--max-batch``.
+        max_wait_ms: its ``--max-wait-ms``.
+    """
+
+    deployment: str
+    services: tuple[str, ...]
+    operators: tuple[str, ...]
+    max_batch: int
+    max_wait_ms: float
+
+
+def local_servers(path: str) -> tuple[LocalServer, ...]:
+    """The model servers a YAML stream describes (none for a pods-mode workflow)."""
+    import yaml
+
+    from dicec.files import read_text
+
+    where = Location(path=path)
+    try:
+        docs = [d for d in yaml.safe_load_all(read_text(path, what="workflow")) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
+        raise DicecError(f"not valid YAML: {getattr(exc, 'problem', exc)}", location=where) from None
+    deployments = []
+    for d in docs:
+        if d.get("kind") != "Deployment":
+            continue
+        spec = d.get("spec") or {}
+        template = spec.get("template") or {}
+        containers = (template.get("spec") or {}).get("containers") or []
+        serving = [c for c in containers if isinstance(c, dict) and list(c.get("command") or [])[:3] == ["dicec", "op", "serve"]]
+        if not serving:
+            continue
+        name = (d.get("metadata") or {}).get("name")
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        deployments.append((name, labels, _serve_args(serving[0], name, where)))
+    out = []
+    for name, labels, (operators, max_batch, max_wait_ms) in deployments:
+        services = tuple(sorted(
+            (s.get("metadata") or {}).get("name") for s in docs if s.get("kind") == "Service"
+            and isinstance((s.get("spec") or {}).get("selector"), dict) and (s["spec"]["selector"])
+            and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())))
+        if not services:
+            raise DicecError(f"Deployment {name!r} runs a model server but no Service selects its pods", location=where)
+        out.append(LocalServer(deployment=name, services=services, operators=operators, max_batch=max_batch,
+                               max_wait_ms=max_wait_ms))
+    return tuple(out)
+
+
+def _serve_args(container: dict, name: str, where: Location) -> tuple[tuple[str, ...], int, float]:
+    args = [str(a) for a in list(container.get("command") or [])[3:] + list(container.get("args") or [])]
+    operators, options, i = [], {"--max-batch": "8", "--max-wait-ms": "0"}, 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--"):
+            key, eq, value = a.partition("=")
+            if not eq:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            options[key] = value
+        else:
+            operators.append(a)
+        i += 1
+    try:
+        return tuple(operators), int(options["--max-batch"]), float(options["--max-wait-ms"])
+    except ValueError:
+        raise DicecError(f"Deployment {name!r}: --max-batch and --max-wait-ms must be numbers", location=where) from None
+
+
+@contextlib.contextmanager
+def serving(path: str, options: Any) -> Iterator[Any]:
+    """Start the workflow's model servers for a run; yields the run options with ``DICEC_SERVICES`` set."""
+    from dicec.runtime.client import SERVICES_ENV
+
+    servers = local_servers(path)
+    if not servers:
+        yield options
+        return
+    started: list[Any] = []
+    try:
+        urls: dict[str, str] = {}
+        for server in servers:
+            handle = (_start_process if options.isolation == "process" else _start_thread)(server, options.env)
+            started.append(handle)
+            for name in server.services:
+                urls[name] = handle.url
+        for handle in started:
+            handle.wait_ready()
+        yield replace(options, env={**options.env, SERVICES_ENV: json.dumps(urls, sort_keys=True)})
+    finally:
+        for handle in reversed(started):
+            handle.stop()
+
+
+def _operator_dirs(env: dict[str, str]) -> tuple[str, ...]:
+    return tuple(d for d in env.get("DICEC_OPERATORS", "").split(os.pathsep) if d)
+
+
+class _ThreadServer:
+    def __init__(self, server: LocalServer, env: dict[str, str]) -> None:
+        from dicec.runtime.serve import ModelServer, ServeOptions
+
+        self.name = server.deployment
+        # registry_for adds $DICEC_OPERATORS of this process itself; the run's own folders come here
+        self.server = ModelServer(ServeOptions(operators=server.operators, host="127.0.0.1", port=0,
+                                               max_batch=server.max_batch, max_wait_ms=server.max_wait_ms,
+                                               models=env.get("DICEC_MODELS"), operator_dirs=_operator_dirs(env)))
+        self.server.start()
+        self.url = self.server.url
+
+    def wait_ready(self) -> None:
+        self.server.wait_ready(READY_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self.server.stop(delay_s=0.0)
+
+
+def _start_thread(server: LocalServer, env: dict[str, str]) -> _ThreadServer:
+    return _ThreadServer(server, env)
+
+
+class _ProcessServer:
+    def __init__(self, server: LocalServer, env: dict[str, str]) -> None:
+        from pathlib import Path
+
+        from dicec.runtime.workflow import LAUNCHER
+
+        self.name = server.deployment
+        argv = [*LAUNCHER, "op", "serve", *server.operators, "--host", "127.0.0.1", "--port", "0",
+                "--max-batch", str(server.max_batch), "--max-wait-ms", f"{server.max_wait_ms:g}"]
+        full_env = {**os.environ, **env}
+        package_root = str(Path(__file__).resolve().parents[2])
+        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, full_env.get("PYTHONPATH", "")) if p)
+        self.log: list[str] = []
+        try:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         env=full_env, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            raise DicecError(f"cannot start the model server {self.name}: {exc.strerror or exc}") from None
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        marker = "listening on "
+        if marker not in line:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+            self._drain.join(timeout=1)
+            tail = " | ".join(self.log[-3:]) or "no output"
+            raise DicecError(f"model server {self.name} did not start (exit {self.proc.returncode}): {tail}")
+        self.url = line.split(marker, 1)[1].split()[0]
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr or []:
+            self.log.append(line.rstrip("\n"))
+
+    def wait_ready(self) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise DicecError(f"model server {self.name} exited ({self.proc.returncode}): "
+                                 f"{' | '.join(self.log[-3:]) or 'no output'}")
+            try:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+                conn.request("GET", "/readyz")
+                status = conn.getresponse().status
+                conn.close()
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise DicecError(f"model server {self.name} was not ready after {READY_TIMEOUT_S:g} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self._drain.join(timeout=1)
+
+
+def _start_process(server: LocalServer, env: dict[str, str]) -> _ProcessServer:
+    return _ProcessServer(server, env)

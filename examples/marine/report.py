@@ -1,0 +1,187 @@
+"""The marine-litter example's edge-cloud report: a Jetson on a survey vessel, offloading to the cloud.
+
+Usage: python examples/marine/report.py [-o examples/marine/REPORT.md]
+
+Every question in examples/marine/questions/ is compiled (offline code generation) and placed on
+examples/marine/pools.yaml (a Jetson AGX Orin edge pool, the vessel's CPU, dicec's default cloud
+pools), then figured with dicec.cost.edge against cloud-only (the same catalogue without the edge
+pools): end-to-end latency, bytes over the uplink and cloud dollars, when the edge finds something,
+when it finds nothing, and for a stream of 1000 frames of which 10% hold litter -- in services mode
+(warm model servers), in pods mode (a pod per step), and with Argo's per-step start-up set to zero
+(a what-if: steps as calls inside one warm process). The figures are set next to DiCE-M's claims.
+Finally the floating-bottles workflow is run on this machine (``dicec run --models seeded``) on two
+generated frames, one where the seeded detector finds nothing, to show the offloaded step skipped,
+the answer equal to ``dicec exec``'s, and the crop bytes of the boxes the edge step really returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HIT_RATE, FRAMES = 0.1, 1000
+#: Generated frames (noise, 320x240, as tests/runtime/helpers.write_image makes them): the seeded
+#: detector finds no bottle in seed 27 and two in seed 0.
+RUN_SEEDS = (27, 0)
+
+
+def reports(mode: str, **timing):
+    from dicec.cost.edge import LinkModel
+    from dicec.cost.edge_report import compare_inputs
+    from dicec.cost.model import TimingModel
+    from dicec.placement import load_pools
+    from dicec.tools import discover
+
+    questions = [str(p.relative_to(HERE.parents[1])) for p in sorted((HERE / "questions").glob("*.txt"))]
+    return compare_inputs(questions, discover(), load_pools(HERE / "pools.yaml"), TimingModel(**timing), LinkModel(),
+                          mode=mode, hit_rate=HIT_RATE, frames=FRAMES)
+
+
+def summary_rows(rows, label: str) -> list[str]:
+    out = []
+    for r in rows:
+        n, f, s = r["cases"]["nothing"], r["cases"]["found"], r["stream"]
+        be = r["break_even_uplink_mbps"]
+        out.append(f"| {Path(r['input']).stem} | {label} | {n['edge_cloud']['latency_s']:.2f} s vs "
+                   f"{n['cloud_only']['latency_s']:.2f} s (**{n['latency_speedup']:.2f}x**) | "
+                   f"{f['edge_cloud']['latency_s']:.2f} s vs {f['cloud_only']['latency_s']:.2f} s "
+                   f"({f['latency_speedup']:.2f}x) | {s['edge_cloud']['uplink_bytes'] / 1e6:.1f} MB vs "
+                   f"{s['cloud_only']['uplink_bytes'] / 1e6:.1f} MB | ${s['edge_cloud']['cloud_usd']:.4f} vs "
+                   f"${s['cloud_only']['cloud_usd']:.4f} (**{_pct(s['cloud_usd_saved'])} saved**) | "
+                   + ("never" if be is None else f"<= {be:g} Mbit/s") + " |")
+    return out
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x * 100:.1f}%"
+
+
+def run_frames(tmp: Path) -> list[str]:
+    """Compile floating-bottles, run it and exec its program on the RUN_SEEDS frames (seeded models)."""
+    import numpy as np
+
+    from dicec.analysis import analyse
+    from dicec.cost.edge import box_bytes
+    from dicec.emit import dump_yaml, emit_workflow
+    from dicec.pipeline import generate
+    from dicec.placement import load_pools, place
+    from dicec.runtime.backend import get_backend, registry_for
+    from dicec.runtime.images import encode_png, load_image
+    from dicec.runtime.program import run_program
+    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.tools import discover
+
+    registry = discover()
+    question = (HERE / "questions" / "floating-bottles.txt").read_text().strip()
+    program = generate(question, registry).code
+    placed = place(analyse(program, registry, path="floating-bottles.txt", question=question), registry,
+                   load_pools(HERE / "pools.yaml"))
+    wf = tmp / "wf.yaml"
+    wf.write_text(dump_yaml([emit_workflow(placed)]))
+    lines = ["| frame | edge detections (boxes) | crop bytes at 3 B/pixel | whole frame | skipped | `dicec run` "
+             "| `dicec exec` |", "|---|---|---|---|---|---|---|"]
+    for seed in RUN_SEEDS:
+        rng = np.random.default_rng(seed)
+        image = tmp / f"frame-{seed}.png"
+        image.write_bytes(encode_png(rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8)))
+        keep = tmp / f"run-{seed}"
+        result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"},
+                                                  keep_dir=str(keep)))
+        boxes = json.loads(next(keep.glob("find-bottle/**/value.json")).read_text())
+        serial = run_program(program, registry=registry_for(), image=load_image(str(image)), backend=get_backend("seeded"))
+        lines.append(f"| `frame-{seed}.png` (320x240) | {len(boxes)} | {box_bytes(boxes, 3):,.0f} | {320 * 240 * 3:,} | "
+                     f"{', '.join(result.skipped) or 'none'} | {json.loads(result.outputs['answer'])!r} | "
+                     f"{serial.answer!r} |")
+    return lines
+
+
+def markdown(services, pods, warm, runs: list[str]) -> str:
+    from dicec.cost.edge_report import markdown as tables
+
+    s0 = services[0]
+    by = {(mode, Path(r["input"]).stem): r for mode, rows in (("services", services), ("pods", pods), ("warm", warm))
+          for r in rows}
+    fb_s, fb_p, fb_w = (by[(m, "floating-bottles")]["cases"]["nothing"] for m in ("services", "pods", "warm"))
+    fb_be = by[("services", "floating-bottles")]["break_even_uplink_mbps"]
+
+    def saved(mode: str) -> str:
+        return ", ".join(f"`{q}` {_pct(r['stream']['cloud_usd_saved'])}" for (m, q), r in sorted(by.items()) if m == mode)
+    out = ["# Marine litter: a Jetson on the vessel, the cloud only for crops", "",
+           "Generated by `python examples/marine/report.py -o examples/marine/REPORT.md`; pools in",
+           "`examples/marine/pools.yaml` (edge figures and their sources in `SOURCE.md` beside it), timing model in",
+           "`dicec/cost/model.py`, edge-cloud model in `dicec/cost/edge.py`. Uplink "
+           f"{s0['uplink_mbps']:g} Mbit/s; frames {s0['link']['frame'][0]}x{s0['link']['frame'][1]} at "
+           f"{s0['link']['bytes_per_pixel']:g} bytes/pixel; crops {s0['link']['crop'][0]}x{s0['link']['crop'][1]};",
+           f"{s0['timing_model']['fanout']} detections when the edge finds something; stream: {FRAMES} frames, "
+           f"{HIT_RATE * 100:g}% with litter.", "",
+           "## Against DiCE-M's claims", "",
+           "| question | setting | nothing found: edge-cloud vs cloud-only | found | uplink, stream | cloud $, stream "
+           "| 2x when nothing found needs an uplink |", "|---|---|---|---|---|---|---|",
+           *summary_rows(services, "services"), *summary_rows(pods, "pods"),
+           *summary_rows(warm, "no per-step start-up (what-if)"), "",
+           "- DiCE-M: **more than 2x lower latency when nothing is found**. *Not reproduced with Argo steps*:",
+           "  the model gives it only where the frame upload outweighs what both plans pay anyway. With Argo's",
+           "  per-step start-up (5 s pod start-up SLO + 1 s step overhead, on the vessel as in the cloud) the",
+           f"  detector-then-verify question (`floating-bottles`) is {fb_s['latency_speedup']:.2f}x faster in services mode and",
+           f"  {fb_p['latency_speedup']:.2f}x in pods mode at {s0['uplink_mbps']:g} Mbit/s: both plans pay two step start-ups",
+           "  (detector, answer) and the edge's GPU is slower; what edge-cloud saves is the frame upload",
+           f"  ({s0['link']['frame_bytes'] / 1e6:.1f} MB, {s0['link']['frame_bytes'] * 8 / s0['uplink_mbps'] / 1e6:.1f} s). "
+           f"2x needs an uplink of {fb_be:g} Mbit/s or slower (last column). Without",
+           "  per-step start-up (the what-if rows: detector and answer as calls in one warm process, as an",
+           f"  edge loop would run them) the upload dominates and the edge is {fb_w['latency_speedup']:.1f}x faster, well past 2x.",
+           "  `litter-near-boat` gains nothing: its program asks the whole frame a VQA question (speculated:",
+           "  the analysis does not evaluate program guards), so the frame goes up anyway.",
+           "- DiCE-M: **more than half the cloud cost** saved. Reproduced where the cloud work is mostly the",
+           "  detector: cloud-only pays it in the cloud for every frame, edge-cloud pays the cloud only for the",
+           f"  offloaded crops of the {HIT_RATE * 100:g}% of frames with litter, and nothing for a question the edge answers alone",
+           f"  (saved in services mode: {saved('services')};",
+           f"  in pods mode: {saved('pods')}). Where a",
+           "  heavy whole-frame step stays in the cloud (`litter-near-boat`'s VQA model) only the detectors'",
+           "  share is saved; in pods mode each offloaded pod also pays its model load, so less is saved.",
+           "- **Bytes**: cloud-only sends every frame (6.2 MB raw); edge-cloud sends 3 crops of 160x160",
+           "  (230 kB) on a hit and nothing otherwise, unless a cloud step reads the whole frame.",
+           "- **Pods mode on one edge GPU** is slow when the edge has several steps (`plastic-litter`: six",
+           "  GLIP pods, each loading its model, one at a time on the one device): on the edge, use services mode.",
+           "", "## What the model counts, and what it leaves out", "",
+           "- Counted: per step, pod start-up + Argo overhead + model load (pods) or request overhead (services)",
+           "  + the operator's latency on the pool's GPU (ORIN on the edge, from `operators/*/spec.yaml`); the",
+           "  uplink, one transfer at a time; the edge device's single GPU (its work runs one step at a time);",
+           "  cloud GPU seconds at list price.",
+           "- Left out: result JSON both ways and network round trips (small next to a frame); image pulls",
+           "  (once per node); the vessel's power; the cloud services' idle time (services mode);",
+           "  queueing between frames of the stream (means are per-frame figures).",
+           "- Not yet built: the crop *transport*. The offloaded step receives its box (`{{item}}`) and reads",
+           "  the image URI, so on a cluster today the crop is cut in the cloud from a stored frame; the",
+           "  bytes above are what an edge step uploading only the crop would send.",
+           "", "## Run on this machine", "",
+           "`floating-bottles` compiled on the marine pools and run with `dicec run --models seeded` on two generated",
+           "frames; the seeded detector finds nothing in the first, so the offloaded `verify-property-bottle` step",
+           "(guarded `when: '{{tasks.find-bottle.outputs.parameters.value}}' != '[]'`) is skipped and the answer",
+           "still equals the serial program's. Crop bytes are the areas of the boxes the edge step returned times",
+           "3 bytes/pixel (the seeded detector's boxes are random, so they are large here):", "", *runs, "",
+           "## Per question (services mode)", "", tables(services)]
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", default=None, help="write the Markdown report here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = run_frames(Path(tmp))
+    text = markdown(reports("services"), reports("pods"), reports("services", pod_startup_s=0.0, step_overhead_s=0.0),
+                    runs)
+    if args.output:
+        from dicec.files import write_atomic
+
+        write_atomic(args.output, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

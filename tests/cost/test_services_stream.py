@@ -1,0 +1,33 @@
+"""dicec cost and simulate read a services-mode stream (Deployments and Services before the Workflow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dicec.cli import cli
+
+QUESTION = Path(__file__).resolve().parents[2] / "examples" / "questions" / "damage-parts.txt"
+
+
+def test_cost_and_simulate_read_the_services_stream_as_the_workflow_alone(tmp_path):
+    from dicec.cost.inputs import program_of_workflow
+
+    services, pods = tmp_path / "services.yaml", tmp_path / "pods.yaml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["compile", str(QUESTION), "--mode", "services", "-o", str(services)]).exit_code == 0
+    assert runner.invoke(cli, ["compile", str(QUESTION), "-o", str(pods)]).exit_code == 0
+    assert services.read_text().startswith("apiVersion: apps/v1\nkind: Deployment\n")
+    assert program_of_workflow(str(services)) == program_of_workflow(str(pods))
+    for verb in (["cost"], ["simulate", "--nodes", "1,2"]):
+        got = {}
+        for path in (services, pods):
+            result = runner.invoke(cli, [*verb, str(path), "--mode", "services", "--format", "json"])
+            assert result.exit_code == 0, result.output
+            body = json.loads(result.output)
+            body.pop("input", None)
+            body.pop("inputs", None)
+            got[path.name] = body
+        assert got["services.yaml"] == got["pods.yaml"]

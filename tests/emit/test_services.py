@@ -1,0 +1,204 @@
+"""Services mode: model-server Deployments and Services beside the Workflow, valid, hardened, sized."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from dicec.emit import EmitOptions
+from dicec.emit.hardening import is_hardened_container
+from dicec.emit.services import TARGET_UTILISATION, plan_servers, server_name
+from dicec.errors import DicecError
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples" / "questions").glob("*.txt"))
+#: A Kubernetes version kubernetes-validate ships schemas for (1.25 to 1.37 in the pinned range).
+K8S_VERSION = "1.30.0"
+
+PROGRAM = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    cars = image_patch.find("car")
+    dog = image_patch.exists("dog")
+    red = image_patch.verify_property("car", "red")
+    depth = image_patch.compute_depth()
+    return [len(cars), dog, red, depth]
+'''
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from dicec.placement import load_pools
+    from dicec.runtime.backend import registry_for
+
+    return {"registry": registry_for(), "pools": load_pools()}
+
+
+def compile_services(path_or_source, registry, pools, **options):
+    from dicec.pipeline import compile_path, compile_text
+
+    opts = EmitOptions(mode="services", **options)
+    if isinstance(path_or_source, Path):
+        return compile_path(str(path_or_source), registry=registry, catalogue=pools, options=opts)
+    return compile_text(path_or_source, "program", path="p.py", registry=registry, catalogue=pools, options=opts)
+
+
+def documents(text: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+@pytest.mark.parametrize("question", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
+    from dicec.validate import validate_text
+
+    compiled = compile_services(question, setup["registry"], setup["pools"])
+    docs = documents(compiled.yaml)
+    assert docs[-1]["kind"] == "Workflow" and compiled.workflow == docs[-1]
+    manifests = docs[:-1]
+    assert manifests and [d["kind"] for d in manifests] == ["Deployment", "Service"] * (len(manifests) // 2)
+    names = [d["metadata"]["name"] for d in manifests[::2]]
+    assert names == sorted(names) and [d["metadata"]["name"] for d in manifests[1::2]] == names
+    for doc in manifests:
+        assert kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        assert len(doc["metadata"]["name"]) <= 63
+    assert validate_text(compiled.yaml, path=question.name) == []
+
+    served = {}
+    for dep in manifests[::2]:
+        pod = dep["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert is_hardened_container(container, pod["securityContext"]) == []
+        assert pod["automountServiceAccountToken"] is False
+        assert container["command"] == ["dicec", "op", "serve"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        pool = setup["pools"].get(dep["metadata"]["labels"]["dicec.dev/pool"])
+        if pool.has_gpu:
+            assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+            assert pod["nodeSelector"] == pool.node_labels
+            assert [t["key"] for t in pod["tolerations"]] == [t["key"] for t in pool.taints]
+        ops = container["args"][:container["args"].index("--host")]
+        assert dep["metadata"]["annotations"]["dicec.dev/operators"] == ",".join(ops)
+        assert sum(setup["registry"].get(o).profile.gpu_memory_gb for o in ops) <= (pool.gpu_memory_gb or math.inf)
+        assert dep["spec"]["replicas"] >= 1
+        assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+        for o in ops:
+            served[(o, pool.name)] = f"http://{dep['metadata']['name']}"
+    for svc in manifests[1::2]:
+        assert svc["spec"]["ports"][0]["targetPort"] == "http"
+
+    wf = docs[-1]
+    templates = {t["name"]: t for t in wf["spec"]["templates"]}
+    dag = templates["main"]["dag"]["tasks"]
+    for task in dag:
+        t = templates[task["template"]]
+        if task["name"] == "answer" or "container" not in t:
+            continue
+        c = t["container"]
+        assert c["command"][:3] == ["dicec", "op", "call"]
+        assert "nvidia.com/gpu" not in c["resources"]["requests"]  # a light CPU step
+        assert is_hardened_container(c, t.get("securityContext") or wf["spec"].get("securityContext")) == []
+        url = c["args"][c["args"].index("--service") + 1]
+        placement = compiled.placed.placements[task["name"]]
+        assert served[(c["command"][3], placement.pool)] == url
+        assert [p["name"] for p in t["outputs"]["parameters"]] == ["value", "record"]
+
+
+def test_the_stream_is_deterministic(setup):
+    a = compile_services(EXAMPLES[0], setup["registry"], setup["pools"]).yaml
+    b = compile_services(EXAMPLES[0], setup["registry"], setup["pools"]).yaml
+    assert a == b
+
+
+def test_small_models_share_a_gpu_first_fit_largest_first(registry, setup):
+    """find (6 GB) + exists (6) + verify_property (4) fill a 16 GB A4000; compute_depth (3) needs a second GPU."""
+    compiled = compile_services(PROGRAM, registry, setup["pools"])
+    servers = plan_servers(compiled.placed)
+    assert [s.operators for s in servers] == [("compute_depth",), ("exists", "find", "verify_property")]
+    assert [s.gpu_memory_gb for s in servers] == [3, 16]
+    assert all(s.pool.name == "a4000" for s in servers)
+    assert servers[1].name == "dicec-exists-find-verify-property-a4000"
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in documents(compiled.yaml)[:-1]]
+    assert kinds == [("Deployment", "dicec-compute-depth-a4000"), ("Service", "dicec-compute-depth-a4000"),
+                     ("Deployment", servers[1].name), ("Service", servers[1].name)]
+
+
+def test_replicas_follow_the_query_rate(registry, setup):
+    placed = compile_services(PROGRAM, registry, setup["pools"]).placed
+    busy = {s.name: s.busy_s for s in plan_servers(placed)}
+    # synthetic latency on an A4000 is 0.5 s per call (tests/support.py); services mode: no model load
+    assert busy == {"dicec-compute-depth-a4000": 0.5, "dicec-exists-find-verify-property-a4000": 1.5}
+    for qps in (0.01, 1, 3, 10):
+        got = {s.name: s.replicas for s in plan_servers(placed, qps=qps)}
+        assert got == {n: max(1, math.ceil(qps * b / TARGET_UTILISATION - 1e-9)) for n, b in busy.items()}
+    compiled = compile_services(PROGRAM, registry, setup["pools"], qps=10)
+    dep = documents(compiled.yaml)[2]
+    assert dep["spec"]["replicas"] == 22 and dep["metadata"]["annotations"]["dicec.dev/qps"] == "10"
+
+
+def test_replicas_stop_at_the_pools_node_limit(registry, setup):
+    from dataclasses import replace
+
+    placed = compile_services(PROGRAM, registry, setup["pools"]).placed
+    pools = {k: replace(p, max_nodes=4) if p.has_gpu else p for k, p in placed.pools.items()}
+    servers = plan_servers(replace(placed, pools=pools), qps=100)
+    assert [s.replicas for s in servers] == [4, 4]
+
+
+def test_a_fan_out_counts_its_assumed_elements(registry, setup):
+    source = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    return [p.exists("dent") for p in image_patch.find("car")]
+'''
+    compiled = compile_services(source, registry, setup["pools"])
+    (server,) = plan_servers(compiled.placed)
+    assert server.operators == ("exists", "find") and server.busy_s == pytest.approx(0.5 + 3 * 0.5)
+
+
+def test_namespace_reaches_manifests_and_urls(setup):
+    compiled = compile_services(EXAMPLES[0], setup["registry"], setup["pools"], namespace="vision")
+    docs = documents(compiled.yaml)
+    assert all(d["metadata"]["namespace"] == "vision" for d in docs)
+    args = [a for t in docs[-1]["spec"]["templates"] for a in (t.get("container") or {}).get("args", [])]
+    assert any(a.endswith(".vision.svc") and a.startswith("http://dicec-") for a in args)
+
+
+def test_long_operator_lists_get_a_hashed_name():
+    name = server_name(tuple(f"operator_number_{i}" for i in range(6)), "a4000")
+    assert name.startswith("dicec-a4000-") and len(name) <= 63
+    assert name == server_name(tuple(f"operator_number_{i}" for i in range(6)), "a4000")
+
+
+def test_kubernetes_validate_would_catch_a_broken_manifest(setup):
+    dep = documents(compile_services(EXAMPLES[0], setup["registry"], setup["pools"]).yaml)[0]
+    dep["spec"]["template"]["spec"]["containers"][0]["probe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+
+
+def test_mode_and_qps_are_checked():
+    with pytest.raises(DicecError, match="--mode"):
+        EmitOptions(mode="serverless")
+    with pytest.raises(DicecError, match="--qps"):
+        EmitOptions(mode="services", qps=0)
+
+
+def test_compile_cli_writes_the_stream(tmp_path):
+    from click.testing import CliRunner
+
+    from dicec.cli import cli
+
+    out = tmp_path / "wf.yaml"
+    result = CliRunner().invoke(cli, ["compile", str(EXAMPLES[0]), "--mode", "services", "--qps", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    kinds = [d["kind"] for d in documents(out.read_text())]
+    assert kinds[-1] == "Workflow" and "Deployment" in kinds and "Service" in kinds
+    assert CliRunner().invoke(cli, ["validate", str(out)]).exit_code == 0
+    bad = CliRunner().invoke(cli, ["compile", str(EXAMPLES[0]), "--mode", "services", "--qps", "0"])
+    assert bad.exit_code == 2
+    pods = CliRunner().invoke(cli, ["compile", str(EXAMPLES[0]), "-o", str(tmp_path / "p.yaml")])
+    assert pods.exit_code == 0, pods.output
+    assert [d["kind"] for d in documents((tmp_path / "p.yaml").read_text())] == ["Workflow"]

@@ -1,0 +1,253 @@
+"""The model server (dicec op serve) on loopback: answers, concurrency, batching, errors, shutdown."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import write_image  # noqa: E402
+
+from dicec.errors import DicecError  # noqa: E402
+from dicec.runtime.serve import ModelServer, ServeOptions  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    from dicec.runtime.images import load_image
+
+    return load_image(str(write_image(tmp_path_factory.mktemp("serve") / "a.png", seed=7)))
+
+
+@pytest.fixture
+def server():
+    s = ModelServer(ServeOptions(operators=("find", "exists", "llm_query"), port=0, max_batch=8, max_wait_ms=60,
+                                 models="seeded"))
+    s.start()
+    s.wait_ready(30)
+    yield s
+    s.stop(delay_s=0)
+
+
+def request(url: str, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    hdrs = {"Content-Type": "application/json"} if data is not None else {}
+    hdrs.update(headers or {})
+    conn.request(method, path, body=data, headers=hdrs)
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    conn.close()
+    return resp.status, (json.loads(text) if resp.getheader("Content-Type", "").startswith("application/json") else text)
+
+
+def call_body(image, operator="exists", args=("dog",), patch=None, form="method", data=True):
+    ref = {"sha256": image.digest}
+    if data:
+        ref["data"] = base64.b64encode(image.data).decode()
+    whole = {"left": 0, "lower": 0, "right": image.width, "upper": image.height}
+    return {"operator": operator, "form": form, "patch": whole if patch is None and form == "method" else patch,
+            "args": list(args), "image": ref}
+
+
+def expected(image, body):
+    """What dicec op computes for the same call in this process (the seeded backend)."""
+    from dicec.runtime.backend import evaluate, get_backend, registry_for
+    from dicec.runtime.calls import Call
+
+    spec = registry_for().get(body["operator"])
+    call = Call(operator=body["operator"], form=body["form"], patch=body["patch"], args=tuple(body["args"]))
+    return evaluate(get_backend("seeded"), spec, spec.form(body["form"]), image, call)
+
+
+def metric(text: str, name: str, operator: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f'dicec_serve_{name}{{operator="{operator}"}} '):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} for {operator} in {text}")
+
+
+def test_health_readiness_and_a_call(server, image):
+    assert request(server.url, "GET", "/healthz") == (200, {"status": "alive"})
+    status, ready = request(server.url, "GET", "/readyz")
+    assert status == 200 and ready["status"] == "ready" and ready["operators"] == ["find", "exists", "llm_query"]
+    body = call_body(image, "find", ["car"])
+    status, answer = request(server.url, "POST", "/v1/call", body)
+    assert status == 200 and answer["backend"] == "seeded"
+    value, error = expected(image, body)
+    assert (answer["value"], answer["error"]) == (value, error) and isinstance(value, list)
+    fn = call_body(image, "llm_query", ["what is this?", None, True], form="function")
+    status, answer = request(server.url, "POST", "/v1/call", fn)
+    assert status == 200 and answer["value"] == expected(image, fn)[0]
+
+
+def test_concurrent_requests_are_answered_correctly_and_batched(server, image):
+    request(server.url, "POST", "/v1/call", call_body(image))  # the image is now held: later calls omit it
+    bodies = [call_body(image, "exists", [f"thing {i}"], data=False) for i in range(48)]
+    barrier = threading.Barrier(16)
+
+    def send(body):
+        if bodies.index(body) < 16:
+            barrier.wait()
+        return request(server.url, "POST", "/v1/call", body)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(send, bodies))
+    for body, (status, answer) in zip(bodies, answers):
+        assert status == 200
+        assert answer["value"] == expected(image, body)[0]
+    assert max(a["batch_size"] for _, a in answers) > 1
+    status, text = request(server.url, "GET", "/metrics")
+    assert status == 200
+    assert metric(text, "requests_total", "exists") == 49
+    assert metric(text, "batch_size_max", "exists") > 1
+    assert metric(text, "batches_total", "exists") < 49  # fewer batches than requests: batching happened
+    assert metric(text, "batch_size_sum", "exists") == 49
+    assert metric(text, "requests_total", "find") == 0
+
+
+def test_max_batch_bounds_a_batch(image):
+    s = ModelServer(ServeOptions(operators=("exists",), port=0, max_batch=3, max_wait_ms=100, models="seeded"))
+    s.start()
+    try:
+        s.wait_ready(30)
+        request(s.url, "POST", "/v1/call", call_body(image))
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda i: request(s.url, "POST", "/v1/call",
+                                                      call_body(image, args=[str(i)], data=False)), range(12)))
+        assert all(st == 200 for st, _ in answers)
+        assert max(a["batch_size"] for _, a in answers) == 3
+    finally:
+        s.stop(delay_s=0)
+
+
+@pytest.mark.parametrize("mutate, status, words", [
+    (lambda b: {**b, "operator": "compute_depth"}, 404, "not served here"),
+    (lambda b: {**b, "form": "function"}, 400, "'form'"),
+    (lambda b: {**b, "args": "dog"}, 400, "'args' must be a list"),
+    (lambda b: {**b, "args": []}, 400, "takes 1 to 1 arguments"),
+    (lambda b: {**b, "patch": {"left": 0}}, 400, "'patch' must be a box"),
+    (lambda b: {**b, "extra": 1}, 400, "unknown field 'extra'"),
+    (lambda b: {**b, "image": {"sha256": "x"}}, 400, "64 lower-case hex"),
+    (lambda b: {**b, "image": {"sha256": "0" * 64}}, 409, "send it again with 'data'"),
+    (lambda b: {**b, "image": {"sha256": "0" * 64, "data": b["image"]["data"]}}, 400, "does not match"),
+    (lambda b: {**b, "image": {"sha256": "0" * 64, "data": "***"}}, 400, "not valid base64"),
+    (lambda b: [b], 400, "JSON object"),
+])
+def test_bad_calls_get_a_clear_4xx(server, image, mutate, status, words):
+    got, body = request(server.url, "POST", "/v1/call", mutate(call_body(image)))
+    assert got == status and words in body["error"], body
+
+
+def test_a_bad_image_is_a_400(server):
+    data = b"not an image at all"
+    ref = {"sha256": hashlib.sha256(data).hexdigest(), "data": base64.b64encode(data).decode()}
+    body = {"operator": "exists", "form": "method", "patch": {"left": 0, "lower": 0, "right": 1, "upper": 1},
+            "args": ["x"], "image": ref}
+    status, answer = request(server.url, "POST", "/v1/call", body)
+    assert status == 400 and "image" in answer["error"]
+
+
+def test_transport_errors(server):
+    assert request(server.url, "POST", "/v1/call", raw=b"{not json")[0] == 400
+    assert request(server.url, "POST", "/v1/call", raw=b"{}", headers={"Content-Type": "text/plain"})[0] == 415
+    assert request(server.url, "GET", "/v1/call")[0] == 405
+    assert request(server.url, "POST", "/healthz", {})[0] == 405
+    assert request(server.url, "GET", "/nope")[0] == 404
+    big = server.options.max_body_bytes + 1
+    status, body = request(server.url, "POST", "/v1/call", raw=b"x", headers={"Content-Length": str(big)})
+    assert status == 413 and "limit" in body["error"]
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", "/v1/call")
+    conn.endheaders()
+    assert conn.getresponse().status == 411
+    conn.close()
+
+
+def test_not_ready_is_a_503_and_draining_too(image):
+    s = ModelServer(ServeOptions(operators=("exists",), port=0, models="seeded"))
+    s.start(load_in_background=True)
+    with s.lock:
+        s.state = "loading"  # as while a model loads
+    status, body = request(s.url, "GET", "/readyz")
+    assert status == 503 and body["status"] == "loading"
+    assert request(s.url, "GET", "/healthz")[0] == 200  # liveness holds while loading
+    status, body = request(s.url, "POST", "/v1/call", call_body(image))
+    assert status == 503 and "loading" in body["error"]
+    with s.lock:
+        s.state = "draining"
+    assert request(s.url, "GET", "/readyz")[0] == 503
+    s.stop(delay_s=0)
+
+
+def test_a_backend_that_cannot_load_fails_readiness(tmp_path):
+    s = ModelServer(ServeOptions(operators=("find",), port=0, models="onnx"))
+    s.start()
+    try:
+        with pytest.raises(DicecError, match="failed to load"):
+            s.wait_ready(30)
+        status, body = request(s.url, "GET", "/readyz")
+        assert status == 503 and body["status"] == "failed" and body["error"]
+    finally:
+        s.stop(delay_s=0)
+
+
+def test_options_are_checked():
+    with pytest.raises(DicecError, match="at least one operator"):
+        ServeOptions(operators=())
+    with pytest.raises(DicecError, match="max-batch"):
+        ServeOptions(operators=("find",), max_batch=0)
+    with pytest.raises(DicecError, match="no operator|unknown operator|find_all"):
+        ModelServer(ServeOptions(operators=("find_all",), models="seeded"))
+
+
+def test_serve_subprocess_drains_on_sigterm(image):
+    """dicec op serve as a pod runs it: URL on stdout, a request in flight when SIGTERM lands is answered, exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "dicec", "op", "serve", "exists", "--port", "0", "--models", "seeded",
+                             "--max-wait-ms", "1500", "--shutdown-delay-s", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        line = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
+        url = line.split("listening on ", 1)[1].split()[0]
+        for _ in range(200):
+            if request(url, "GET", "/readyz")[0] == 200:
+                break
+            threading.Event().wait(0.05)
+        result = {}
+        sender = threading.Thread(target=lambda: result.update(r=request(url, "POST", "/v1/call", call_body(image))))
+        sender.start()
+        threading.Event().wait(0.5)  # the request waits in its batch (max-wait 1.5 s) when SIGTERM arrives
+        proc.send_signal(signal.SIGTERM)
+        sender.join(30)
+        assert result["r"][0] == 200 and result["r"][1]["value"] == expected(image, call_body(image))[0]
+        assert proc.wait(30) == 0
+        assert "shutting down" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_refuses_an_unknown_operator_in_one_line():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "dicec", "op", "serve", "no_such_op", "--port", "0"], capture_output=True,
+                         text=True, env=env, cwd=REPO, timeout=60)
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr

@@ -1,0 +1,123 @@
+"""Serial == services mode: ``dicec run`` of a services-mode stream, against model servers it starts on
+loopback, returns exactly what ``dicec exec`` returns (``--models seeded``), for every example question.
+
+The pods-mode counterpart is tests/test_equivalence.py; the step contract is the same, only the
+operator steps call model servers (dicec op call) instead of loading models (dicec op).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "runtime"))
+
+from helpers import exec_answer, run_answer_of, write_image  # noqa: E402
+from support import REPO  # noqa: E402
+
+EXAMPLES = sorted((REPO / "examples" / "questions").glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from dicec.placement import load_pools
+    from dicec.runtime.backend import registry_for
+
+    tmp = tmp_path_factory.mktemp("eqs")
+    images = [write_image(tmp / f"image{s}.png", width=300 + 40 * s, height=220, seed=20 + s) for s in range(2)]
+    return {"registry": registry_for(), "pools": load_pools(), "images": images}
+
+
+def _compile(question, setup, mode="services"):
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_path
+
+    return compile_path(str(question), registry=setup["registry"], catalogue=setup["pools"],
+                        options=EmitOptions(mode=mode))
+
+
+def _agree(e: dict, r: dict) -> bool:
+    if "answer" in e:
+        return e == r
+    kind, detail, line = e["error"]
+    expected = f"<program>:{line}: {kind}: {' '.join(detail.split())}" if line else f"{kind}: {' '.join(detail.split())}"
+    return r.get("failed") == "answer" and any(expected in entry for entry in r["log"])
+
+
+@pytest.mark.parametrize("question", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_runs_in_services_mode_as_it_executes(question, setup, tmp_path):
+    compiled = _compile(question, setup)
+    assert "kind: Deployment" in compiled.yaml
+    image = setup["images"][EXAMPLES.index(question) % len(setup["images"])]  # one each, both images covered
+    e = exec_answer(compiled.program, image)
+    r = run_answer_of(compiled.yaml, tmp_path, image)
+    assert _agree(e, r), (question.name, image.name, e, r)
+
+
+def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup, tmp_path):
+    from dicec.runtime.workflow import RunOptions, run_workflow
+
+    question = REPO / "examples" / "questions" / "damage-parts.txt"
+    compiled = _compile(question, setup)
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(compiled.yaml)
+    before = {t.name for t in threading.enumerate()}
+    keep = tmp_path / "keep"
+    result = run_workflow(str(wf), RunOptions(parameters={"image": str(setup["images"][0])}, keep_dir=str(keep),
+                                              env={"DICEC_MODELS": "seeded"}))
+    assert result.outputs["answer"]
+    step_logs = [p.read_text() for p in keep.glob("*/step.log") if p.parent.name != "answer"]
+    assert step_logs and all(re.search(r"model server http://127\.0\.0\.1:\d+", log) for log in step_logs)
+    answer_log = (keep / "answer" / "step.log").read_text()
+    m = re.search(r"answer: (\d+) operator calls, (\d+) from \d+ records, (\d+) on demand", answer_log)
+    assert m and int(m.group(3)) == 0 and int(m.group(1)) == int(m.group(2)) > 0
+    leftover = {t.name for t in threading.enumerate()} - before
+    assert not {n for n in leftover if n.startswith("dicec-serve")}, leftover  # the servers were stopped
+
+
+@pytest.mark.parametrize("stem", ["existence-dog", "logic-cat-or-dog"])
+def test_process_isolation_starts_dicec_op_serve_subprocesses(stem, setup, tmp_path):
+    """Servers as `dicec op serve` subprocesses and steps as `dicec op call` subprocesses, as on a cluster."""
+    question = REPO / "examples" / "questions" / f"{stem}.txt"
+    if not question.exists():
+        pytest.skip(f"no example {stem}")
+    compiled = _compile(question, setup)
+    image = setup["images"][1]
+    assert run_answer_of(compiled.yaml, tmp_path, image, isolation="process") == exec_answer(compiled.program, image)
+
+
+def test_local_servers_reads_the_manifests(setup, tmp_path):
+    from dicec.runtime.localservices import local_servers
+
+    compiled = _compile(REPO / "examples" / "questions" / "damage-parts.txt", setup)
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(compiled.yaml)
+    servers = local_servers(str(wf))
+    assert servers and all(s.services == (s.deployment,) and s.operators and s.max_batch == 8 for s in servers)
+    pods = tmp_path / "pods.yaml"
+    pods.write_text(_compile(REPO / "examples" / "questions" / "damage-parts.txt", setup, mode="pods").yaml)
+    assert local_servers(str(pods)) == ()
+    orphan = tmp_path / "orphan.yaml"
+    orphan.write_text("---\n".join(part for part in compiled.yaml.split("---\n") if "kind: Service\n" not in part))
+    from dicec.errors import DicecError
+
+    with pytest.raises(DicecError, match="no Service selects its pods"):
+        local_servers(str(orphan))
+
+
+def test_a_server_that_cannot_load_stops_the_run_in_one_line(setup, tmp_path):
+    from dicec.errors import DicecError
+    from dicec.runtime.workflow import RunOptions, run_workflow
+
+    compiled = _compile(REPO / "examples" / "questions" / "existence-dog.txt", setup)
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(compiled.yaml)
+    with pytest.raises(DicecError, match="failed to load"):
+        run_workflow(str(wf), RunOptions(parameters={"image": str(setup["images"][0])}, env={"DICEC_MODELS": "onnx"}))
+    with socket.socket() as s:  # nothing left listening on a port we could not clean up: a smoke check
+        s.bind(("127.0.0.1", 0))

@@ -1,0 +1,60 @@
+"""Kubernetes manifests beside a workflow: checked against Kubernetes' schema, or skipped."""
+
+from __future__ import annotations
+
+import sys
+
+from dicec.validate import validate_text
+
+WORKFLOW = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: w-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container:
+      image: alpine
+"""
+
+SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: dicec-find-a4000
+  labels:
+    app.kubernetes.io/managed-by: dicec
+spec:
+  selector:
+    app.kubernetes.io/name: dicec-find-a4000
+  ports:
+  - name: http
+    port: 80
+    targetPort: http
+"""
+
+
+def test_a_valid_service_beside_a_workflow_is_clean():
+    assert validate_text(SERVICE + "---\n" + WORKFLOW, path="s.yaml") == []
+
+
+def test_a_broken_manifest_is_reported_at_its_line():
+    broken = SERVICE.replace("    port: 80\n", "    port: eighty\n")
+    (d,) = validate_text(WORKFLOW + "---\n" + broken, path="s.yaml")
+    assert d.line == WORKFLOW.count("\n") + 1 + broken.splitlines().index("    port: eighty") + 1
+    assert "Kubernetes" in str(d) and "Service" in str(d) and "spec.ports[0].port" in str(d)
+    (d,) = validate_text(SERVICE.replace("  selector:", "  selectr:"), path="s.yaml")
+    assert "selectr" in str(d)
+
+
+def test_manifests_dicec_did_not_write_are_skipped():
+    theirs = SERVICE.replace("    app.kubernetes.io/managed-by: dicec\n", "    team: vision\n").replace("port: 80", "port: x")
+    assert validate_text(theirs + "---\n" + WORKFLOW, path="s.yaml") == []
+
+
+def test_custom_resources_and_a_missing_package_are_skipped(monkeypatch):
+    custom = ("apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n  labels:\n"
+              "    app.kubernetes.io/managed-by: dicec\nspec:\n  anything: 1\n")
+    assert validate_text(custom + "---\n" + WORKFLOW, path="c.yaml") == []
+    monkeypatch.setitem(sys.modules, "kubernetes_validate", None)  # as if not installed
+    assert validate_text(SERVICE.replace("port: 80", "port: eighty") + "---\n" + WORKFLOW, path="s.yaml") == []
