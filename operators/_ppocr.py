@@ -39,7 +39,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dicec.builtin_operators._common import check_image, label_components, resize
+from dicec.builtin_operators._common import check_image, resize
+from dicec.runtime.scene.vision import label_components
 
 DET_LIMIT_SIDE = 736
 DET_MULTIPLE = 32

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dicec.builtin_operators._common import label_components
-
 MIN_AREA = 40
 LARGE_SIDE = 60
 
@@ -85,3 +83,48 @@ def regions(mask: np.ndarray, pixels: np.ndarray) -> list[Region]:
                           shape=shape_of(area, x1 - x0, y1 - y0)))
     out.sort(key=lambda r: (-r.area, r.x0, r.y0))
     return out
+
+
+def label_components(mask: np.ndarray) -> np.ndarray:
+    """4-connected component labels (0 = background) via runs and union-find."""
+    h, w = mask.shape
+    parent: list[int] = [0]
+    runs_prev: list[tuple[int, int, int]] = []
+    labels = np.zeros((h, w), dtype=np.int64)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for y in range(h):
+        row = mask[y]
+        if not row.any():
+            runs_prev = []
+            continue
+        d = np.diff(np.r_[0, row.astype(np.int8), 0])
+        starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+        runs = []
+        j = 0
+        for s, e in zip(starts.tolist(), stops.tolist()):
+            lab = 0
+            while j < len(runs_prev) and runs_prev[j][1] <= s:
+                j += 1
+            k = j
+            while k < len(runs_prev) and runs_prev[k][0] < e:
+                other = find(runs_prev[k][2])
+                if lab == 0:
+                    lab = other
+                elif other != lab:
+                    parent[max(other, lab)] = min(other, lab)
+                    lab = min(other, lab)
+                k += 1
+            if lab == 0:
+                lab = len(parent)
+                parent.append(lab)
+            labels[y, s:e] = lab
+            runs.append((s, e, lab))
+        runs_prev = runs
+    roots = np.array([find(i) for i in range(len(parent))], dtype=np.int64)
+    return roots[labels]
