@@ -27,8 +27,9 @@ def common_options(func: Callable) -> Callable:
                      help="Pool catalogue YAML (default: the shipped A4000/A6000/A100 list prices)."),
         click.option("--cloud", default=None, metavar="NAME",
                      help="Use the catalogue's labels and taints for this cloud (e.g. gke); pools it lacks are left out."),
-        click.option("--mode", type=click.Choice(["pods", "services"]), default="pods", show_default=True,
-                     help="pods: each step a pod that loads its model; services: warm model servers per pool."),
+        click.option("--mode", type=click.Choice(["pods", "services"]), default=None,
+                     help="pods: each step a pod that loads its model; services: warm model servers per pool "
+                          "(default: the mode a workflow INPUT was compiled in, else pods)."),
         click.option("--objective", type=click.Choice(["price", "cost"]), default="price", show_default=True,
                      help="Placement: cheapest hourly price that fits, or fewest dollars for the task's seconds."),
         click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
@@ -53,9 +54,19 @@ def common_options(func: Callable) -> Callable:
     return func
 
 
-def setup(opts: dict[str, Any]):
-    """(registry, catalogue, PlaceOptions, TimingModel) from the common options."""
-    from dicec.cost.inputs import PlaceOptions
+def setup(opts: dict[str, Any], inputs: tuple[str, ...] = ()):
+    """(registry, catalogue, PlaceOptions, TimingModel) from the common options.
+
+    Without ``--mode``, the mode is the one the workflow ``inputs`` were compiled in (else pods), and
+    ``opts["mode"]`` is set to it.
+    """
+    from dicec.cost.inputs import PlaceOptions, workflow_mode
+
+    if opts.get("mode") is None:
+        found = sorted({m for m in (workflow_mode(p) for p in inputs) if m is not None})
+        if len(found) > 1:
+            raise DicecError("the inputs were compiled in different modes (pods and services); pass --mode")
+        opts["mode"] = found[0] if found else "pods"
     from dicec.cost.model import TimingModel, with_model_overrides
     from dicec.placement import load_pools
     from dicec.tools import discover
@@ -98,7 +109,7 @@ def cost(input_file: str, fmt: str, output: str | None, queries: int, nodes_per_
         raise DicecError(f"--queries must be at least 1 (got {queries})")
     if nodes_per_pool < 1:
         raise DicecError(f"--nodes-per-pool must be at least 1 (got {nodes_per_pool})")
-    registry, catalogue, place_options, model = setup(opts)
+    registry, catalogue, place_options, model = setup(opts, (input_file,))
     placed = load_placed(input_file, registry=registry, catalogue=catalogue, options=place_options)
     report = cost_report(placed, registry, catalogue, model=model, mode=opts["mode"], queries=queries,
                          spot=opts["spot"], fuse=opts["fuse"], nodes_per_pool=nodes_per_pool, name=input_file)

@@ -134,6 +134,28 @@ def workflow_fuses(path: str) -> bool:
     return False
 
 
+def workflow_mode(path: str) -> str | None:
+    """The mode a dicec workflow file was compiled in (``pods`` or ``services``); ``None`` for other inputs.
+
+    Read from the Workflow's ``dicec.dev/mode`` annotation; a file written before that annotation existed
+    is services mode when it carries dicec's model-server Deployments.
+    """
+    if not path.endswith((".yaml", ".yml")):
+        return None
+    deployments = False
+    for doc in yaml.safe_load_all(read_text(path, what="workflow")):
+        if not isinstance(doc, dict):
+            continue
+        meta = doc.get("metadata") or {}
+        if doc.get("kind") in ("Workflow", "WorkflowTemplate"):
+            mode = (meta.get("annotations") or {}).get("dicec.dev/mode")
+            if mode in ("pods", "services"):
+                return mode
+        elif doc.get("kind") == "Deployment" and (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "dicec":
+            deployments = True
+    return "services" if deployments else "pods"
+
+
 def _unb64(data: str, where: Location) -> str:
     """base64url without padding, as dicec.emit.steps.b64 writes it (not imported: that loads hera)."""
     try:

@@ -232,7 +232,7 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> 
         namespace=options.namespace,
         labels=labels,
         annotations=metadata.annotations(program=graph.source, question=graph.question, usd_per_query=usd,
-                                         tasks=len(graph.tasks)),
+                                         tasks=len(graph.tasks), mode=options.mode),
         entrypoint=ENTRY_TEMPLATE,
         arguments=source.workflow_parameters(),
         templates=[*dags, *[templates[k] for k in sorted(templates)], answer_template],

@@ -46,13 +46,15 @@ def labels(*, program: str, question: str | None, usd_per_query: float) -> dict[
     return dict(sorted(out.items()))
 
 
-def annotations(*, program: str, question: str | None, usd_per_query: float, tasks: int) -> dict[str, str]:
+def annotations(*, program: str, question: str | None, usd_per_query: float, tasks: int,
+                mode: str = "pods") -> dict[str, str]:
     """The workflow's annotations."""
     out = {
         "dicec.dev/version": __version__,
         "dicec.dev/program-sha256": sha256(program),
         "dicec.dev/estimated-usd-per-query": f"{usd_per_query:.6f}",
         "dicec.dev/tasks": str(tasks),
+        "dicec.dev/mode": mode,
     }
     if question is not None:
         out["dicec.dev/question-sha256"] = sha256(question)

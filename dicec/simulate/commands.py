@@ -43,7 +43,7 @@ def simulate(inputs: tuple[str, ...], nodes_text: str, pool: str | None, batch: 
     nodes = parse_nodes(nodes_text)
     if batch < 1:
         raise DicecError(f"--batch must be at least 1 (got {batch})")
-    registry, catalogue, place_options, model = setup(opts)
+    registry, catalogue, place_options, model = setup(opts, inputs)
     placed = [load_placed(path, registry=registry, catalogue=catalogue, options=place_options) for path in inputs]
     body = scaling_runs(placed, list(inputs), registry, catalogue, model, nodes=nodes, pool=pool, batch=batch,
                         mode=opts["mode"], spot=opts["spot"], fuse=opts["fuse"])

@@ -31,3 +31,23 @@ def test_cost_and_simulate_read_the_services_stream_as_the_workflow_alone(tmp_pa
             body.pop("inputs", None)
             got[path.name] = body
         assert got["services.yaml"] == got["pods.yaml"]
+
+
+def test_without_mode_the_verbs_take_the_mode_the_workflow_was_compiled_in(tmp_path):
+    services, pods = tmp_path / "services.yaml", tmp_path / "pods.yaml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["compile", str(QUESTION), "--mode", "services", "-o", str(services)]).exit_code == 0
+    assert runner.invoke(cli, ["compile", str(QUESTION), "-o", str(pods)]).exit_code == 0
+
+    def usd(*args: str) -> float:
+        result = runner.invoke(cli, ["cost", *args, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["per_query_usd"]
+
+    assert usd(str(services)) == usd(str(services), "--mode", "services")
+    assert usd(str(pods)) == usd(str(pods), "--mode", "pods")
+    assert usd(str(services)) != usd(str(services), "--mode", "pods")
+    mixed = runner.invoke(cli, ["simulate", str(pods), str(services), "--nodes", "1"])
+    assert mixed.exit_code == 1
+    assert "different modes" in mixed.output and "--mode" in mixed.output
+    assert runner.invoke(cli, ["simulate", str(pods), str(services), "--nodes", "1", "--mode", "pods"]).exit_code == 0
