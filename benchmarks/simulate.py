@@ -22,11 +22,9 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "gqa_corpus" / "questions.txt"
 NODES = (2, 4, 8)
 DICE = {2: (2.0, 1.0), 4: (2.95, 0.74), 8: (3.7, 0.46)}
-#: Whether pods-mode jobs run fused groups as one pod (dicec's default; --no-fuse turns it off).
-FUSE = [True]
 
 
-def compile_corpus(registry, catalogue):
+def compile_corpus(registry, catalogue, fuse: bool):
     from dicec.analysis import analyse
     from dicec.pipeline import generate
     from dicec.placement import place
@@ -35,15 +33,15 @@ def compile_corpus(registry, catalogue):
     for i, question in enumerate(q.strip() for q in CORPUS.read_text().splitlines() if q.strip()):
         code = generate(question, registry).code
         placed.append(place(analyse(code, registry, path=f"q{i:03d}", question=question), registry, catalogue,
-                            fuse=FUSE[0]))
+                            fuse=fuse))
     return placed
 
 
-def figures(placed, registry, catalogue, model, mode: str) -> dict:
+def figures(placed, registry, catalogue, model, mode: str, fuse: bool) -> dict:
     from dicec.simulate.runs import jobs_for, run_once
 
     names = [p.graph.path for p in placed]
-    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=FUSE[0])
+    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=fuse)
     out = {"mode": mode, "pool": pool.name, "questions": len(jobs), "one_query": {}, "batch_100": {}}
     for n in NODES:
         singles = [run_once([job], pool, n, model, batch=1, spot=False) for job in jobs]
@@ -56,11 +54,11 @@ def figures(placed, registry, catalogue, model, mode: str) -> dict:
     return out
 
 
-def throughput(placed, registry, catalogue, model, mode: str, queries: int) -> dict:
+def throughput(placed, registry, catalogue, model, mode: str, queries: int, fuse: bool) -> dict:
     from dicec.simulate.runs import jobs_for, run_once
 
     names = [p.graph.path for p in placed]
-    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=FUSE[0])
+    jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=fuse)
     started = time.perf_counter()
     result = run_once(jobs, pool, 8, model, batch=queries, spot=False)
     wall = time.perf_counter() - started
@@ -88,29 +86,29 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-fuse", action="store_true",
                         help="pods mode: a pod per task (default: fused groups, as dicec compile emits them)")
     args = parser.parse_args(argv)
-    FUSE[0] = not args.no_fuse
+    fuse = not args.no_fuse
     from dicec.cost.model import TimingModel
     from dicec.placement import load_pools
     from dicec.tools import discover
 
     registry, catalogue, model = discover(), load_pools(), TimingModel()
-    placed = compile_corpus(registry, catalogue)
+    placed = compile_corpus(registry, catalogue, fuse)
     modes = ["services", "pods"] if args.mode == "both" else [args.mode]
     report = {"figures": [], "throughput": []}
     if "services" in modes:
         # Warm workers with no pod per step (DiCE's own executor; dicec run on one machine): only the
         # GPU work, the request overhead and the answer step's CPU work remain.
         warm = TimingModel(pod_startup_s=0.0, step_overhead_s=0.0)
-        fig = figures(placed, registry, catalogue, warm, "services")
+        fig = figures(placed, registry, catalogue, warm, "services", fuse)
         fig["variant"] = "services, no pod per step (warm workers)"
         report["figures"].append(fig)
         print("no pod per step (warm workers, as DiCE's executor): " + table(fig) + "\n")
     for mode in modes:
-        fig = figures(placed, registry, catalogue, model, mode)
+        fig = figures(placed, registry, catalogue, model, mode, fuse)
         fig["variant"] = f"{mode}, one Argo pod per step"
         report["figures"].append(fig)
         print("one Argo pod per step: " + table(fig) + "\n")
-        tp = throughput(placed, registry, catalogue, model, mode, args.queries)
+        tp = throughput(placed, registry, catalogue, model, mode, args.queries, fuse)
         report["throughput"].append(tp)
         print(f"simulated {tp['queries']} queries ({tp['units']} units, mode {mode}) on 8 nodes in "
               f"{tp['wall_s']:.2f} s ({tp['queries_per_s']:.0f} queries/s)\n")

@@ -17,7 +17,7 @@ import click
 
 from dicec import __version__
 from dicec.errors import DicecError
-from dicec.output import dumps_json, write_or_echo
+from dicec.output import dumps_json, placement_options, write_or_echo
 
 EXIT_INPUT = 1
 EXIT_INTERNAL = 70
@@ -102,25 +102,12 @@ def _placement_options(*, mode: bool) -> Callable:
         @functools.wraps(command)
         def wrapper(*args: Any, objective: str, max_latency: float | None, spot: bool, fuse: bool,
                     **kwargs: Any) -> Any:
-            if max_latency is not None and not max_latency > 0:
-                raise DicecError(f"--max-latency must be a number of seconds > 0 (got {max_latency:g})")
             given = {"objective": objective, "max_latency_s": max_latency, "spot": spot, "fuse": fuse}
             defaults = {"objective": "price", "max_latency_s": None, "spot": False, "fuse": True}
             kwargs["placement"] = {k: v for k, v in given.items() if v != defaults[k]}
             return command(*args, **kwargs)
 
-        options = [
-            click.option("--objective", type=click.Choice(["price", "cost"]), default="price", show_default=True,
-                         help="price: the cheapest hourly price that fits; cost: the fewest dollars for each "
-                              "task's seconds (a dearer, faster GPU can cost less)."),
-            click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
-                         help="Bound on the estimated critical path: moves critical-path tasks to faster pools, "
-                              "cheapest second saved first; refused with the best achievable figure if impossible."),
-            click.option("--spot", is_flag=True, help="Price pools at their spot rate where the catalogue lists one."),
-            click.option("--fuse/--no-fuse", default=True, show_default=True,
-                         help="pods mode: run a group of same-pool tasks as one pod where the start-up and model "
-                              "load saved exceed the parallelism lost."),
-        ]
+        options = placement_options()
         if mode:
             options.append(click.option(
                 "--mode", type=click.Choice(["pods", "services"]), default="pods", show_default=True,
@@ -364,7 +351,7 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
         "input": input_file, "output": output, "question": result.question, "stats": stats,
         "usd_per_query": totals["usd_per_query"], "critical_path_seconds": totals["critical_path_seconds"],
         "pools": sorted({p.pool for p in result.placed.placements.values()}),
-        "fused": [list(g.tasks) for g in getattr(result.placed, "fusion", ())],
+        "fused": [list(g.tasks) for g in result.placed.fusion],
         "warnings": list(result.warnings), "backend": backend, **_usage_json(result.usage),
     }
     if fmt == "json":

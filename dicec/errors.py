@@ -55,3 +55,13 @@ class UsageError(DicecError):
     """The command line itself is wrong (exit code 2, as click uses)."""
 
     exit_code = 2
+
+
+def one_line(text: object, limit: int = 160) -> str:
+    """``text`` on one line (whitespace runs become one space), cut to ``limit`` characters with "...".
+
+    For quoting untrusted or long text (a program's expression, a server's reply, a schema message)
+    inside a one-line error.
+    """
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[:limit - 3] + "..."

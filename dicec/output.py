@@ -2,14 +2,16 @@
 
 One JSON style for ``--format json`` (sorted keys, two-space indent, UTF-8 kept, a final newline) so
 every verb's output diffs the same way; ``-o FILE`` written atomically or the text printed; and
-``-p NAME=VALUE`` parameters parsed the way ``argo submit -p`` takes them. Kept apart from
+``-p NAME=VALUE`` parameters parsed the way ``argo submit -p`` takes them; and the placement
+options (``--objective``, ``--max-latency``, ``--spot``, ``--fuse/--no-fuse``) that ``place``,
+``compile``, ``cost`` and ``simulate`` all take, defined once so their meaning and help agree. Kept apart from
 :mod:`dicec.cli` so the stage packages' own command modules can use it without importing the CLI.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -38,3 +40,22 @@ def parse_parameters(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected NAME=VALUE, got {v!r}", param_hint="-p")
         out[name] = value
     return out
+
+
+def placement_options() -> list[Callable]:
+    """The click options for :func:`dicec.placement.place`'s choices; each verb applies them its own way.
+
+    They give the command ``objective``, ``max_latency`` (validated by ``place`` itself), ``spot`` and ``fuse``.
+    """
+    return [
+        click.option("--objective", type=click.Choice(["price", "cost"]), default="price", show_default=True,
+                     help="price: the cheapest hourly price that fits; cost: the fewest dollars for each "
+                          "task's seconds (a dearer, faster GPU can cost less)."),
+        click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
+                     help="Bound on the estimated critical path: moves critical-path tasks to faster pools, "
+                          "cheapest second saved first; refused with the best achievable figure if impossible."),
+        click.option("--spot", is_flag=True, help="Price pools at their spot rate where the catalogue lists one."),
+        click.option("--fuse/--no-fuse", default=True, show_default=True,
+                     help="pods mode: run a group of same-pool tasks as one pod where the start-up and model "
+                          "load saved exceed the parallelism lost (dicec.placement.fusion)."),
+    ]

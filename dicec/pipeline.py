@@ -84,6 +84,7 @@ def compile_text(text: str, kind: str, *, path: str, registry, catalogue, option
     from dicec.emit.argo import emit_documents
     from dicec.placement import place, placed_from_json
 
+    options = options or EmitOptions()
     timings: dict[str, float] = {}
     warnings: list[str] = []
     question = None
@@ -117,10 +118,10 @@ def compile_text(text: str, kind: str, *, path: str, registry, catalogue, option
     timings["analyse"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if placed is None or placement:
-        placed = place(graph, registry, catalogue, mode=getattr(options, "mode", "pods"), **(placement or {}))
+        placed = place(graph, registry, catalogue, mode=options.mode, **(placement or {}))
     timings["place"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    documents = emit_documents(placed, options or EmitOptions())  # services mode: servers, then the Workflow
+    documents = emit_documents(placed, options)  # services mode: servers, then the Workflow
     workflow = documents[-1]
     text_out = dump_yaml(documents)
     timings["emit"] = time.perf_counter() - t0

@@ -16,7 +16,7 @@ import astroid
 from astroid import nodes
 
 from dicec.check import messages as m
-from dicec.errors import DicecError, Location
+from dicec.errors import DicecError, Location, one_line
 from dicec.tools import api
 from dicec.tools.registry import Registry
 
@@ -366,8 +366,7 @@ def _fold(node: nodes.NodeNG):
 
 
 def _short(node: nodes.NodeNG) -> str:
-    text = " ".join(node.as_string().split())
-    return text if len(text) <= 40 else text[:37] + "..."
+    return one_line(node.as_string(), 40)
 
 
 def _is_dunder(name: str) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dicec.codegen.usage import Usage
-from dicec.errors import DicecError
+from dicec.errors import DicecError, one_line
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 2048
@@ -106,12 +106,6 @@ class Reply:
     usage: Usage
 
 
-def quote(text: object, limit: int = 160) -> str:
-    """Untrusted text as a short single-line quote for an error message."""
-    one = " ".join(str(text).split())
-    return one if len(one) <= limit else one[:limit - 3] + "..."
-
-
 class MessagesClient:
     """Sends requests to the Messages API with the fault policy above.
 
@@ -133,7 +127,7 @@ class MessagesClient:
         self._anthropic = anthropic
         base_url = options.base_url or os.environ.get(BASE_URL_ENV) or None
         if base_url is not None and not base_url.startswith(("http://", "https://")):
-            raise DicecError(f"{BASE_URL_ENV} must be an http:// or https:// URL, not {quote(base_url, 80)!r}")
+            raise DicecError(f"{BASE_URL_ENV} must be an http:// or https:// URL, not {one_line(base_url, 80)!r}")
         kwargs: dict[str, Any] = {"api_key": api_key} if api_key else {"auth_token": auth_token}
         self._client = anthropic.Anthropic(base_url=base_url, timeout=float(options.timeout_s), max_retries=0, **kwargs)
         self.base_url = str(self._client.base_url).rstrip("/")
@@ -155,7 +149,7 @@ class MessagesClient:
                 last = f"did not answer within {opts.timeout_s:g}s"
             except anthropic.APIConnectionError as exc:
                 cause = exc.__cause__ or exc
-                last = f"could not be reached ({quote(cause, 120)})"
+                last = f"could not be reached ({one_line(cause, 120)})"
             except anthropic.APIStatusError as exc:
                 if exc.status_code not in RETRYABLE_STATUS:
                     raise self._refused(exc) from None
@@ -172,8 +166,8 @@ class MessagesClient:
     def _describe(self, exc: Any) -> str:
         kind = getattr(exc, "type", None)
         text = getattr(exc, "api_message", None)
-        parts = [str(exc.status_code)] + ([quote(kind, 40)] if kind else [])
-        return " ".join(parts) + (f": {quote(text)}" if text else "")
+        parts = [str(exc.status_code)] + ([one_line(kind, 40)] if kind else [])
+        return " ".join(parts) + (f": {one_line(text)}" if text else "")
 
     def _refused(self, exc: Any) -> DicecError:
         if exc.status_code == 401:

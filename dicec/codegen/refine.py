@@ -57,17 +57,13 @@ class Round:
 def review(reply_text: str, registry: Registry, *, truncated: bool = False) -> Round:
     """Extract the program from one reply and check it as the pipeline will."""
     from dicec.analysis import analyse
-    from dicec.check import check_program
 
     extracted = extract_code(reply_text)
     if extracted.code is None:
         return Round(code=None, truncated=truncated, problems=(
             f"{PROGRAM_PATH}:1: no Python code found in the reply; answer with the program "
             "(def execute_command(image): ...) only",))
-    _, problems = check_program(extracted.code, registry, path=PROGRAM_PATH)
-    if problems:
-        return Round(code=extracted.code, problems=tuple(str(p) for p in problems), truncated=truncated)
-    try:
+    try:  # analyse runs the checker first (require_valid): CheckFailed carries every checker message
         analyse(extracted.code, registry, path=PROGRAM_PATH)
     except DicecError as exc:
         lines = [str(p) for p in getattr(exc, "problems", None) or [exc]]
@@ -83,12 +79,9 @@ def feedback(round_: Round) -> str:
 
 
 def generate_llm(question: str, registry: Registry, options: LLMOptions, *, client: MessagesClient | None = None,
-                 path: str = "<question>", system: str | None = None) -> GeneratedProgram:
-    """Ask the LLM for a program answering ``question``; refine until it passes or rounds run out."""
-    from dicec.codegen.prompt import render_prompt
-
-    if system is None:
-        system = render_prompt(registry)
+                 path: str = "<question>", system: str) -> GeneratedProgram:
+    """Ask the LLM for a program answering ``question`` under the static prompt ``system``
+    (:func:`~dicec.codegen.prompt.render_prompt`); refine until it passes or rounds run out."""
     client = client or MessagesClient(options)
     messages: list[dict] = [{"role": "user", "content": question}]
     usage = Usage()

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import click
 
 from dicec.errors import DicecError
-from dicec.output import dumps_json, write_or_echo
+from dicec.output import dumps_json, placement_options, write_or_echo
 
 
 def common_options(func: Callable) -> Callable:
@@ -30,14 +30,7 @@ def common_options(func: Callable) -> Callable:
         click.option("--mode", type=click.Choice(["pods", "services"]), default=None,
                      help="pods: each step a pod that loads its model; services: warm model servers per pool "
                           "(default: the mode a workflow INPUT was compiled in, else pods)."),
-        click.option("--objective", type=click.Choice(["price", "cost"]), default="price", show_default=True,
-                     help="Placement: cheapest hourly price that fits, or fewest dollars for the task's seconds."),
-        click.option("--max-latency", "max_latency", type=float, default=None, metavar="SECONDS",
-                     help="Placement: bound on the estimated critical path (moves tasks to faster pools)."),
-        click.option("--spot", is_flag=True, help="Price pools at their spot rate where the catalogue lists one."),
-        click.option("--fuse/--no-fuse", default=True, show_default=True,
-                     help="pods mode: run a group of same-pool tasks as one pod where the start-up and model "
-                          "load saved exceed the parallelism lost (dicec.placement.fusion)."),
+        *placement_options(),
         click.option("--fanout", type=int, default=None, metavar="N",
                      help="Elements assumed per fan-out (default 3; the real number is known only at run time)."),
         click.option("--pod-startup", "pod_startup", type=float, default=None, metavar="SECONDS",

@@ -40,7 +40,8 @@ def _usd(x: float) -> str:
     return f"${x:.6f}"
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with one decimal (``n/a`` when unknown)."""
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
 
@@ -67,13 +68,13 @@ def markdown(reports: list[dict[str, Any]]) -> str:
                 out.append(f"| {title} | {label} | {_s(f['latency_s'])} | {_mb(f['uplink_bytes'])} | "
                            f"{_usd(f['cloud_usd'])} | {steps} |")
             out.append(f"| {title} | **edge-cloud vs cloud-only** | **{_x(c['latency_speedup'])} faster** | "
-                       f"**{_pct(c['uplink_bytes_saved'])} fewer bytes** | **{_pct(c['cloud_usd_saved'])} saved** | |")
+                       f"**{pct(c['uplink_bytes_saved'])} fewer bytes** | **{pct(c['cloud_usd_saved'])} saved** | |")
         st = r["stream"]
         e, c = st["edge_cloud"], st["cloud_only"]
         out += ["", f"Stream of {r['frames']} frames, {r['hit_rate'] * 100:g}% with a detection: mean latency "
                 f"{_s(e['latency_s_mean'])} vs {_s(c['latency_s_mean'])} ({_x(st['latency_speedup'])}); uplink "
-                f"{_mb(e['uplink_bytes'])} vs {_mb(c['uplink_bytes'])} ({_pct(st['uplink_bytes_saved'])} fewer); "
-                f"cloud {_usd(e['cloud_usd'])} vs {_usd(c['cloud_usd'])} ({_pct(st['cloud_usd_saved'])} saved).",
+                f"{_mb(e['uplink_bytes'])} vs {_mb(c['uplink_bytes'])} ({pct(st['uplink_bytes_saved'])} fewer); "
+                f"cloud {_usd(e['cloud_usd'])} vs {_usd(c['cloud_usd'])} ({pct(st['cloud_usd_saved'])} saved).",
                 "", "Break-even uplink for DiCE-M's {:g}x when nothing is found: {}.".format(
                     DICE_M["latency_speedup_nothing_found"],
                     "never reached between 0.01 Mbit/s and 10 Gbit/s" if r["break_even_uplink_mbps"] is None

@@ -241,7 +241,7 @@ def fits(spec, pool) -> bool:
 
 def price_per_s(pool, *, spot: bool = False) -> float:
     """The pool's dollars per second (spot where asked and listed); 0 when unpriced."""
-    hourly = pool.spot_usd_per_hour if spot and pool.spot_usd_per_hour is not None else pool.usd_per_hour
+    hourly = pool.hourly(spot=spot)
     return 0.0 if hourly is None else hourly / 3600.0
 
 
@@ -272,15 +272,12 @@ def _check_mode(mode: str) -> None:
         raise DicecError(f"unknown mode {mode!r} (modes: {', '.join(MODES)})")
 
 
-def task_pools(placed, catalogue=None, *, override=None) -> dict[str, Any]:
-    """The pool of every task: as placed, or ``override`` for every GPU task (checked to fit)."""
+def task_pools(placed, *, override=None) -> dict[str, Any]:
+    """The pool of every task: as placed, or ``override`` for every GPU task (:func:`build_job` checks it fits)."""
     out = {}
     for task in placed.graph.tasks:
-        out[task.id] = placed.pools[placed.placements[task.id].pool]
-    if override is not None:
-        for task in placed.graph.tasks:
-            if out[task.id].has_gpu:
-                out[task.id] = override
+        pool = placed.pools[placed.placements[task.id].pool]
+        out[task.id] = override if override is not None and pool.has_gpu else pool
     return out
 
 

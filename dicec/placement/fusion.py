@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dicec.cost.model import model_key
+from dicec.cost.model import TimingModel, latency, model_key
 from dicec.errors import DicecError
 
 
@@ -117,8 +117,6 @@ def check_groups(graph, groups, pool_of: dict[str, str]) -> None:
 def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_s: float | None = None,
            spot: bool = False) -> tuple[FusedGroup, ...]:
     """The fused groups of ``graph`` with each task on ``pool_of[task id]`` (see the module docstring)."""
-    from dicec.cost.model import TimingModel, latency
-
     model = model or TimingModel()
     start = model.step_start_s
     specs = {t.id: registry.get(t.operator) for t in graph.tasks}
@@ -183,11 +181,10 @@ def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_
         g = parts[i]
         pool = pool_of[g[0]]
         seconds = round(_group_seconds(g, specs, lat), 6)
-        hourly = pool.hourly(spot=spot)
         apart = sum(calls[m] * (start + specs[m].profile.model_load_s) for m in g)
         together = start + sum({model_key(specs[m]): specs[m].profile.model_load_s for m in g}.values())
         out.append(FusedGroup(tasks=tuple(g), pool=pool.name, seconds=seconds,
-                              usd=None if hourly is None else round(seconds * hourly / 3600.0, 8),
+                              usd=pool.usd_for(seconds, spot=spot),
                               saved_s=round(max(apart - together, 0.0), 6)))
     return tuple(out)
 

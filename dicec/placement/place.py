@@ -190,8 +190,7 @@ def _candidates(spec: OperatorSpec, catalogue: PoolCatalogue, *, what: str, spot
     """Every pool the operator fits (the CPU pool alone for a CPU operator), cheapest first."""
     if not spec.uses_gpu and catalogue.cpu_pool() is not None:
         return [catalogue.cpu_pool()]
-    fits = [p for p in catalogue.pools if p.has_gpu and not p.edge and p.gpu_memory_gb >= spec.profile.gpu_memory_gb
-            and p.gpu_class in spec.profile.latency_s]
+    fits = catalogue.fitting(spec.profile.gpu_memory_gb, set(spec.profile.latency_s))
     if not fits:
         _pool_for([spec], catalogue, what=what, spot=spot)  # raises the one-line error
     return sorted(fits, key=lambda p: _hourly(p, spot))
@@ -216,9 +215,8 @@ def _estimate(spec: OperatorSpec, pool: Pool, *, per_element: bool, mode: str = 
 def _priced(p: Placement, pool: Pool, *, spot: bool = False) -> Placement:
     # Rounded here, once, so a placed graph read back from JSON sums to the same totals.
     seconds = round(p.seconds, 6)
-    hourly = pool.hourly(spot=spot)
-    usd = None if hourly is None else round(seconds * hourly / 3600.0, 8)
-    return Placement(pool=p.pool, gpu_memory_gb=p.gpu_memory_gb, seconds=seconds, usd=usd, per_element=p.per_element)
+    return Placement(pool=p.pool, gpu_memory_gb=p.gpu_memory_gb, seconds=seconds, usd=pool.usd_for(seconds, spot=spot),
+                     per_element=p.per_element)
 
 
 def _critical_path(graph: TaskGraph, placements: dict[str, Placement]) -> tuple[float, list[str]]:

@@ -73,6 +73,12 @@ class Pool:
             return self.spot_usd_per_hour
         return self.usd_per_hour
 
+    def usd_for(self, seconds: float, *, spot: bool = False) -> float | None:
+        """Dollars for ``seconds`` on this pool (rounded to 8 places, as placed graphs store them);
+        ``None`` when the pool has no price."""
+        hourly = self.hourly(spot=spot)
+        return None if hourly is None else round(seconds * hourly / 3600.0, 8)
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "gpu_class": self.gpu_class, "gpu_memory_gb": self.gpu_memory_gb,
                 "usd_per_hour": self.usd_per_hour, "spot_usd_per_hour": self.spot_usd_per_hour,
@@ -106,9 +112,12 @@ class PoolCatalogue:
     def cheapest_fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None, *,
                          spot: bool = False) -> Pool | None:
         """The cheapest GPU pool with at least ``gpu_memory_gb`` per GPU (ties: file order); spot prices if asked."""
-        fits = [p for p in self.pools if p.has_gpu and not p.edge and p.gpu_memory_gb >= gpu_memory_gb
+        return min(self.fitting(gpu_memory_gb, gpu_classes), key=lambda p: _price_key(p, spot), default=None)
+
+    def fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None) -> list[Pool]:
+        """The cloud GPU pools (file order) with at least ``gpu_memory_gb`` per GPU, of ``gpu_classes`` if given."""
+        return [p for p in self.pools if p.has_gpu and not p.edge and p.gpu_memory_gb >= gpu_memory_gb
                 and (gpu_classes is None or p.gpu_class in gpu_classes)]
-        return min(fits, key=lambda p: _price_key(p, spot), default=None)
 
 
 def _price_key(p: Pool, spot: bool = False) -> float:

@@ -108,8 +108,9 @@ class ServiceClient:
 
     def post(self, body: Any) -> tuple[int, Any]:
         """POST ``body`` to the call path; retries while the server is starting (refused, 503)."""
-        data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=True).encode("utf-8")
+        from dicec.runtime.calls import canonical_json
+
+        data = canonical_json(body).encode("utf-8")
         deadline = time.monotonic() + self.wait_s
         pause = 0.1
         while True:

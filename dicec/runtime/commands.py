@@ -46,9 +46,6 @@ def _stderr(line: str) -> None:
     click.echo(line, err=True)
 
 
-
-
-
 # -- what the steps run --------------------------------------------------------------------------------
 @click.command("op")
 @click.argument("name", required=False)

@@ -30,7 +30,7 @@ from dicec.emit.steps import unb64
 from dicec.errors import DicecError
 from dicec.runtime.backend import empty_value, get_backend, registry_for
 from dicec.runtime.calls import canonical_json
-from dicec.runtime.step import MISSING, Log, _skip_element, compute_call, py_str, write_output
+from dicec.runtime.step import MISSING, Log, compute_call, lenient_members, py_str, write_output
 
 _PATCH_KINDS = ("image", "item", "each")
 
@@ -75,33 +75,7 @@ def _lenient_object(text: str) -> dict[str, Any]:
     """``{"a": 1, "b": {{unresolved}}}`` -> ``{"a": 1}`` (keys are task ids, so plain JSON strings)."""
     if not text.startswith("{") or not text.endswith("}"):
         raise DicecError(f"--inputs is not a JSON object: {text[:80]!r}")
-    decoder, out, pos, end = json.JSONDecoder(), {}, 1, len(text) - 1
-    while pos < end:
-        while pos < end and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= end:
-            break
-        try:
-            key, pos = decoder.raw_decode(text, pos)
-            while pos < end and text[pos] in " \t\r\n":
-                pos += 1
-            if not isinstance(key, str) or text[pos] != ":":
-                raise ValueError("expected a key and ':'")
-            pos += 1
-            while pos < end and text[pos] in " \t\r\n":
-                pos += 1
-        except (ValueError, IndexError):
-            raise DicecError(f"--inputs is not a JSON object of task values: {text[:80]!r}") from None
-        try:
-            value, nxt = decoder.raw_decode(text, pos)
-            rest = text[nxt:end].lstrip()
-            if rest and not rest.startswith(","):
-                raise ValueError("junk after value")
-            out[key] = value
-            pos = nxt
-        except ValueError:
-            pos = _skip_element(text, pos, end)
-    return out
+    return dict(lenient_members(text, "--inputs", keyed=True))
 
 
 def run_group(*, image_uri: str, group_payload: str, inputs_json: str, out_dir: str, models: str | None = None,

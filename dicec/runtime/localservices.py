@@ -52,17 +52,13 @@ class LocalServer:
     max_wait_ms: float
 
 
-def local_servers(path: str) -> tuple[LocalServer, ...]:
-    """The model servers a YAML stream describes (none for a pods-mode workflow)."""
-    import yaml
-
-    from dicec.files import read_text
+def local_servers(path: str, docs: list | None = None) -> tuple[LocalServer, ...]:
+    """The model servers a YAML stream describes (none for a pods-mode workflow); ``docs``: the
+    file's documents when already read (:func:`dicec.runtime.workflow.read_documents`)."""
+    from dicec.runtime.workflow import read_documents
 
     where = Location(path=path)
-    try:
-        docs = [d for d in yaml.safe_load_all(read_text(path, what="workflow")) if isinstance(d, dict)]
-    except yaml.YAMLError as exc:
-        raise DicecError(f"not valid YAML: {getattr(exc, 'problem', exc)}", location=where) from None
+    docs = [d for d in (read_documents(path) if docs is None else docs) if isinstance(d, dict)]
     deployments = []
     for d in docs:
         if d.get("kind") != "Deployment":
@@ -110,11 +106,11 @@ def _serve_args(container: dict, name: str, where: Location) -> tuple[tuple[str,
 
 
 @contextlib.contextmanager
-def serving(path: str, options: Any) -> Iterator[Any]:
+def serving(path: str, options: Any, docs: list | None = None) -> Iterator[Any]:
     """Start the workflow's model servers for a run; yields the run options with ``DICEC_SERVICES`` set."""
     from dicec.runtime.client import SERVICES_ENV
 
-    servers = local_servers(path)
+    servers = local_servers(path, docs)
     if not servers:
         yield options
         return

@@ -19,9 +19,6 @@ from typing import Any
 import click
 
 
-_MODELS_ENV = "DICEC_MODELS"
-
-
 def _stderr(line: str) -> None:
     click.echo(line, err=True)
 

@@ -499,7 +499,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": message}, headers={"Allow": allow} if allow else None)
 
     def _json(self, status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode("utf-8")
+        from dicec.runtime.calls import canonical_json
+
+        data = canonical_json(body).encode("utf-8")
         extra = dict(headers or {})
         if status == HTTPStatus.SERVICE_UNAVAILABLE:
             extra["Retry-After"] = "1"

@@ -135,7 +135,6 @@ def run_op(*, name: str | None, image_uri: str, call_payload: str | None, patch_
 
 #: A patch that does not exist (an index out of range, a value a step did not get): empty value, null record.
 MISSING = object()
-_MISSING = MISSING
 
 
 def compute_call(spec, form, args: tuple, patch: Any, *, image, backend, log: Log = lambda s: None) -> tuple[Any, Any]:
@@ -189,21 +188,41 @@ def parse_records(text: str) -> list[Any]:
         return whole if isinstance(whole, list) else [whole]
     except json.JSONDecodeError:
         pass
+    return [value for _, value in lenient_members(text, "--records")]
+
+
+def lenient_members(text: str, flag: str, *, keyed: bool = False) -> list[tuple[str | None, Any]]:
+    """``(None, element)`` of the JSON list ``text`` (brackets included), or with ``keyed`` ``(key, value)``
+    of the JSON object, skipping elements or values that are not valid JSON (unresolved Argo references)."""
     decoder, out, pos, end = json.JSONDecoder(), [], 1, len(text) - 1
     while pos < end:
         while pos < end and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= end:
             break
+        key = None
+        if keyed:
+            try:
+                key, pos = decoder.raw_decode(text, pos)
+                while pos < end and text[pos] in " \t\r\n":
+                    pos += 1
+                if not isinstance(key, str) or text[pos] != ":":
+                    raise ValueError("expected a key and ':'")
+                pos += 1
+                while pos < end and text[pos] in " \t\r\n":
+                    pos += 1
+            except (ValueError, IndexError):
+                raise DicecError(f"{flag} is not a JSON object of task values: {text[:80]!r}") from None
         try:
             value, nxt = decoder.raw_decode(text, pos)
             rest = text[nxt:end].lstrip()
             if rest and not rest.startswith(","):
                 raise ValueError("junk after element")
-            out.append(value)
-            pos = nxt
         except ValueError:
             pos = _skip_element(text, pos, end)
+        else:
+            out.append((key, value))
+            pos = nxt
     return out
 
 

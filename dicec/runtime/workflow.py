@@ -113,20 +113,25 @@ class RunResult:
 
 
 # -- reading the workflow --------------------------------------------------------------------------------
-def load_workflow(path: str) -> dict:
-    """The Workflow document of a YAML file (the first with ``kind: Workflow`` or ``WorkflowTemplate``)."""
+def read_documents(path: str) -> list:
+    """The documents of a YAML file (empty ones left out); invalid YAML is one error with its line."""
     import yaml
 
     from dicec.files import read_text
 
     text = read_text(path, what="workflow")
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        return [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DicecError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
                          location=Location(path=path, line=mark.line + 1 if mark else None)) from None
-    for d in docs:
+
+
+def load_workflow(path: str, docs: list | None = None) -> dict:
+    """The Workflow document of a YAML file (the first with ``kind: Workflow`` or ``WorkflowTemplate``);
+    ``docs``: the file's documents when already read (:func:`read_documents`)."""
+    for d in read_documents(path) if docs is None else docs:
         if isinstance(d, dict) and d.get("kind") in ("Workflow", "WorkflowTemplate") and isinstance(d.get("spec"), dict):
             return d
     raise DicecError("no Argo Workflow in this file (expected kind: Workflow)", location=Location(path=path))
@@ -520,6 +525,7 @@ def run_workflow(path: str, options: RunOptions) -> RunResult:
     """Load and run the workflow in ``path`` (with the model servers a services-mode file describes)."""
     from dicec.runtime.localservices import serving
 
-    workflow = load_workflow(path)
-    with serving(path, options) as options:
+    docs = read_documents(path)
+    workflow = load_workflow(path, docs)
+    with serving(path, options, docs) as options:
         return Runner(workflow, options, where=path).run()

@@ -11,21 +11,6 @@ from dicec.errors import DicecError
 from dicec.output import dumps_json, parse_parameters
 
 
-def _read_documents(path: str) -> list[dict]:
-    import yaml
-
-    from dicec.errors import Location
-    from dicec.files import read_text
-
-    text = read_text(path, what="workflow")
-    try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DicecError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                         location=Location(path=path, line=mark.line + 1 if mark else None)) from None
-
-
 @click.command("submit")
 @click.argument("workflow_file", metavar="WORKFLOW.yaml")
 @click.option("-n", "--namespace", default=None,
@@ -51,9 +36,10 @@ def submit(workflow_file: str, namespace: str | None, kubeconfig: str | None, co
     model-server Deployments and Services of services mode. `argo submit WORKFLOW.yaml` does the
     same with the argo CLI and stays the documented path.
     """
+    from dicec.runtime.workflow import read_documents
     from dicec.submit import connect, plan, submit_documents, watch, workflow_outputs
 
-    documents = _read_documents(workflow_file)
+    documents = read_documents(workflow_file)
     workflows = [d for d in documents if isinstance(d, dict) and d.get("kind") == "Workflow"]
     if follow and len(workflows) != 1:
         raise DicecError(f"{workflow_file}: --watch follows one Workflow, and the file has {len(workflows)} "

@@ -28,12 +28,14 @@ Validators are compiled once per kind and cached (:func:`validator`).
 from __future__ import annotations
 
 import datetime
-import difflib
 import functools
 import importlib.resources
 import json
 from dataclasses import dataclass
 from typing import Any, Iterator
+
+from dicec.errors import one_line
+from dicec.validate.semantic import _suggest
 
 SCHEMA_FILE = "argo-workflows-schema.json"
 
@@ -158,15 +160,14 @@ def schema_errors(document: dict[str, Any], kind: str) -> list[SchemaError]:
                 for key in leaf.instance:
                     if key not in allowed:
                         where = location + (key,)
-                        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
                         out.setdefault(where, SchemaError(location=where, message="unknown field", unknown_field=str(key),
-                                                          suggestion=close[0] if close else None))
+                                                          suggestion=_suggest(str(key), allowed)))
                 continue
             if leaf.validator == "required" and isinstance(leaf.instance, dict):
                 missing = [k for k in leaf.validator_value if k not in leaf.instance]
                 message = f"required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} missing"
             else:
-                message = _one_line(leaf.message)
+                message = one_line(leaf.message)
             out.setdefault(location, SchemaError(location=location, message=message))
     return list(out.values())
 

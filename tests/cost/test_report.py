@@ -13,16 +13,7 @@ from dicec.cost.model import POD_STARTUP, SOURCES, TimingModel, build_job, seria
 from dicec.cost.report import cost_report
 from dicec.errors import DicecError
 from dicec.placement import place
-
-
-PROGRAM = """
-def execute_command(image):
-    image_patch = ImagePatch(image)
-    cars = image_patch.find("car")
-    for car in cars:
-        car.verify_property("car", "damaged")
-    return "ok"
-"""
+from support import CAR_CHECK_PROGRAM as PROGRAM
 
 
 def placed_on(registry, catalogue, **kw):
