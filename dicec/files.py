@@ -10,11 +10,28 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from dicec.errors import DicecError, Location
 
 #: Inputs larger than this are refused before parsing (a question or program is never this big).
 MAX_INPUT_BYTES = 4 * 1024 * 1024
+
+
+def local_file(uri: str, *, what: str, elsewhere: str) -> Path:
+    """The local file a path or ``file://`` URI names (``file://localhost/`` too); any other scheme is one
+    line naming ``what`` and saying what to do instead (``elsewhere``). A one-letter scheme is a Windows
+    drive, not a scheme."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise DicecError(f"{what}: {uri!r} names another host; a file:// URI must name a local file "
+                             "(file:///path)", location=Location(path=uri))
+        return Path(unquote(parsed.path))
+    if len(parsed.scheme) > 1 and "://" in uri:
+        raise DicecError(f"{what} scheme {parsed.scheme!r} is not supported here: give a local path or file:// URI "
+                         f"({elsewhere})", location=Location(path=uri))
+    return Path(uri)
 
 
 def read_text(path: str | os.PathLike[str], *, what: str = "input") -> str:

@@ -7,6 +7,7 @@ operator steps call model servers (dicec op call) instead of loading models (dic
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sys
@@ -121,3 +122,65 @@ def test_a_server_that_cannot_load_stops_the_run_in_one_line(setup, tmp_path):
         run_workflow(str(wf), RunOptions(parameters={"image": str(setup["images"][0])}, env={"DICEC_MODELS": "onnx"}))
     with socket.socket() as s:  # nothing left listening on a port we could not clean up: a smoke check
         s.bind(("127.0.0.1", 0))
+
+
+RESIDUAL = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    cars = image_patch.find("car")
+    best = cars[0] if cars else image_patch
+    for c in cars:
+        if c.exists("wheel"):
+            best = c
+    sub = best.crop(0, 0, best.width // 2, best.height)
+    return sub.simple_query("what colour is it?")
+'''
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_path, isolation):
+    """A call no task predicted (simple_query on a crop cut at run time) is answered by a model server the
+    stream declares for it, from an answer step on a CPU node, not by a model in that step."""
+    import yaml
+
+    from dicec.analysis import analyse
+    from dicec.emit import EmitOptions, dump_yaml
+    from dicec.emit.argo import emit_documents
+    from dicec.placement import place
+    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.validate import validate_text
+
+    graph = analyse(RESIDUAL, setup["registry"], path="r.py")
+    assert [r.operator for r in graph.residual] == ["simple_query"]
+    placed = place(graph, setup["registry"], setup["pools"], mode="services")
+    text = dump_yaml(emit_documents(placed, EmitOptions(mode="services")))
+    assert validate_text(text, path="r.yaml") == []
+    docs = list(yaml.safe_load_all(text))
+    servers = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert any("simple_query" in d["spec"]["template"]["spec"]["containers"][0]["args"] for d in servers.values())
+    answer = next(t for t in docs[-1]["spec"]["templates"] if t["name"] == "answer")
+    args = answer["container"]["args"]
+    urls = json.loads(args[args.index("--services") + 1])
+    assert set(urls) == {"find", "exists", "simple_query"}
+    assert all(u.split("//")[1] in servers for u in urls.values())
+    assert "nvidia.com/gpu" not in answer["container"]["resources"]["limits"]  # the models are in the servers
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(text)
+    for image in setup["images"]:
+        keep = tmp_path / f"keep-{image.stem}"
+        result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, keep_dir=str(keep),
+                                                  isolation=isolation, env={"DICEC_MODELS": "seeded"}))
+        assert json.loads(result.outputs["answer"]) == exec_answer(RESIDUAL, image)["answer"]
+        log = (keep / "answer" / "step.log").read_text()
+        assert re.search(r"\b1 on demand \(model servers\)", log), log
+
+
+def test_a_bad_services_map_is_one_line(setup, tmp_path):
+    from dicec.emit.steps import b64
+    from dicec.errors import DicecError
+    from dicec.runtime.step import run_answer
+
+    for text, message in (("[1]", "JSON object of operator names"), ("{", "not valid JSON"),
+                          ('{"exists": "http://127.0.0.1:9"}', "no model server for operator 'find'")):
+        with pytest.raises(DicecError, match=message):
+            run_answer(image_uri=str(setup["images"][0]), program_payload=b64(RESIDUAL), records_json="[]",
+                       out=None, services_json=text)

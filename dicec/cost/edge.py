@@ -21,8 +21,12 @@ The model, per task (one call; a fan-out's elements side by side on as many node
 * the uplink: ``bytes * 8 / (uplink Mbit/s * 10^6)`` seconds, one transfer at a time. Cloud-only
   uploads the frame (``width * height * bytes_per_pixel``) before the workflow starts. Edge-cloud
   uploads a crop (``crop_width * crop_height * bytes_per_pixel``) per element of each edge detection
-  an offloaded task needs, after that detection finishes and before the task starts, and the whole
-  frame (from time 0, alongside the edge's work) only if some cloud task reads the whole image.
+  a crop-fed task needs (``placed.crops``: the offloaded tasks sent crops, :func:`dicec.placement.edge.crop_feeds`),
+  after that detection finishes and before the task starts, and the whole frame (from time 0,
+  alongside the edge's work) only if some cloud task that runs reads the frame (not crop-fed, or an
+  offloaded one whose operator ``reads: frame``). What the emitted steps really send is the crop
+  bundle (:mod:`dicec.runtime.crops`): PNG crops, smaller than raw pixels, plus the frame's one-pixel
+  border ring and a manifest.
   Results (a few hundred bytes of JSON each way) are left out; so are network round trips;
 * cloud dollars: the seconds a cloud step holds its GPU at the pool's price -- ``S + L + latency`` in
   pods mode, ``R + latency`` in services mode (the warm servers' idle time is the services' own
@@ -152,6 +156,7 @@ def plan_figures(placed, registry, model: TimingModel, link: LinkModel, *, mode:
         raise DicecError(f"unknown case {case!r} (cases: {', '.join(CASES)})")
     graph = placed.graph
     guarded = offload_guards(placed)
+    fed = placed.crops  # the guarded tasks that are sent crops, not the frame
     edge_plan = any(p.edge for p in placed.pools.values())
     skipped: set[str] = set()
     if case == "nothing":
@@ -165,10 +170,10 @@ def plan_figures(placed, registry, model: TimingModel, link: LinkModel, *, mode:
     answer_pool = placed.pools[placed.answer.pool]
     # The frame goes up unless only edge steps and offloaded (crop-fed) steps run and the answer is on the edge.
     needs_frame = not edge_plan or not answer_pool.edge or any(
-        not pool_of[t.id].edge and t.id not in skipped and t.id not in guarded for t in graph.tasks)
+        not pool_of[t.id].edge and t.id not in skipped and t.id not in fed for t in graph.tasks)
     frame_ready = frame_s if needs_frame else 0.0
     start = frame_ready if not edge_plan else 0.0  # cloud-only: the frame is stored before the workflow starts
-    crops = _crops(graph, guarded, skipped, model.fanout)
+    crops = _crops(graph, fed, skipped, model.fanout)
     uplink_bytes = (link.frame_bytes if needs_frame else 0.0) + sum(crops.values()) * link.crop_bytes
     finish: dict[str, float] = {}
     steps: list[tuple[str, str]] = []
@@ -181,8 +186,8 @@ def plan_figures(placed, registry, model: TimingModel, link: LinkModel, *, mode:
             continue
         spec, pool = registry.get(t.operator), pool_of[t.id]
         ready = max((finish[d] for d in t.depends), default=start)
-        if t.id in guarded:
-            source = guarded[t.id]
+        if t.id in fed:
+            source = fed[t.id]
             if source not in sent:  # the detection's crops go up once, however many tasks use them
                 sent[source] = link_free = max(finish[source], link_free) + crops[source] * crop_s
             ready = max(ready, sent[source])
@@ -212,11 +217,12 @@ def plan_figures(placed, registry, model: TimingModel, link: LinkModel, *, mode:
                        skipped=tuple(t.id for t in graph.tasks if t.id in skipped))
 
 
-def _crops(graph, guarded: dict[str, str], skipped: set[str], fanout: int) -> dict[str, int]:
-    """Crops sent per edge detection: all ``fanout`` boxes for a fan-out over it, else one per index used."""
+def _crops(graph, fed: dict[str, str], skipped: set[str], fanout: int) -> dict[str, int]:
+    """Crops sent per edge detection: all ``fanout`` boxes for a fan-out over it, else one per index used
+    (what ``--crops-indices`` selects, :func:`dicec.emit.offload.crop_indices`)."""
     each: set[str] = set()
     indices: dict[str, set[int]] = {}
-    for tid, source in guarded.items():
+    for tid, source in fed.items():
         if tid in skipped:
             continue
         patch = graph.task(tid).patch

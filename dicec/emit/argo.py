@@ -35,7 +35,7 @@ from hera.workflows.models import Toleration, ValueFrom
 
 from dicec import __version__
 from dicec.analysis.graph import Format, Ref
-from dicec.emit import metadata, services, steps
+from dicec.emit import metadata, offload, services, steps
 from dicec.emit.hardening import DEFAULT as DEFAULT_HARDENING
 from dicec.emit.hardening import Hardening, ResourceSpec, container_security_context, pod_security_context
 from dicec.emit.fused import FusedSteps
@@ -171,19 +171,32 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> 
     tasks: list[Task] = []
     fused = FusedSteps.of(placed, mode=options.mode)  # fused groups: one step each (dicec.emit.fused)
     offloaded = offload_when(placed, fused.value_of)  # edge-cloud: steps needing an edge detection (dicec.emit.offload)
+    # Crops, not frames (dicec.emit.offload): through an artifact, or cut by a services-mode step on the edge.
+    answer_pool = placed.pools[placed.answer.pool]
+    send_from_edge = options.mode == "services" and answer_pool.edge and not answer_pool.has_gpu
+    feeds = offload.crop_feeds(placed, fused)
+    crop_indices = {} if send_from_edge else offload.crop_indices(graph, feeds)
     for task in graph.tasks:
         if fused.skip(task.id):
             if task.id in fused.groups:
+                fed = {feeds.get(t) for t in fused.groups[task.id]}
                 tasks.append(fused.step(task.id, graph, placed, templates, image=source.step_image,
                                         arguments=source.task_arguments(), inputs=source.step_inputs(),
-                                        fields=lambda pool: {**_placement_fields(pool, options), **_pod_fields(options)}))
+                                        fields=lambda pool: {**_placement_fields(pool, options), **_pod_fields(options)},
+                                        crops_from=fed.pop() if len(fed) == 1 else None))
                 guards = {offloaded.get(t) for t in fused.groups[task.id]}
                 if len(guards) == 1 and None not in guards:  # every task of the group offloaded from one detection
                     tasks[-1].when = guards.pop()
             continue
         placement = placed.placements[task.id]
-        template = _operator_template(task.operator, placement, placed, templates, options, source)
-        params: dict[str, str] = {**source.task_arguments(), "call": steps.call_payload(task)}
+        role = ("send" if send_from_edge else "in") if task.id in feeds else \
+            "out" if task.id in crop_indices else None
+        template = _operator_template(task.operator, placement, placed, templates, options, source, crops=role)
+        params: dict[str, Any] = {**source.task_arguments(), "call": steps.call_payload(task)}
+        if role == "out":
+            params[offload.CROP_INDICES_PARAMETER] = crop_indices[task.id]
+        elif role == "in":
+            params[offload.CROPS_ARTIFACT] = offload.crops_argument(feeds[task.id])
         with_param = None
         if task.patch is None:
             params["patch"] = "null"
@@ -269,12 +282,28 @@ def _refs(arg: Any) -> list[str]:
 
 
 def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
-                       cache: dict[str, Container], options: EmitOptions, source: ImageSource) -> Container:
+                       cache: dict[str, Container], options: EmitOptions, source: ImageSource,
+                       crops: str | None = None) -> Container:
+    """The template of ``operator`` on its pool; ``crops``: ``out`` (an edge detection that writes its crops),
+    ``in`` (reads them from an artifact), ``send`` (cuts them itself), or ``None`` (:mod:`dicec.emit.offload`)."""
     pool = placed.pools[placement.pool]
-    name = f"{operator.replace('_', '-')}-{pool.name}"
+    name = f"{operator.replace('_', '-')}-{pool.name}" + (f"-crops-{crops}" if crops else "")
     if name in cache:
         return cache[name]
     command, args = steps.op_command(operator, image=source.step_image)
+    inputs = [*source.step_inputs(), Parameter(name="call"), Parameter(name="patch", default='"image"'),
+              Parameter(name="index", default="none"), Parameter(name="refs", default="{}")]
+    outputs = [Parameter(name="value", value_from=ValueFrom(path=steps.VALUE_PATH)),
+               Parameter(name="record", value_from=ValueFrom(path=steps.RECORD_PATH))]
+    if crops == "out":
+        args = offload.crops_out_args(args)
+        inputs.append(Parameter(name=offload.CROP_INDICES_PARAMETER, default="all"))
+        outputs.append(offload.crops_output())
+    elif crops == "in":  # the frame is not downloaded: only parameters of the image source stay
+        args = offload.crops_in_args(args)
+        inputs = [*(i for i in inputs if isinstance(i, Parameter)), offload.crops_input()]
+    elif crops == "send":
+        args = [*args, "--send-crops"]
     if options.mode == "services":  # a light CPU step that calls the operator's model server
         command, args, pool = services.call_step(operator, pool, placed, options, command, args)
     cache[name] = Container(
@@ -282,10 +311,8 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
         image=placed.images[operator],
         command=command,
         args=args,
-        inputs=[*source.step_inputs(), Parameter(name="call"), Parameter(name="patch", default='"image"'),
-                Parameter(name="index", default="none"), Parameter(name="refs", default="{}")],
-        outputs=[Parameter(name="value", value_from=ValueFrom(path=steps.VALUE_PATH)),
-                 Parameter(name="record", value_from=ValueFrom(path=steps.RECORD_PATH))],
+        inputs=inputs,
+        outputs=outputs,
         **_placement_fields(pool, options),
         **_pod_fields(options),
     )
@@ -295,6 +322,8 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
 def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSource) -> Container:
     pool = placed.pools[placed.answer.pool]
     command, args = steps.answer_command(image=source.step_image)
+    if options.mode == "services":  # calls without a record go to the model servers too, from a CPU pod
+        args, pool = [*args, "--services", services.answer_services(placed, options)], services.step_pool(placed)
     image = sorted(set(placed.images.values()))[0] if placed.images else _default_image()
     return Container(
         name=ANSWER_STEP,

@@ -70,15 +70,18 @@ class FusedSteps:
         return self.step_names(task.depends) or None
 
     def step(self, name: str, graph, placed, templates: dict, *, image: str, arguments: dict[str, str],
-             inputs: list, fields: Callable[[Any], dict]):
+             inputs: list, fields: Callable[[Any], dict], crops_from: str | None = None):
         """The hera Task of group ``name``; adds its template to ``templates``.
 
         ``image`` is what ``--image`` gets, ``arguments`` and ``inputs`` the image's task arguments
         and template inputs (:mod:`dicec.emit.inputs`), ``fields(pool)`` the pod fields of a step on
-        ``pool`` (resources, node selector, tolerations, security, retries).
+        ``pool`` (resources, node selector, tolerations, security, retries). With ``crops_from`` (an
+        edge task) the group reads that task's crop bundle instead of the image (:mod:`dicec.emit.offload`).
         """
         from hera.workflows import Container, Parameter, Task
         from hera.workflows.models import ValueFrom
+
+        from dicec.emit import offload
 
         members = [graph.task(t) for t in self.groups[name]]
         inside = set(self.groups[name])
@@ -88,6 +91,11 @@ class FusedSteps:
         while template_name in templates:  # an operator template of the same name (unlikely, but possible)
             template_name += "-group"
         command, args = steps.group_command(image=image)
+        arguments = dict(arguments)
+        if crops_from is not None:
+            args = offload.crops_in_args(args)
+            inputs = [*(i for i in inputs if isinstance(i, Parameter)), offload.crops_input()]
+            arguments[offload.CROPS_ARTIFACT] = offload.crops_argument(crops_from)
         outputs = []
         for t in members:
             outputs.append(Parameter(name=steps.value_output(t.id),

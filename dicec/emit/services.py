@@ -58,7 +58,8 @@ FANOUT_WIDTH = 3
 SERVER_PORT = 8080
 SERVICE_PORT = 80
 MAX_BATCH = 8
-#: 0: a batch is what is already queued, no added latency (the backends compute call by call).
+#: 0: a batch is what is already queued, no added latency (a wait pays only where a backend computes
+#: a batch in one go and requests trickle in; see docs/services.md).
 MAX_WAIT_MS = 0
 #: Seconds a server keeps answering after SIGTERM while unready, so endpoints update before it closes.
 SHUTDOWN_DELAY_S = 5
@@ -111,6 +112,12 @@ def plan_servers(placed: Any, *, qps: float = DEFAULT_QPS) -> tuple[Server, ...]
         key = (p.pool, task.operator)
         memory[key] = max(memory.get(key, 0.0), p.gpu_memory_gb)
         busy[key] = busy.get(key, 0.0) + p.seconds * (FANOUT_WIDTH if task.fanout is not None else 1)
+    served = {op for _, op in memory}
+    residual = sorted({r.operator for r in placed.graph.residual} - served)
+    for operator in residual:  # unpredicted calls with no task's server: on the pool placement gave the answer step
+        key = (placed.answer.pool, operator)
+        memory[key] = placed.answer.gpu_memory_gb
+        busy[key] = placed.answer.seconds / len(residual)
     groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for (pool, operator), gb in memory.items():
         groups.setdefault((pool, placed.images[operator]), []).append((operator, gb))
@@ -158,20 +165,43 @@ def server_for(servers: tuple[Server, ...], operator: str, pool: str) -> Server:
     raise DicecError(f"no model server serves {operator!r} on pool {pool!r}")  # a bug: plan_servers covers every task
 
 
+def step_pool(placed: Any) -> Pool:
+    """Where services-mode steps (the calling steps and the answer step) run: the answer step's pool when
+    placement chose a CPU pool for it, else any CPU node (no selector): the models are in the servers."""
+    answer_pool = placed.pools[placed.answer.pool]
+    return answer_pool if not answer_pool.has_gpu else Pool(name="cpu", gpu_class=None, gpu_memory_gb=0,
+                                                            usd_per_hour=None, node_labels={})
+
+
 def call_step(operator: str, pool: Pool, placed: Any, options: Any, command: list[str],
               args: list[str]) -> tuple[list[str], list[str], Pool]:
     """An operator step's ``command``, ``args`` and pool in services mode, from its pods-mode ones.
 
     ``dicec op NAME FLAGS`` becomes ``dicec op call NAME --service URL FLAGS`` (the flags unchanged),
-    on a CPU node: the answer step's pool when that is a CPU pool, else anywhere (no selector).
+    on a CPU node (:func:`step_pool`).
     """
     if command[:2] != ["dicec", "op"] or len(command) != 3:
         raise DicecError(f"unexpected operator step command {command!r}")  # a bug: steps.op_command changed
     server = server_for(plan_servers(placed, qps=options.qps), operator, pool.name)
-    answer_pool = placed.pools[placed.answer.pool]
-    cpu = answer_pool if not answer_pool.has_gpu else Pool(name="cpu", gpu_class=None, gpu_memory_gb=0,
-                                                           usd_per_hour=None, node_labels={})
-    return ["dicec", "op", "call", operator], ["--service", server.url(options.namespace), *args], cpu
+    return ["dicec", "op", "call", operator], ["--service", server.url(options.namespace), *args], step_pool(placed)
+
+
+def answer_services(placed: Any, options: Any) -> str:
+    """The answer step's ``--services``: canonical JSON from each operator the program may call on demand
+    (every task's and every unpredicted call's) to its server's URL; an operator served on several pools
+    goes to the server on the pool placement chose first (graph order), else the answer's pool.
+
+    Only operator names (lower-case identifiers) and URLs built from DNS names reach it."""
+    import json
+
+    servers = plan_servers(placed, qps=options.qps)
+    pools = {}
+    for task in placed.graph.tasks:
+        pools.setdefault(task.operator, placed.placements[task.id].pool)
+    for r in placed.graph.residual:
+        pools.setdefault(r.operator, placed.answer.pool)
+    urls = {op: server_for(servers, op, pool).url(options.namespace) for op, pool in sorted(pools.items())}
+    return json.dumps(urls, sort_keys=True, separators=(",", ":"))
 
 
 def server_manifests(placed: Any, options: Any) -> list[dict[str, Any]]:

@@ -23,6 +23,14 @@ task cannot change the answer: with an empty patch list the serial program canno
 fan-out iterates nothing; ``patches[i]`` raises before any call), and the final step answers any
 call without a record on demand anyway. Tasks that read the whole frame, or only take an edge
 value as an argument, are not guarded: the program may need them whatever the edge found.
+
+*Crops, not frames* (:func:`crop_feeds`): an offloaded task whose operator needs only its patch
+(the spec's ``reads: patch``) and whose arguments hold no patch of another detection is sent the
+crops of its edge detection instead of the frame: the edge step writes them (``--crops-out``), Argo
+passes them as an artifact, the cloud step reads them (``--crops``; :mod:`dicec.runtime.crops`).
+In pods mode a fused cloud group is fed crops only when all its tasks are fed from the same detection
+(one step has one input). A guarded task that needs the frame (``reads: frame``) still gets its guard
+and reads the frame.
 """
 
 from __future__ import annotations
@@ -95,3 +103,39 @@ def offload_guards(placed) -> dict[str, str]:
 
 def _on_edge(placed, task_id: str) -> bool:
     return placed.pools[placed.placements[task_id].pool].edge
+
+
+def crop_feeds(placed, registry) -> dict[str, str]:
+    """Offloaded cloud task -> the edge task whose crops it is sent instead of the frame (module docstring)."""
+    graph = placed.graph
+    out: dict[str, str] = {}
+    for tid, source in offload_guards(placed).items():
+        task = graph.task(tid)
+        if registry.get(task.operator).reads != "patch":
+            continue
+        if any(ref != source and _patch_result(graph, registry, ref) for ref in _arg_refs(task.args)):
+            continue  # a patch of another detection as an argument: its pixels are not in these crops
+        out[tid] = source
+    for group in placed.fusion:
+        if len({out.get(t) for t in group.tasks}) != 1:  # one step, one input: all fed from one detection or none
+            for t in group.tasks:
+                out.pop(t, None)
+    return out
+
+
+def _arg_refs(args) -> set[str]:
+    from dicec.analysis.graph import Format, Ref
+
+    refs = set()
+    for a in args:
+        if isinstance(a, Ref):
+            refs.add(a.task)
+        elif isinstance(a, Format):
+            refs.update(p.task for p in a.parts if isinstance(p, Ref))
+    return refs
+
+
+def _patch_result(graph, registry, task_id: str) -> bool:
+    task = graph.task(task_id)
+    form = registry.get(task.operator).form(task.form)
+    return form is not None and form.result in ("patches", "patch")

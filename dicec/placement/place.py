@@ -17,7 +17,7 @@ groups of tasks one pod runs are decided by :mod:`dicec.placement.fusion` (``fus
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dicec.analysis.graph import TaskGraph, graph_from_json
@@ -68,6 +68,8 @@ class PlacedGraph:
         pools: the pools used, as they were in the catalogue (emission needs their labels and taints).
         images: the container image of each operator used, by operator name.
         fusion: groups of tasks one pod runs (:mod:`dicec.placement.fusion`); empty when none.
+        crops: offloaded cloud task -> the edge task whose crops it is sent instead of the frame
+            (:func:`dicec.placement.edge.crop_feeds`); empty without an edge pool.
     """
 
     graph: TaskGraph
@@ -76,6 +78,7 @@ class PlacedGraph:
     pools: dict[str, Pool]
     images: dict[str, str]
     fusion: tuple[FusedGroup, ...] = ()
+    crops: dict[str, str] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -98,6 +101,7 @@ class PlacedGraph:
             "pools": [p.to_json() for _, p in sorted(self.pools.items())],
             "images": dict(sorted(self.images.items())),
             "fusion": [g.to_json() for g in self.fusion],
+            "crops": dict(sorted(self.crops.items())),
             "totals": self.totals,
         }
 
@@ -166,7 +170,12 @@ def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, *, obj
     used[pool.name] = pool
     fusion = decide(graph, registry, {t.id: used[placements[t.id].pool] for t in graph.tasks},
                     max_latency_s=max_latency_s, spot=spot) if fuse and mode == "pods" else ()
-    return PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images, fusion=fusion)
+    placed = PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images, fusion=fusion)
+    if any(p.edge for p in used.values()):
+        from dicec.placement.edge import crop_feeds
+
+        placed = replace(placed, crops=crop_feeds(placed, registry))
+    return placed
 
 
 def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str, spot: bool = False) -> Pool:
@@ -279,7 +288,12 @@ def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:
             raise ValueError(f"task {missing[0]!r} has no placement")
         fusion = tuple(group_from_json(g) for g in data.get("fusion", []))
         check_groups(graph, fusion, {k: p.pool for k, p in placements.items()})
+        crops = dict(data.get("crops", {}))
+        unknown = sorted(t for t in {*crops, *crops.values()} if t not in placements)
+        if unknown:
+            raise ValueError(f"crops name task {unknown[0]!r}, which the graph does not have")
         return PlacedGraph(graph=graph, placements=placements, answer=answer,
-                           pools={p.name: p for p in catalogue.pools}, images=dict(data["images"]), fusion=fusion)
+                           pools={p.name: p for p in catalogue.pools}, images=dict(data["images"]), fusion=fusion,
+                           crops=crops)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DicecError(f"{where}: malformed placed graph ({exc})") from None

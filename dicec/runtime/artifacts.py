@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.parse import unquote, urlparse
 
 from dicec.errors import DicecError
+from dicec.files import local_file
 
 #: Artifact sources and the field of each that names the object.
 SOURCES = {"s3": "key", "gcs": "key", "http": "url"}
@@ -44,30 +44,26 @@ def local_source(text: str, *, artifact: str, kind: str) -> Path:
     """The local file a key or URL names, or a clear error when it is not one this machine can read."""
     if not text:
         raise DicecError(f"input artifact {artifact!r} ({kind}): the key is empty")
-    parsed = urlparse(text)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise DicecError(f"input artifact {artifact!r}: {text!r} names another host; dicec run reads "
-                             "local files only")
-        path = Path(unquote(parsed.path))
-    elif len(parsed.scheme) > 1:  # one letter: a Windows drive, not a scheme
-        raise DicecError(f"input artifact {artifact!r} ({kind}): {text!r} is not supported by dicec run, which "
-                         "reads local paths and file:// URIs only (submit the workflow to a cluster for "
-                         f"{parsed.scheme}:// sources)")
-    else:
-        path = Path(text)
+    path = local_file(text, what=f"input artifact {artifact!r} ({kind})",
+                      elsewhere="dicec run reads local paths and file:// URIs only; submit the workflow to a "
+                                "cluster for other sources")
     if not path.is_file():
         raise DicecError(f"input artifact {artifact!r} ({kind}): {text}: no such file")
     return path.resolve()
 
 
-def resolve_inputs(template: dict, substitute: Callable[[str], str]) -> list[InputArtifact]:
-    """The input artifacts of ``template`` with their references substituted and their sources found."""
+def resolve_inputs(template: dict, substitute: Callable[[str], str],
+                   passed: dict[str, str] | None = None) -> list[InputArtifact]:
+    """The input artifacts of ``template`` with their references substituted and their sources found;
+    ``passed``: the ones the DAG task supplies (``from`` another step's output), name -> local file."""
     out = []
     for art in (template.get("inputs") or {}).get("artifacts") or []:
         name, path = str(art.get("name")), art.get("path")
         if not path:
             raise DicecError(f"input artifact {name!r} has no path")
+        if passed and name in passed:
+            out.append(InputArtifact(name=name, path=str(path), local=Path(passed[name])))
+            continue
         if isinstance(art.get("raw"), dict):
             out.append(InputArtifact(name=name, path=str(path), data=substitute(str(art["raw"].get("data", "")))))
             continue

@@ -2,7 +2,10 @@
 
 A backend turns a canonical call (operator spec, the input image, the receiver's box, JSON
 arguments) into the operator's raw answer; :func:`evaluate` turns that into the call's JSON value
-(see :mod:`dicec.runtime.calls`) or a recorded error. Backends:
+(see :mod:`dicec.runtime.calls`) or a recorded error; :func:`evaluate_batch` does that for several calls
+of one operator (the model server's batches) in one backend computation where the backend offers
+``compute_batch`` (the ``onnx`` backend, for operators that define a ``batch`` hook), each call keeping
+its own value or error. Backends:
 
 * ``seeded`` (:mod:`dicec.runtime.seeded`): for testing and simulation; answers depend only on
   (operator, image bytes, box, arguments) through a hash, so any program runs without models and
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from dicec.errors import DicecError
 from dicec.runtime.calls import Call, OperatorError, value_of
@@ -43,6 +46,16 @@ class Backend(Protocol):
     def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
         """The raw answer: local boxes for ``patches`` results, an index for ``patch``, else a value."""
 
+    # Optional: ``compute_batch(spec, form, items) -> list`` where ``items`` are (image, patch, args) tuples
+    # of calls of one operator in one form; it returns one entry per item, in order: the raw answer, or
+    # the exception that item raised (an operator error of that call only; a DicecError there is a set-up
+    # problem of that call). Raising instead is a set-up problem of the whole batch. A backend without it
+    # is evaluated one call at a time (:func:`evaluate_batch`).
+
+
+#: One call of a batch: its image and its canonical call.
+BatchItem = tuple[Any, Call]
+
 
 def evaluate(backend: Backend, spec: Any, form: Any, image: Any, call: Call) -> tuple[Any, str | None]:
     """(value, None) or (empty value, error message) for ``call``; bad setup (DicecError) propagates.
@@ -53,14 +66,56 @@ def evaluate(backend: Backend, spec: Any, form: Any, image: Any, call: Call) -> 
     remote = getattr(backend, "evaluate_call", None)
     if remote is not None:
         return remote(spec, form, image, call)
+    return settle(form, call, lambda: backend.compute(spec, form, image, call.patch, list(call.args)))
+
+
+def settle(form: Any, call: Call, compute: Callable[[], Any]) -> tuple[Any, str | None]:
+    """(value, None) from ``compute()``'s raw answer, or (empty value, error) when it or the value fails.
+
+    A DicecError (a set-up problem, not this input's) propagates.
+    """
     try:
-        raw = backend.compute(spec, form, image, call.patch, list(call.args))
+        raw = compute()
         return value_of(form.result, raw, call.patch, call, form.params), None
     except DicecError:
         raise
     except Exception as exc:  # the operator failed on this input: the program sees it raise
         text = str(exc) if isinstance(exc, OperatorError) else f"{type(exc).__name__}: {exc}"
         return empty_value(form.result), f"{call.operator}: {text}"
+
+
+def evaluate_batch(backend: Backend, spec: Any, form: Any, items: Sequence[BatchItem]) -> list[Any]:
+    """:func:`evaluate` of several calls of one operator and form, as one backend computation where it can.
+
+    Returns one outcome per item, in order: (value, error) exactly as :func:`evaluate` gives it, or the
+    DicecError that item's set-up raised; one call's failure never fails the others. A backend with
+    ``compute_batch`` computes them in one go (a DicecError it raises fails the whole batch, and
+    propagates); any other backend, a remote one, or a batch of one is evaluated call by call.
+    """
+    batch = getattr(backend, "compute_batch", None)
+    if batch is None or len(items) < 2 or getattr(backend, "evaluate_call", None) is not None:
+        out: list[Any] = []
+        for image, call in items:
+            try:
+                out.append(evaluate(backend, spec, form, image, call))
+            except DicecError as exc:
+                out.append(exc)
+        return out
+    raws = batch(spec, form, [(image, call.patch, list(call.args)) for image, call in items])
+    if len(raws) != len(items):
+        raise DicecError(f"the {backend.name} backend answered {len(raws)} of a batch of {len(items)} "
+                         f"{spec.name} calls")
+    out = []
+    for (_, call), raw in zip(items, raws):
+        try:
+            out.append(settle(form, call, lambda raw=raw: _raise(raw) if isinstance(raw, BaseException) else raw))
+        except DicecError as exc:
+            out.append(exc)
+    return out
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
 
 
 def empty_value(kind: str) -> Any:

@@ -10,7 +10,10 @@ step (see :mod:`dicec.emit.steps`).
 
 The image travels content-addressed: a request names it by sha256 and the file bytes are sent only
 when the server answers 409 (it does not hold that image yet), so the steps of one workflow upload a
-frame once per server. A server that is still loading (503) or not yet listening is retried until
+frame once per server. A step given ``--crops`` (an offloaded cloud step) sends the crop bundle
+instead, named by the bundle's own sha256 (:mod:`dicec.runtime.crops`); one given ``--send-crops``
+(an offloaded step running on the edge, beside the frame) cuts, per call, the bundle of the boxes that
+call reads -- its receiver and any patches among its arguments -- and sends that, never the frame. A server that is still loading (503) or not yet listening is retried until
 ``wait_s`` has passed; any other failure is one line and exit 1.
 
 Where the URL points is resolved here, the seam ``dicec run`` uses: ``$DICEC_SERVICES`` (or the
@@ -93,7 +96,7 @@ class ServiceClient:
     def evaluate(self, image: Any, call: Any) -> tuple[Any, str | None]:
         """(value, operator error or None) for ``call`` on ``image``, as :func:`dicec.runtime.backend.evaluate` gives."""
         body: dict[str, Any] = {"operator": call.operator, "form": call.form, "patch": call.patch,
-                                "args": list(call.args), "image": {"sha256": image.digest}}
+                                "args": list(call.args), "image": {"sha256": image.wire_digest}}
         status, answer = self.post(body)
         if status == 409:
             body["image"]["data"] = base64.b64encode(image.data).decode("ascii")
@@ -155,37 +158,85 @@ class RemoteBackend:
 
     name = "service"
 
-    def __init__(self, client: ServiceClient) -> None:
+    def __init__(self, client: ServiceClient, *, send_crops: bool = False) -> None:
         self.client = client
+        self.send_crops = send_crops
 
     def evaluate_call(self, spec: Any, form: Any, image: Any, call: Any) -> tuple[Any, str | None]:
+        if self.send_crops:  # only the boxes this call reads leave the machine (dicec.runtime.crops)
+            from dicec.runtime.crops import call_upload
+
+            image = call_upload(image, call)
         return self.client.evaluate(image, call)
 
     def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
         raise DicecError("the service backend evaluates whole calls (evaluate_call), not raw answers")
 
 
-def run_call(*, name: str, service: str, image_uri: str, call_payload: str, patch_json: str = '"image"',
-             index: str = "none", refs_json: str = "{}", value_out: str, record_out: str,
+class ServiceRouter:
+    """The services-mode answer step's backend: each call goes to its operator's model server.
+
+    ``urls`` maps operator names to server URLs (the step's ``--services``, emitted by
+    :func:`dicec.emit.services.answer_services`), each resolved through ``services`` as ``--service`` is.
+    One connection per server, kept for the step's life (:meth:`close`)."""
+
+    name = "service"
+
+    def __init__(self, urls: dict[str, str], *, services: dict[str, str] | None = None,
+                 wait_s: float = DEFAULT_WAIT_S) -> None:
+        self.clients = {op: ServiceClient(resolve_service(url, services), wait_s=wait_s) for op, url in sorted(urls.items())}
+
+    def evaluate_call(self, spec: Any, form: Any, image: Any, call: Any) -> tuple[Any, str | None]:
+        client = self.clients.get(call.operator)
+        if client is None:
+            raise DicecError(f"--services names no model server for operator {call.operator!r} "
+                             f"(it names: {', '.join(self.clients) or 'none'})")
+        return client.evaluate(image, call)
+
+    def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
+        raise DicecError("the service backend evaluates whole calls (evaluate_call), not raw answers")
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+
+def parse_service_map(text: str) -> dict[str, str]:
+    """The answer step's ``--services`` JSON: operator name -> server URL."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DicecError(f"--services is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise DicecError("--services must be a JSON object of operator names to model-server URLs")
+    return data
+
+
+def run_call(*, name: str, service: str, image_uri: str | None, call_payload: str | None, patch_json: str = '"image"',
+             index: str = "none", refs_json: str = "{}", value_out: str | None, record_out: str | None,
              operator_dirs: tuple[str, ...] = (), services: dict[str, str] | None = None,
-             wait_s: float = DEFAULT_WAIT_S, log: Log = lambda s: None) -> Any:
+             wait_s: float = DEFAULT_WAIT_S, crops: str | None = None, crops_out: str | None = None,
+             crops_indices: str = "all", send_crops: bool = False, log: Log = lambda s: None) -> Any:
     """``dicec op call``: what ``dicec op`` does, with the calls evaluated by the model server at ``service``.
 
     The flags mean what they mean for ``dicec op`` (:mod:`dicec.emit.steps`); the value and record files
     are written by the same code (:func:`dicec.runtime.step.compute_call`, :func:`~dicec.runtime.step.write_output`).
     """
     from dicec.runtime.calls import canonical_json
-    from dicec.runtime.images import load_image
-    from dicec.runtime.step import compute_call, prepare_call, write_output
+    from dicec.runtime.step import compute_call, load_input, prepare_call, require_step_flags, write_crops, write_output
 
+    require_step_flags("dicec op call", name=name, call_payload=call_payload, value_out=value_out,
+                       record_out=record_out)
     url = resolve_service(service, services)
     spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
-    image = load_image(image_uri)
+    image = load_input(image_uri, crops)
     client = ServiceClient(url, wait_s=wait_s)
     try:
-        value, record = compute_call(spec, form, args, patch, image=image, backend=RemoteBackend(client), log=log)
+        backend = RemoteBackend(client, send_crops=send_crops)
+        value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
     finally:
         client.close()
+    write_crops(crops_out, image, value, crops_indices, log)
     write_output(value_out, canonical_json(value))
     write_output(record_out, canonical_json(record))
     log(f"{name}: model server {url}, value {canonical_json(value)[:200]}")

@@ -47,16 +47,37 @@ def _stderr(line: str) -> None:
 
 
 # -- what the steps run --------------------------------------------------------------------------------
+#: The flags of one operator step, shared by ``dicec op NAME`` and ``dicec op call NAME`` (the step
+#: contract, dicec.emit.steps). None is required here: ``op --group`` takes other flags, and the
+#: runtime names whatever is missing (dicec.runtime.step.require_step_flags).
+_STEP_OPTIONS = (
+    click.option("--image", "image_uri", default=None, help="The input image: a path or file:// URI."),
+    click.option("--crops", default=None, metavar="FILE",
+                 help="Instead of --image: the crop bundle an edge step sent (an offloaded cloud step)."),
+    click.option("--crops-out", default=None, metavar="PATH",
+                 help="Also write the crops of this step's boxes for an offloaded cloud step (an edge detection)."),
+    click.option("--crops-indices", default="all", show_default=True, metavar="all|I,J,...",
+                 help="With --crops-out: only these elements of the value (Python indices)."),
+    click.option("--call", "call_payload", default=None, help="base64url of the call's JSON {task, operator, form, args}."),
+    click.option("--patch", "patch_json", default='"image"', show_default=True,
+                 help='"image", a box, a list of boxes (nested fan-out), or a patch list to pick --index from.'),
+    click.option("--index", default="none", show_default=True, help="Element of the --patch list, or none."),
+    click.option("--refs", "refs_json", default="{}", show_default=True, help="Values of referenced tasks, {task: value}."),
+    click.option("--value-out", default=None, metavar="PATH", help="Where to write the call's JSON value."),
+    click.option("--record-out", default=None, metavar="PATH", help="Where to write the call's record."),
+)
+
+
+def step_options(command: Callable) -> Callable:
+    """Add the step flags (:data:`_STEP_OPTIONS`) to ``command``."""
+    for option in reversed(_STEP_OPTIONS):
+        command = option(command)
+    return command
+
+
 @click.command("op")
 @click.argument("name", required=False)
-@click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
-@click.option("--call", "call_payload", default=None, help="base64url of the call's JSON {task, operator, form, args}.")
-@click.option("--patch", "patch_json", default='"image"', show_default=True,
-              help='"image", a box, a list of boxes (nested fan-out), or a patch list to pick --index from.')
-@click.option("--index", default="none", show_default=True, help="Element of the --patch list, or none.")
-@click.option("--refs", "refs_json", default="{}", show_default=True, help="Values of referenced tasks, {task: value}.")
-@click.option("--value-out", default=None, metavar="PATH", help="Where to write the call's JSON value.")
-@click.option("--record-out", default=None, metavar="PATH", help="Where to write the call's record.")
+@step_options
 @click.option("--group", "group_payload", default=None, metavar="B64",
               help="A fused group's step: base64url of its calls, run in order in this process (no NAME, --call).")
 @click.option("--inputs", "inputs_json", default="{}", show_default=True,
@@ -65,17 +86,12 @@ def _stderr(line: str) -> None:
               help="With --group: write each call's value and record to DIR/TASK/value.json and record.json.")
 @_models_option(None)
 @_operators_option
-def op(name: str | None, image_uri: str, call_payload: str | None, patch_json: str, index: str, refs_json: str,
-       value_out: str | None, record_out: str | None, group_payload: str | None, inputs_json: str,
-       out_dir: str | None, models: str | None, operator_dirs: tuple[str, ...]) -> None:
+def op(**params) -> None:
     """Run operator NAME for one workflow step and write its value and record, or with --group the
     calls of a fused group, one after another (see dicec/emit/steps.py)."""
     from dicec.runtime.step import run_op
 
-    run_op(name=name, image_uri=image_uri, call_payload=call_payload, patch_json=patch_json, index=index,
-           refs_json=refs_json, value_out=value_out, record_out=record_out, models=models,
-           operator_dirs=operator_dirs, group_payload=group_payload, inputs_json=inputs_json, out_dir=out_dir,
-           log=_stderr)
+    run_op(**params, log=_stderr)
 
 
 @click.command("answer")
@@ -84,15 +100,19 @@ def op(name: str | None, image_uri: str, call_payload: str | None, patch_json: s
 @click.option("--records", "records_json", default="[]", show_default=True,
               help="JSON list of the steps' records (elements that are not valid JSON are skipped).")
 @click.option("--out", required=True, metavar="PATH", help="Where to write the answer (JSON).")
+@click.option("--services", "services_json", default=None, metavar="JSON",
+              help="Services mode: {operator: model-server URL}; calls without a record go there, not to local models.")
 @_models_option(None)
 @_operators_option
-def answer(image_uri: str, program_payload: str, records_json: str, out: str, models: str | None,
-           operator_dirs: tuple[str, ...]) -> None:
-    """Re-run the serial program, answering operator calls from the records (others on demand)."""
+def answer(**params) -> None:
+    """Re-run the serial program, answering operator calls from the records (others on demand).
+
+    $DICEC_SERVICES (JSON, Service name -> base URL) redirects a --services URL, as for dicec op call.
+    """
+    from dicec.runtime.client import SERVICES_ENV, parse_services
     from dicec.runtime.step import run_answer
 
-    run_answer(image_uri=image_uri, program_payload=program_payload, records_json=records_json, out=out,
-               models=models, operator_dirs=operator_dirs, log=_stderr)
+    run_answer(**params, services=parse_services(os.environ.get(SERVICES_ENV)), log=_stderr)
 
 
 def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
@@ -112,6 +132,10 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
 
     def work(params: dict, log: list[str]) -> None:
         params["models"] = params.get("models") or env.get(_MODELS_ENV)
+        if argv[0] == "answer":
+            from dicec.runtime.client import SERVICES_ENV, parse_services
+
+            params["services"] = parse_services(env.get(SERVICES_ENV) or os.environ.get(SERVICES_ENV))
         (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
 
     return invoke_in_process(command, argv[1:], env, work)

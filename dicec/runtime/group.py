@@ -78,11 +78,9 @@ def _lenient_object(text: str) -> dict[str, Any]:
     return dict(lenient_members(text, "--inputs", keyed=True))
 
 
-def run_group(*, image_uri: str, group_payload: str, inputs_json: str, out_dir: str, models: str | None = None,
+def run_group(*, image: Any, group_payload: str, inputs_json: str, out_dir: str, models: str | None = None,
               operator_dirs: tuple[str, ...] = (), log: Log = lambda s: None) -> dict[str, Any]:
-    """Run a fused group's calls in order; returns ``{task: value}``."""
-    from dicec.runtime.images import load_image
-
+    """Run a fused group's calls in order on ``image`` (the frame, or an edge step's crops); returns ``{task: value}``."""
     calls = decode_group(group_payload)
     values = parse_inputs(inputs_json)
     registry = registry_for(operator_dirs)
@@ -94,7 +92,6 @@ def run_group(*, image_uri: str, group_payload: str, inputs_json: str, out_dir: 
             raise DicecError(f"operator {spec.name!r} has no {c['form']} form (task {c['task']!r})")
         prepared.append((c, spec, form))
     backend = get_backend(models)
-    image = load_image(image_uri)
     out: dict[str, Any] = {}
     for c, spec, form in prepared:
         args = _args(c["args"], values)

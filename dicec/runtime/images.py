@@ -19,7 +19,6 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -58,6 +57,17 @@ class SourceImage:
                 self._pixels.append(decode(self.data, where=self.uri))
             return self._pixels[0]
 
+    @property
+    def wire_digest(self) -> str:
+        """sha256 of the bytes a model server is sent: the file's (see :mod:`dicec.runtime.crops` for crops)."""
+        return self.digest
+
+    def border(self) -> np.ndarray:
+        """The frame's one-pixel border ring, (N, 3) (:func:`dicec.runtime.crops.border_ring`)."""
+        from dicec.runtime.crops import border_ring
+
+        return border_ring(self.pixels)
+
     def crop(self, box: dict) -> np.ndarray:
         """The pixels of a bottom-left-origin box ``{left, lower, right, upper}`` (clamped to the image)."""
         px = self.pixels
@@ -72,17 +82,11 @@ _CACHE_LOCK = threading.Lock()
 
 
 def local_path(uri: str) -> Path:
-    """The local file a URI names; any scheme other than a path or ``file://`` is a clear error."""
-    if "://" in uri:
-        parsed = urlparse(uri)
-        if parsed.scheme != "file":
-            raise DicecError(f"image URI scheme {parsed.scheme!r} is not supported here: give a local path or "
-                             "file:// URI (on a cluster, mount the image or pass it as an input artifact)",
-                             location=Location(path=uri))
-        if parsed.netloc not in ("", "localhost"):
-            raise DicecError("a file:// URI must name a local file (file:///path)", location=Location(path=uri))
-        return Path(unquote(parsed.path))
-    return Path(uri)
+    """The local file an image URI names; any scheme other than a path or ``file://`` is a clear error."""
+    from dicec.files import local_file
+
+    return local_file(uri, what="image URI",
+                      elsewhere="on a cluster, mount the image or pass it as an input artifact")
 
 
 def load_image(uri: str) -> SourceImage:

@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import unquote, urlparse
 
 from dicec.errors import DicecError, Location
 
@@ -39,14 +38,9 @@ class ModelFile:
 
 def model_path(file: str) -> Path:
     """The local path of a model reference; other URI schemes are a clear error."""
-    if "://" in file:
-        parsed = urlparse(file)
-        if parsed.scheme != "file":
-            raise DicecError(f"model location scheme {parsed.scheme!r} is not supported here: bake the model into "
-                             "the image or mount it, and name it by a local path or file:// URI",
-                             location=Location(path=file))
-        return Path(unquote(parsed.path))
-    return Path(file)
+    from dicec.files import local_file
+
+    return local_file(file, what="model location", elsewhere="bake the model into the image or mount it")
 
 
 def sha256_of(path: Path) -> str:

@@ -27,7 +27,14 @@ For each operator the backend
    * ``(image, box=None)`` (``compute_depth``): the whole image and the receiver's box, so depth is
      read from one map of the whole image as ViperGPT does;
    * otherwise ``(crop, *args)`` for a method form (the receiver's pixels, (H, W, 3) uint8 RGB) and
-     ``(None, *args)`` for a function form.
+     ``(None, *args)`` for a function form;
+
+5. computes a batch (the model server's, :func:`dicec.runtime.backend.evaluate_batch`) in one go when
+   the ``Operator`` defines ``batch(calls)``: ``calls`` is a list of ``(args, kwargs)``, each what one
+   ``__call__`` would receive, and it returns one entry per call, the answer or the exception that call
+   raised (``compute_depth`` stacks same-sized inputs into one ``session.run``). Should the hook itself
+   raise, the batch is computed call by call (one log line), so a batch never answers differently
+   from its calls one at a time; an operator without the hook is always called one call at a time.
 
 The ``builtin`` backend (:mod:`dicec.runtime.scene.backend`) answers the scene operators with the
 built-in scene models and hands every other operator to this backend with ``packaged=True``: an
@@ -173,19 +180,70 @@ class OnnxBackend:
     # -- calling -------------------------------------------------------------------------------------
     def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
         op = self.operator(spec)
+        positional, keywords = self.arguments(spec, form, op, image, patch, args)
+        return op(*positional, **keywords)
+
+    def arguments(self, spec: Any, form: Any, op: Any, image: Any, patch: dict | None,
+                  args: list) -> tuple[tuple, dict[str, Any]]:
+        """What ``op`` is called with for one call (see the module docstring, step 4)."""
         params = list(inspect.signature(op).parameters)
         first = params[0] if params else ""
         if first == "images":
             if not args or not isinstance(args[0], list) or not all(is_box(b) for b in args[0]):
                 raise OperatorError(f"{spec.name} needs a list of patches as its first argument")
-            return op([image.crop(b) for b in args[0]], *args[1:])
+            return ([image.crop(b) for b in args[0]], *args[1:]), {}
         if "box" in params:
-            return op(image.pixels, *args, box=patch)
+            return (image.pixels, *args), {"box": patch}
         if form.kind == "method":
             if patch is None:
                 raise OperatorError(f"{spec.name} is a method but has no patch")
-            return op(image.crop(patch), *args)
-        return op(None, *args)
+            return (image.crop(patch), *args), {}
+        return (None, *args), {}
+
+    def compute_batch(self, spec: Any, form: Any, items: list[tuple[Any, dict | None, list]]) -> list[Any]:
+        """Raw answers (or the exception each call raised) of several calls of one operator, in order.
+
+        The operator's ``batch`` hook computes them in one go where it has one (step 5 of the module
+        docstring); otherwise, or should the hook fail, each call runs alone. The operator's set-up
+        (DicecError) fails the whole batch, as it would fail each call.
+        """
+        op = self.operator(spec)
+        out: list[Any] = [None] * len(items)
+        ready: list[int] = []
+        calls: list[tuple[tuple, dict[str, Any]]] = []
+        for i, (image, patch, args) in enumerate(items):
+            try:
+                calls.append(self.arguments(spec, form, op, image, patch, args))
+                ready.append(i)
+            except Exception as exc:  # this call's receiver or arguments: its own error
+                out[i] = exc
+        hook = getattr(op, "batch", None)
+        answers: list[Any] | None = None
+        if callable(hook) and len(calls) > 1:
+            try:
+                answers = list(hook(calls))
+                if len(answers) != len(calls):
+                    raise ValueError(f"it answered {len(answers)} of {len(calls)} calls")
+            except DicecError:
+                raise
+            except Exception as exc:  # a bug or a model that refuses a batch: fall back, answers stay right
+                answers = None
+                if self.log is not None:
+                    self.log(f"onnxruntime: the batch hook of {spec.name} failed ({type(exc).__name__}: {exc}); "
+                             f"computing its {len(calls)} calls one at a time")
+        if answers is None:
+            answers = [_call_one(op, positional, keywords) for positional, keywords in calls]
+        for i, answer in zip(ready, answers):
+            out[i] = answer
+        return out
+
+
+def _call_one(op: Any, positional: tuple, keywords: dict[str, Any]) -> Any:
+    """``op(*positional, **keywords)``, or the exception it raised (that call's outcome)."""
+    try:
+        return op(*positional, **keywords)
+    except Exception as exc:
+        return exc
 
 
 def copy_packaged(folder: Path) -> list[Path]:

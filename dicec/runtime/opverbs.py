@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from dicec.runtime.commands import step_options
+
 
 def _stderr(line: str) -> None:
     click.echo(line, err=True)
@@ -83,14 +85,8 @@ def _call_options(command: Any) -> Any:
     for option in reversed([
         click.argument("name"),
         click.option("--service", required=True, metavar="URL", help="The model server's base URL (http://HOST[:PORT])."),
-        click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI."),
-        click.option("--call", "call_payload", required=True, help="base64url of the call's JSON {task, operator, form, args}."),
-        click.option("--patch", "patch_json", default='"image"', show_default=True,
-                     help='"image", a box, a list of boxes (nested fan-out), or a patch list to pick --index from.'),
-        click.option("--index", default="none", show_default=True, help="Element of the --patch list, or none."),
-        click.option("--refs", "refs_json", default="{}", show_default=True, help="Values of referenced tasks, {task: value}."),
-        click.option("--value-out", required=True, metavar="PATH", help="Where to write the call's JSON value."),
-        click.option("--record-out", required=True, metavar="PATH", help="Where to write the call's record."),
+        click.option("--send-crops", is_flag=True,
+                     help="Send each call only the crops of the boxes it reads, not the frame (an offloaded step on the edge)."),
         click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=60.0, show_default=True,
                      help="Seconds to keep retrying while the server is not up or not ready."),
         click.option("--operators", "operator_dirs", multiple=True, metavar="DIR", help="Also load operator folders from DIR."),
@@ -101,6 +97,7 @@ def _call_options(command: Any) -> Any:
 
 @click.command("call")
 @_call_options
+@step_options
 def call(**params: Any) -> None:
     """Run operator NAME for one services-mode step: the call goes to the model server at --service URL,
     and the value and record are written as dicec op writes them (see dicec/emit/steps.py).

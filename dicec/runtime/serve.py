@@ -14,7 +14,8 @@ Endpoints:
 ``POST /v1/call``  one operator call, ``{"operator", "form", "patch", "args", "image"}`` where ``patch``
                    is the receiver's box (``null`` for a function), ``args`` the resolved positional
                    arguments and ``image`` ``{"sha256": HEX}`` with, the first time the server sees that
-                   image, ``"data"`` (base64 of the file bytes). Answer: ``{"value", "error", "batch_size",
+                   image, ``"data"`` (base64 of the file bytes: an image file, or an offloaded step's
+                   crop bundle, :mod:`dicec.runtime.crops`). Answer: ``{"value", "error", "batch_size",
                    "backend"}``; ``error`` is the operator's failure on this input (recorded by the step,
                    as ``dicec op`` records it), not a transport error.
 
@@ -25,14 +26,18 @@ backend cannot be set up (a missing model file), which the step reports as a set
 
 Batching: each operator has a queue and one worker thread. The worker takes the first waiting
 request, then keeps collecting until it holds ``max_batch`` or ``max_wait_ms`` has passed (0, the
-default: it takes what is already queued, adding no latency), and runs the batch in one go on the
-operator's model; every answer carries the size of the batch it was run in, and ``/metrics`` sums
-them. The backends compute one call at a time, so what a batch shares today is the loaded model, one
-decoded copy of each image (images are cached by digest, so a fan-out's requests decode their frame
-once) and one pass of the worker; ``benchmarks/serve.py`` measures that this gains no throughput on
-the built-in models, whose calls are far cheaper than the HTTP round trip, and that waiting for
-fuller batches only adds latency -- a backend that computes a batch at once is where batching pays.
-The HTTP side is fully concurrent (a thread per connection, HTTP/1.1 keep-alive).
+default: it takes what is already queued, adding no latency), and hands the batch (one group per form)
+to :func:`~dicec.runtime.backend.evaluate_batch`: ONE backend computation where the backend has
+``compute_batch`` (the ``onnx`` backend, for operators with a ``batch`` hook: ``compute_depth``
+preprocesses each distinct frame once and stacks same-sized inputs into one ``session.run``), else
+the calls one at a time (``seeded``, ``builtin``). Each call keeps its own value and error, what it
+answers alone (bit for bit on onnxruntime's CPU kernels, as the tests and the benchmark check; a GPU
+kernel may round a stacked run differently in the last bits). Every answer carries the size of the
+batch it was handed to the backend in, and ``/metrics`` counts those batches and sums their sizes.
+``benchmarks/serve.py`` measures both: on the built-in scene models (per call, cached per box)
+batching gains nothing and waiting for fuller batches only adds latency; on ``compute_depth`` with a
+model whose run is dominated by reading its weights, batches of 8 raise throughput (``--workload
+depth``). The HTTP side is fully concurrent (a thread per connection, HTTP/1.1 keep-alive).
 
 Shutdown: SIGTERM (or SIGINT) marks the server as draining (``/readyz`` 503, so Kubernetes takes it out
 of the Service), keeps answering for ``shutdown_delay_s`` while endpoints update, stops accepting
@@ -248,8 +253,6 @@ class ModelServer:
         return pending
 
     def _work(self, operator: str) -> None:
-        from dicec.runtime.backend import evaluate
-
         q = self.queues[operator]
         wait_s = self.options.max_wait_ms / 1000.0
         while True:
@@ -268,26 +271,47 @@ class ModelServer:
                     stop = True
                     break
                 batch.append(item)
-            for p in batch:
-                try:
-                    p.value, p.error = evaluate(self.backend, p.spec, p.form, p.image, p.call)
-                except DicecError as exc:
-                    p.failure = str(exc)
-                except Exception as exc:  # a bug: answer the request rather than hang it
-                    p.failure = f"internal error: {type(exc).__name__}: {exc}"
-                p.batch_size = len(batch)
+            sizes = self._run_batch(batch)
             with self.lock:
                 c = self.counters[operator]
-                c.batches += 1
+                c.batches += len(sizes)
                 c.requests += len(batch)
                 c.batch_size_sum += len(batch)
-                c.batch_size_max = max(c.batch_size_max, len(batch))
+                c.batch_size_max = max(c.batch_size_max, *sizes)
                 c.operator_errors += sum(1 for p in batch if p.error is not None)
                 c.failures += sum(1 for p in batch if p.failure is not None)
             for p in batch:
                 p.done.set()
             if stop:
                 return
+
+    def _run_batch(self, batch: list[_Pending]) -> list[int]:
+        """Evaluate a batch: the calls of each form as one backend computation (``evaluate_batch``).
+
+        Every call gets its own value and error; a set-up problem fails the calls it concerns (HTTP 500).
+        A batch mixing the method and function forms of one operator goes to the backend as one group per
+        form; ``batch_size`` is the size of the call's group, and the group sizes are returned.
+        """
+        from dicec.runtime.backend import evaluate_batch
+
+        groups: dict[str, list[_Pending]] = {}
+        for p in batch:
+            groups.setdefault(p.form.kind, []).append(p)
+        for group in groups.values():
+            try:
+                outcomes = evaluate_batch(self.backend, group[0].spec, group[0].form,
+                                          [(p.image, p.call) for p in group])
+            except DicecError as exc:
+                outcomes = [exc] * len(group)
+            except Exception as exc:  # a bug: answer the requests rather than hang them
+                outcomes = [RuntimeError(f"internal error: {type(exc).__name__}: {exc}")] * len(group)
+            for p, outcome in zip(group, outcomes):
+                if isinstance(outcome, Exception):  # a set-up problem of this call (DicecError), or a bug
+                    p.failure = str(outcome)
+                else:
+                    p.value, p.error = outcome
+                p.batch_size = len(group)
+        return [len(g) for g in groups.values()]
 
     # -- requests ------------------------------------------------------------------------------------
     def handle_call(self, body: Any) -> dict[str, Any]:
@@ -334,6 +358,7 @@ class ModelServer:
         return {"value": done.value, "error": done.error, "batch_size": done.batch_size, "backend": self.backend.name}
 
     def _image(self, ref: Any) -> Any:
+        from dicec.runtime.crops import is_bundle, load_bundle
         from dicec.runtime.images import MAX_IMAGE_BYTES, SourceImage, image_size
 
         if not isinstance(ref, dict) or not isinstance(ref.get("sha256"), str) or not _HEX64.match(ref["sha256"]):
@@ -361,10 +386,13 @@ class ModelServer:
             raise RequestError(HTTPStatus.BAD_REQUEST, "'image.data' does not match 'image.sha256'")
         where = f"image sha256:{digest[:12]}"
         try:
-            width, height = image_size(data, where=where)
+            if is_bundle(data):  # an offloaded step's crops (dicec.runtime.crops): records keep the frame's identity
+                image = load_bundle(data, where=f"crops sha256:{digest[:12]}")
+            else:
+                width, height = image_size(data, where=where)
+                image = SourceImage(uri=where, digest=digest, width=width, height=height, data=data)
         except DicecError as exc:
             raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        image = SourceImage(uri=where, digest=digest, width=width, height=height, data=data)
         with self.lock:
             self.images[digest] = image
             while len(self.images) > IMAGE_CACHE:

@@ -98,35 +98,85 @@ def prepare_call(name: str, call_payload: str, refs_json: str, patch_json: str, 
     return spec, form, args, patch
 
 
-def run_op(*, name: str | None, image_uri: str, call_payload: str | None, patch_json: str = '"image"',
+def require_step_flags(verb: str, *, name: str | None, call_payload: str | None, value_out: str | None,
+                       record_out: str | None, hint: str = "") -> None:
+    """One line naming the step flags that are missing (the CLI requires none of them, see commands.py)."""
+    missing = [flag for flag, v in (("NAME", name), ("--call", call_payload), ("--value-out", value_out),
+                                    ("--record-out", record_out)) if v is None]
+    if missing:
+        raise DicecError(f"{verb} needs {', '.join(missing)}{hint}")
+
+
+def load_input(image_uri: str | None, crops: str | None) -> Any:
+    """What a step computes on: the frame (``--image``) or the crops an edge step sent (``--crops``,
+    :mod:`dicec.runtime.crops`); exactly one of the two."""
+    if (image_uri is None) == (crops is None):
+        raise DicecError("give exactly one of --image (the frame) and --crops (an edge step's crop bundle)")
+    if crops is not None:
+        from dicec.runtime.crops import read_bundle
+
+        return read_bundle(crops)
+    from dicec.runtime.images import load_image
+
+    return load_image(image_uri)
+
+
+def write_crops(path: str | None, image: Any, value: Any, indices: str = "all", log: Log = lambda s: None) -> None:
+    """``--crops-out``: the crop bundle of the boxes in ``value`` (an edge detection's patch list), or of
+    the elements ``indices`` names (``all``, or Python indices ``I,J,...``; one out of range is left out)."""
+    if path is None:
+        if indices != "all":
+            raise DicecError("--crops-indices goes with --crops-out")
+        return
+    from dicec.runtime.crops import bundle_bytes
+
+    if not isinstance(value, list):
+        raise DicecError("--crops-out needs the step's value to be a list of boxes (a patch-list operator)")
+    if not value:  # the offloaded steps' `when` skips them: nothing goes to the cloud
+        log("crops: the detection found nothing, so no bundle is written")
+        return
+    if indices != "all":
+        try:
+            wanted = [int(i) for i in indices.split(",")]
+        except ValueError:
+            raise DicecError(f"--crops-indices must be 'all' or comma-separated integers, not {indices!r}") from None
+        value = [value[i] for i in wanted if -len(value) <= i < len(value)]
+    data = bundle_bytes(image, value)
+    write_output(path, data)
+    log(f"crops: {len(value)} box(es), {len(data)} bytes for the cloud (the frame is {len(image.data)} bytes)")
+
+
+def run_op(*, name: str | None, image_uri: str | None, call_payload: str | None, patch_json: str = '"image"',
            index: str = "none", refs_json: str = "{}", value_out: str | None = None, record_out: str | None = None,
            models: str | None = None, operator_dirs: tuple[str, ...] = (), group_payload: str | None = None,
-           inputs_json: str = "{}", out_dir: str | None = None, log: Log = lambda s: None) -> Any:
+           inputs_json: str = "{}", out_dir: str | None = None, crops: str | None = None,
+           crops_out: str | None = None, crops_indices: str = "all", log: Log = lambda s: None) -> Any:
     """``dicec op``: compute one call (or one per element of a nested fan-out); returns the value.
 
     With ``group_payload`` (``--group``), run a fused group's calls instead (:mod:`dicec.runtime.group`).
+    With ``crops`` the step reads an edge step's crop bundle instead of the image; with ``crops_out`` it
+    also writes the bundle of its value's boxes for an offloaded cloud step (:mod:`dicec.runtime.crops`).
     """
-    from dicec.runtime.images import load_image
-
     if group_payload is not None:
         if name is not None or call_payload is not None or value_out is not None or record_out is not None:
             raise DicecError("--group runs the calls it carries: give no NAME, --call, --value-out or --record-out")
         if out_dir is None:
             raise DicecError("--group needs --out-dir DIR (each call's value and record go under DIR/TASK/)")
+        if crops_out is not None or crops_indices != "all":
+            raise DicecError("--crops-out goes with one call (an edge detection), not with --group")
         from dicec.runtime.group import run_group
 
-        return run_group(image_uri=image_uri, group_payload=group_payload, inputs_json=inputs_json, out_dir=out_dir,
-                         models=models, operator_dirs=operator_dirs, log=log)
+        return run_group(image=load_input(image_uri, crops), group_payload=group_payload, inputs_json=inputs_json,
+                         out_dir=out_dir, models=models, operator_dirs=operator_dirs, log=log)
     if out_dir is not None or inputs_json != "{}":
         raise DicecError("--inputs and --out-dir go with --group (a fused group's step)")
-    missing = [flag for flag, v in (("NAME", name), ("--call", call_payload), ("--value-out", value_out),
-                                    ("--record-out", record_out)) if v is None]
-    if missing:
-        raise DicecError(f"dicec op needs {', '.join(missing)} (or --group for a fused group)")
+    require_step_flags("dicec op", name=name, call_payload=call_payload, value_out=value_out, record_out=record_out,
+                       hint=" (or --group for a fused group)")
     spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
     backend = get_backend(models)
-    image = load_image(image_uri)
+    image = load_input(image_uri, crops)
     value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
+    write_crops(crops_out, image, value, crops_indices, log)
     write_output(value_out, canonical_json(value))
     write_output(record_out, canonical_json(record))
     log(f"{name}: {backend.name} backend, value {canonical_json(value)[:200]}")
@@ -166,7 +216,7 @@ def compute_call(spec, form, args: tuple, patch: Any, *, image, backend, log: Lo
     return one(patch)
 
 
-def write_output(path: str, text: str) -> None:
+def write_output(path: str, text: str | bytes) -> None:
     """Write a step output atomically, creating its folder (a container's ``/tmp/dicec`` starts absent)."""
     parent = os.path.dirname(path)
     if parent:
@@ -174,7 +224,7 @@ def write_output(path: str, text: str) -> None:
             os.makedirs(parent, exist_ok=True)
         except OSError as exc:
             raise DicecError(f"cannot create the output folder {parent!r}: {exc.strerror or exc}") from None
-    write_atomic(path, text + "\n")
+    write_atomic(path, text + "\n" if isinstance(text, str) else text)
 
 
 def parse_records(text: str) -> list[Any]:
@@ -264,8 +314,13 @@ def records_index(records: list[Any]) -> dict[str, dict]:
 
 
 def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: str | None,
-               models: str | None = None, operator_dirs: tuple[str, ...] = (), log: Log = lambda s: None) -> Any:
-    """``dicec answer``: the serial program over the records; returns the answer (JSON)."""
+               models: str | None = None, operator_dirs: tuple[str, ...] = (), services_json: str | None = None,
+               services: dict[str, str] | None = None, log: Log = lambda s: None) -> Any:
+    """``dicec answer``: the serial program over the records; returns the answer (JSON).
+
+    With ``services_json`` (``--services``, services mode) a call without a record goes to its operator's
+    model server (:class:`dicec.runtime.client.ServiceRouter`, URLs resolved through ``services``, the
+    ``$DICEC_SERVICES`` map) instead of a model loaded here."""
     from dicec.runtime.images import load_image
     from dicec.runtime.program import run_program
 
@@ -275,10 +330,22 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
         raise DicecError(f"--program is not base64url of the program's text ({exc})") from None
     records = records_index(parse_records(records_json))
     image = load_image(image_uri)
-    outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=get_backend(models),
-                          records=records, path="<program>", log=log)
+    if services_json is not None:
+        from dicec.runtime.client import ServiceRouter, parse_service_map
+
+        backend = ServiceRouter(parse_service_map(services_json), services=services)
+    else:
+        backend = get_backend(models)
+    try:
+        outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=backend,
+                              records=records, path="<program>", log=log)
+    finally:
+        if services_json is not None:
+            backend.close()
     s = outcome.stats
-    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, {s.on_demand} on demand")
+    where = "model servers" if services_json is not None else f"{backend.name} models"
+    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, "
+        f"{s.on_demand} on demand ({where})")
     if out is not None:
         write_output(out, canonical_json(outcome.answer))
     return outcome.answer

@@ -26,7 +26,10 @@ the folders of its output parameters) moved into a temporary folder of its own, 
 A DAG task may call another DAG template (a batch workflow's per-image query): it runs with its
 input parameters in scope, under the calling template's ``parallelism`` cap (as Argo bounds a DAG's
 children), and its output parameters are the task's outputs. A step's ``inputs.artifacts`` are
-fetched by :mod:`dicec.runtime.artifacts` (local paths and ``file://`` only) into its folder.
+fetched by :mod:`dicec.runtime.artifacts` (local paths and ``file://`` only) into its folder, or, for
+one a DAG task supplies ``from: {{tasks.T.outputs.artifacts.NAME}}``, taken from the file task ``T``'s
+step left at that output artifact's path (an edge step's crops, :mod:`dicec.runtime.crops`); a
+missing output artifact fails its step unless it is ``optional``.
 
 A failing step (after its retries) stops the run: its name and the tail of its log are reported.
 """
@@ -55,6 +58,8 @@ LAUNCHER: tuple[str, ...] = (sys.executable, "-m", "dicec.runtime")
 #: Container paths moved into each step's own folder: the steps' result folder, plus the folder of
 #: every output parameter's path (input paths such as the image are left alone).
 RESULT_DIR = "/tmp/dicec"
+#: How a task's output artifacts are kept among its outputs (the name after it; the value a local file).
+ARTIFACT_KEY = "artifact:"
 LOG_TAIL_LINES = 20
 _REF = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _ITEM_REF = re.compile(r"\{\{\s*item\b")
@@ -311,7 +316,10 @@ class Runner:
         scope.update({f"inputs.parameters.{k}": v for k, v in (inputs or {}).items()})
         for t in tasks.values():
             for k, v in (t.outputs or {}).items():
-                scope[f"tasks.{t.name}.outputs.parameters.{k}"] = v
+                if k.startswith(ARTIFACT_KEY):
+                    scope[f"tasks.{t.name}.outputs.artifacts.{k[len(ARTIFACT_KEY):]}"] = v
+                else:
+                    scope[f"tasks.{t.name}.outputs.parameters.{k}"] = v
         return scope
 
     def start(self, t: _TaskState, tasks: dict[str, _TaskState], pool: ThreadPoolExecutor,
@@ -376,7 +384,7 @@ class Runner:
             t.outputs = None  # no elements ran: references stay unresolved, as in Argo
             return
         order = sorted(t.results)
-        names = sorted({k for r in t.results.values() for k in r})
+        names = sorted({k for r in t.results.values() for k in r if not k.startswith(ARTIFACT_KEY)})
         t.outputs = {k: json.dumps([_parse_maybe_json(t.results[i].get(k, "")) for i in order],
                                    separators=(",", ":"), ensure_ascii=False) for k in names}
 
@@ -389,11 +397,19 @@ class Runner:
             raise StepFailed(label, "only container and dag templates are supported inside a DAG by dicec run", [])
         arguments = {p["name"]: substitute(str(p.get("value", "")), scope)
                      for p in (t.spec.get("arguments") or {}).get("parameters") or []}
+        passed = {}
+        for a in (t.spec.get("arguments") or {}).get("artifacts") or []:
+            if "from" not in a:
+                raise StepFailed(label, f"artifact argument {a.get('name')!r}: only 'from' is supported by dicec run", [])
+            path = substitute(str(a["from"]), scope)
+            if "{{" in path:
+                raise StepFailed(label, f"input artifact {a.get('name')!r}: {a['from']} was not produced", [])
+            passed[str(a.get("name"))] = path
         folder = (base if base is not None else self.base) / (t.name if index is None else f"{t.name}-{index}")
         if "dag" in template:
             inputs = self.input_values(template, arguments, label)
             return self.run_dag_template(template, inputs, folder, f"{label}/", top=False)[0]
-        return self.run_container(template, arguments, label, folder)
+        return self.run_container(template, arguments, label, folder, passed)
 
     def input_values(self, template: dict, arguments: dict[str, str], label: str) -> dict[str, str]:
         """A template's input parameters: the task's arguments, else the declared defaults."""
@@ -408,11 +424,14 @@ class Runner:
         return values
 
     # -- one container step --------------------------------------------------------------------------
-    def run_container(self, template: dict, arguments: dict[str, str], label: str, folder: Path) -> dict[str, str]:
+    def run_container(self, template: dict, arguments: dict[str, str], label: str, folder: Path,
+                      passed: dict[str, str] | None = None) -> dict[str, str]:
+        """Run one container step in ``folder``; ``passed``: input artifacts the task supplies (name -> file)."""
         scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
         scope.update({f"inputs.parameters.{k}": v for k, v in self.input_values(template, arguments, label).items()})
         try:
-            artifacts = resolve_inputs(template, lambda text: substitute(text, scope, strict=("inputs.", "workflow.")))
+            artifacts = resolve_inputs(template, lambda text: substitute(text, scope, strict=("inputs.", "workflow.")),
+                                       passed or {})
         except DicecError as exc:
             raise StepFailed(label, str(exc), []) from None
         container = template["container"]
@@ -421,13 +440,16 @@ class Runner:
         if not argv:
             raise StepFailed(label, "the container has no command (dicec run cannot use an image's entrypoint)", [])
         out_params = (template.get("outputs") or {}).get("parameters") or []
+        out_artifacts = [a for a in (template.get("outputs") or {}).get("artifacts") or [] if a.get("path")]
         roots = {RESULT_DIR} | {os.path.dirname(str((p.get("valueFrom") or {}).get("path")))
                                 for p in out_params if (p.get("valueFrom") or {}).get("path")}
         roots |= {os.path.dirname(a.path) for a in artifacts}
+        roots |= {os.path.dirname(str(a["path"])) for a in out_artifacts}
         roots = sorted((r.rstrip("/") for r in roots if r not in ("", "/")), key=len, reverse=True)
         argv = [self.remap(a, folder, roots) for a in argv]
         outputs = [(p["name"], self.remap(str((p.get("valueFrom") or {}).get("path", "")), folder, roots), p)
                    for p in out_params]
+        outputs += [(ARTIFACT_KEY + str(a["name"]), self.remap(str(a["path"]), folder, roots), a) for a in out_artifacts]
         limit = _retry_limit(template)
         log: list[str] = []
         for attempt in range(limit + 1):
@@ -459,6 +481,12 @@ class Runner:
         out = {}
         for name, path, p in outputs:
             if not path:
+                continue
+            if name.startswith(ARTIFACT_KEY):  # an output artifact: the file stays where the step left it
+                if Path(path).is_file():
+                    out[name] = path
+                elif not p.get("optional"):
+                    raise StepFailed(label, f"output artifact {name[len(ARTIFACT_KEY):]!r}: {path} was not written", [])
                 continue
             try:
                 out[name] = Path(path).read_text(encoding="utf-8").rstrip("\n")

@@ -14,7 +14,8 @@ from dicec.output import dumps_json, parse_parameters
 @click.command("submit")
 @click.argument("workflow_file", metavar="WORKFLOW.yaml")
 @click.option("-n", "--namespace", default=None,
-              help="Namespace to create in (default: the file's, else the kubeconfig context's, else default).")
+              help="Namespace to create in (default: the file's, else the kubeconfig context's, in a pod the "
+                   "service account's, else default).")
 @click.option("--kubeconfig", default=None, metavar="FILE",
               help="kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account).")
 @click.option("--context", default=None, metavar="NAME", help="kubeconfig context (default: its current-context).")

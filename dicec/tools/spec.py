@@ -44,6 +44,8 @@ RESULT_KINDS = {
     "ImagePatch | int": "patch",
 }
 
+#: What of the image an operator's call needs (the spec's optional ``reads``; see OperatorSpec).
+READS = ("patch", "frame")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIGURES = ("gpu_memory_gb", "model_load_s", "latency_s")
 
@@ -141,6 +143,10 @@ class OperatorSpec:
         entry: the file (relative to ``folder``) holding the operator's code.
         folder: the operator folder it was read from.
         origin: where discovery found it (``builtin``, ``entry-point:NAME`` or ``dir:PATH``).
+        reads: what of the image a call needs: ``patch`` (only its receiver's pixels, and those of
+            patches passed as arguments; the default) or ``frame`` (the whole frame, e.g. a depth
+            model run on the full image). Only ``patch`` operators can be sent an edge detection's
+            crops instead of the frame (:mod:`dicec.placement.edge`).
     """
 
     name: str
@@ -152,6 +158,7 @@ class OperatorSpec:
     entry: str
     folder: Path
     origin: str = "builtin"
+    reads: str = "patch"
 
     def form(self, kind: str) -> Form | None:
         """The call form of ``kind`` (``method`` or ``function``), if the operator has one."""
@@ -185,6 +192,7 @@ class OperatorSpec:
                 "sources": dict(sorted(self.profile.sources.items())),
             },
             "entry": self.entry,
+            "reads": self.reads,
             "origin": self.origin,
             "folder": str(self.folder),
         }
@@ -214,7 +222,7 @@ def parse_spec(raw: Any, *, folder: Path, origin: str, where: Location) -> Opera
 
     if not isinstance(raw, dict):
         raise fail("expected a mapping at the top level")
-    known = {"version", "name", "doc", "forms", "image", "model", "profile", "entry"}
+    known = {"version", "name", "doc", "forms", "image", "model", "profile", "entry", "reads"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise fail(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -252,8 +260,11 @@ def parse_spec(raw: Any, *, folder: Path, origin: str, where: Location) -> Opera
         model = ModelRef(name=str(m["name"]), file=str(m["file"]), sha256=sha, reference=str(m["reference"]))
 
     profile = _parse_profile(raw.get("profile"), fail)
+    reads = raw.get("reads", "patch")
+    if reads not in READS:
+        raise fail(f"'reads' must be one of {', '.join(READS)}, not {reads!r}")
     return OperatorSpec(name=name, doc=doc, forms=tuple(forms), image=image, model=model,
-                        profile=profile, entry=entry, folder=folder, origin=origin)
+                        profile=profile, entry=entry, folder=folder, origin=origin, reads=reads)
 
 
 def _text(raw: dict, key: str, fail) -> str:

@@ -23,12 +23,22 @@ Runtime contract: ``Operator(session)``; the session's graph takes ``pixel_value
 ``operator(image, box=None) -> float``: ``image`` is the patch crop (numpy (H, W, 3) uint8 RGB), or,
 with ``box`` ({"left", "lower", "right", "upper"} or a 4-tuple, bottom-left origin), the full
 original image.
+
+Batches (the model server's): ``operator.batch(calls)`` takes a list of ``(args, kwargs)``, each what
+one ``operator(...)`` call would receive, and returns one depth or exception per call. Each distinct
+image is preprocessed once (a fan-out's calls share their frame), the images whose preprocessed
+inputs have the same size go through the model as ONE stacked run when the graph's batch dimension
+is dynamic (``pixel_values`` (N, 3, H, W) -> ``predicted_depth`` (N, H, W)), and each call then takes
+the median over its own box, so a call's answer is the one it gets alone (a GPU kernel may round a
+stacked run differently in the last bits). A graph with a fixed batch of 1 runs once per distinct
+image; a stacked run that fails is retried image by image, so one bad input fails only its own calls.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -101,3 +111,65 @@ class Operator:
 
     def __call__(self, image: Any, box: Any = None) -> float:
         return median_depth(self.depth(image), box)
+
+    def batch(self, calls: Sequence[tuple[tuple, dict]]) -> list[Any]:
+        """One depth (or the exception it raised) per ``(args, kwargs)`` call, stacking same-sized inputs."""
+        out: list[Any] = [None] * len(calls)
+        images: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(image) -> (image, pixel_values)
+        wanted: list[tuple[int, int, Any]] = []                 # (call, id(image), box)
+        signature = inspect.signature(self.__call__)
+        for i, (args, kwargs) in enumerate(calls):
+            try:
+                bound = signature.bind(*args, **kwargs)
+                image, box = bound.arguments["image"], bound.arguments.get("box")
+                if id(image) not in images:
+                    img = check_image(image)
+                    images[id(image)] = (img, preprocess(img))
+                wanted.append((i, id(image), box))
+            except Exception as exc:
+                out[i] = exc
+        by_size: dict[tuple, list[int]] = {}
+        for key, (_, pixel_values) in images.items():
+            by_size.setdefault(pixel_values.shape, []).append(key)
+        maps: dict[int, Any] = {}
+        for keys in by_size.values():
+            for key, prediction in zip(keys, self._predict([images[k][1] for k in keys])):
+                try:
+                    maps[key] = prediction if isinstance(prediction, Exception) else \
+                        depth_map(prediction, *images[key][0].shape[:2])
+                except Exception as exc:
+                    maps[key] = exc
+        for i, key, box in wanted:
+            depth = maps[key]
+            try:
+                out[i] = depth if isinstance(depth, Exception) else median_depth(depth, box)
+            except Exception as exc:
+                out[i] = exc
+        return out
+
+    def _predict(self, inputs: list[np.ndarray]) -> list[Any]:
+        """The model's prediction for each (1, 3, H, W) input of one size: one stacked run where it can."""
+        if len(inputs) > 1 and self._dynamic_batch():
+            try:
+                feeds = build_feeds(self.session, {"pixel_values": np.concatenate(inputs, axis=0)})
+                (prediction,) = run(self.session, OUTPUTS, feeds)
+                if prediction.ndim >= 3 and prediction.shape[0] == len(inputs):
+                    return list(prediction)
+            except Exception:
+                pass  # retried input by input below: one bad input fails only its own calls
+        found: list[Any] = []
+        for pixel_values in inputs:
+            try:
+                (prediction,) = run(self.session, OUTPUTS, build_feeds(self.session, {"pixel_values": pixel_values}))
+                found.append(prediction)
+            except Exception as exc:
+                found.append(exc)
+        return found
+
+    def _dynamic_batch(self) -> bool:
+        """Whether the graph's ``pixel_values`` takes any batch size (its first dimension is not a number)."""
+        for node in self.session.get_inputs():
+            if getattr(node, "name", None) == INPUTS[0]:
+                shape = getattr(node, "shape", None)
+                return bool(shape) and not isinstance(shape[0], int)
+        return False

@@ -36,7 +36,7 @@ def compiled(question_file: Path, registry, pools) -> tuple[str, str, object]:
 
 
 def dag_tasks(text: str) -> dict[str, dict]:
-    wf = yaml.safe_load(text)
+    wf = [d for d in yaml.safe_load_all(text) if d["kind"] == "Workflow"][0]
     main = next(t for t in wf["spec"]["templates"] if t["name"] == "main")
     return {t["name"]: t for t in main["dag"]["tasks"]}
 
@@ -138,3 +138,173 @@ def test_a_detection_inside_a_fused_edge_step_guards_by_that_steps_output(builti
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"}))
         assert json.loads(result.outputs["answer"]) == exec_answer(program, image)["answer"]
         assert bool(result.skipped) == (seed != 0)
+
+
+# -- crops, not frames (dicec.emit.offload, dicec.runtime.crops) ----------------------------------------
+CIRCLES = ("def execute_command(image):\n"
+           "    image_patch = ImagePatch(image)\n"
+           "    circles = image_patch.find(\"circle\")\n"
+           "    red = [c for c in circles if c.verify_property(\"circle\", \"red\")]\n"
+           "    first = image_patch.simple_query(\"what is it?\") if len(circles) > 5 else \"none\"\n"
+           "    return str(len(red)) + first\n")
+DEPTH = ("def execute_command(image):\n"
+         "    image_patch = ImagePatch(image)\n"
+         "    bottles = image_patch.find(\"bottle\")\n"
+         "    return str([b.compute_depth() for b in bottles])\n")
+
+
+def _templates(text: str) -> dict[str, dict]:
+    wf = [d for d in yaml.safe_load_all(text) if d["kind"] == "Workflow"][0]
+    return {t["name"]: t for t in wf["spec"]["templates"]}
+
+
+def _emit(program, registry, pools, **options):
+    from dicec.emit import EmitOptions
+    from dicec.emit.argo import emit_documents
+
+    mode = options.get("mode", "pods")
+    placed = place(analyse(program, registry, path="p.py"), registry, pools, mode=mode, fuse=options.pop("fuse", True))
+    text = dump_yaml(emit_documents(placed, EmitOptions(**options)))
+    assert validate_text(text, path="p.py") == []
+    return placed, text
+
+
+def _without_edge_cpu(pools, tmp_path):
+    data = yaml.safe_load((MARINE / "pools.yaml").read_text())
+    data["pools"] = [p for p in data["pools"] if p["name"] != "vessel-cpu"]
+    (tmp_path / "pools.yaml").write_text(yaml.safe_dump(data))
+    return load_pools(tmp_path / "pools.yaml")
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_the_cloud_step_reads_the_edge_steps_crops_not_the_frame(builtin_registry, marine_pools, fuse):
+    from dicec.emit.offload import CROPS_IN_PATH, CROPS_OUT_PATH
+
+    placed, text = _emit(MARINE_FLOATING, builtin_registry, marine_pools, fuse=fuse, input_artifact="s3")
+    assert placed.crops == {"verify-property-bottle": "find-bottle"}
+    tasks, templates = dag_tasks(text), _templates(text)
+    source = templates[tasks["find-bottle"]["template"]]
+    assert source["container"]["args"][-4:] == ["--crops-out", CROPS_OUT_PATH, "--crops-indices",
+                                                "{{inputs.parameters.crop-indices}}"]
+    assert source["outputs"]["artifacts"] == [{"name": "crops", "path": CROPS_OUT_PATH, "optional": True,
+                                               "archive": {"none": {}}}]
+    assert {"name": "crop-indices", "value": "all"} in tasks["find-bottle"]["arguments"]["parameters"]
+    cloud = templates[tasks["verify-property-bottle"]["template"]]
+    args = cloud["container"]["args"]
+    assert "--image" not in args and args[args.index("--crops") + 1] == CROPS_IN_PATH
+    assert cloud["inputs"]["artifacts"] == [{"name": "crops", "path": CROPS_IN_PATH}]  # not the frame's artifact
+    assert tasks["verify-property-bottle"]["arguments"]["artifacts"] == [
+        {"name": "crops", "from": "{{tasks.find-bottle.outputs.artifacts.crops}}"}]
+    assert "when" in tasks["verify-property-bottle"]
+    # every other step still reads the frame through its artifact
+    others = [t for n, t in templates.items() if "container" in t and t is not cloud]
+    assert all(any(a["name"] == "image" for a in t["inputs"]["artifacts"]) for t in others)
+
+
+def test_only_the_indices_the_consumers_use_are_cropped(builtin_registry, marine_pools):
+    program = ("def execute_command(image):\n"
+               "    image_patch = ImagePatch(image)\n"
+               "    bottles = image_patch.find(\"bottle\")\n"
+               "    if len(bottles) < 2:\n"
+               "        return \"no\"\n"
+               "    return bool_to_yesno(bottles[1].verify_property(\"bottle\", \"floating\"))\n")
+    placed, text = _emit(program, builtin_registry, marine_pools)
+    assert set(placed.crops.values()) == {"find-bottle"}
+    params = {p["name"]: p["value"] for p in dag_tasks(text)["find-bottle"]["arguments"]["parameters"]}
+    assert params["crop-indices"] == "1"
+
+
+def test_an_operator_that_reads_the_frame_is_guarded_but_not_sent_crops(builtin_registry, marine_pools, tmp_path):
+    from dicec.cost.edge import LinkModel, plan_figures
+    from dicec.cost.model import TimingModel
+
+    assert builtin_registry.get("compute_depth").reads == "frame"
+    placed, text = _emit(DEPTH, builtin_registry, marine_pools)
+    tasks = dag_tasks(text)
+    depth = next(n for n in tasks if n.startswith("compute-depth"))
+    assert "when" in tasks[depth] and placed.crops == {}
+    assert "--image" in _templates(text)[tasks[depth]["template"]]["container"]["args"]
+    assert not any("--crops-out" in t.get("container", {}).get("args", []) for t in _templates(text).values())
+    figures = plan_figures(placed, builtin_registry, TimingModel(), LinkModel(), mode="pods", case="found",
+                           producers={"find-bottle"}, uplink_mbps=10)
+    assert figures.uplink_bytes == LinkModel().frame_bytes  # the frame goes up, no crops
+
+
+def test_services_mode_on_the_vessel_sends_crops_from_the_step(builtin_registry, marine_pools, tmp_path):
+    _, text = _emit(MARINE_FLOATING, builtin_registry, marine_pools, mode="services")
+    tasks, templates = dag_tasks(text), _templates(text)
+    cloud = templates[tasks["verify-property-bottle"]["template"]]
+    assert "--send-crops" in cloud["container"]["args"] and "--image" in cloud["container"]["args"]
+    assert "artifacts" not in tasks["verify-property-bottle"].get("arguments", {})
+    # without a CPU on the vessel the calling step runs in the cloud: the crops come as an artifact
+    _, text = _emit(MARINE_FLOATING, builtin_registry, _without_edge_cpu(marine_pools, tmp_path), mode="services")
+    tasks, templates = dag_tasks(text), _templates(text)
+    args = templates[tasks["verify-property-bottle"]["template"]]["container"]["args"]
+    assert "--crops" in args and "--image" not in args and "--send-crops" not in args
+
+
+MARINE_FLOATING = generate((MARINE / "questions" / "floating-bottles.txt").read_text().strip(),
+                           __import__("dicec.tools", fromlist=["discover"]).discover()).code
+
+
+@pytest.mark.parametrize("setting", ["pods-process", "pods-nofuse", "services-edge", "services-cloud"])
+def test_run_with_crops_is_exactly_exec(setting, builtin_registry, marine_pools, tmp_path):
+    """The cloud step really reads the bundle (no --image), and the answer is the serial program's."""
+    from runtime.helpers import exec_answer, write_image
+
+    from dicec.runtime.workflow import RunOptions, run_workflow
+
+    mode = "services" if setting.startswith("services") else "pods"
+    pools = _without_edge_cpu(marine_pools, tmp_path) if setting == "services-cloud" else marine_pools
+    _, text = _emit(MARINE_FLOATING, builtin_registry, pools, mode=mode, fuse=setting != "pods-nofuse")
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(text)
+    for seed in (27, 0, 2):
+        image = write_image(tmp_path / f"frame-{seed}.png", seed=seed)
+        keep = tmp_path / f"keep-{seed}"
+        result = run_workflow(str(wf), RunOptions(
+            parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"}, keep_dir=str(keep),
+            isolation="process" if setting == "pods-process" else "thread"))
+        assert json.loads(result.outputs["answer"]) == exec_answer(MARINE_FLOATING, image)["answer"], seed
+        bundles = list(keep.glob("find-bottle/**/crops.zip"))
+        assert len(bundles) == (0 if seed == 27 or setting == "services-edge" else 1), seed
+
+
+def test_the_builtin_scene_models_answer_the_same_on_crops(builtin_registry, marine_pools, tmp_path):
+    """Real pixels: the scene models on crops (and the frame's border ring) == on the frame."""
+    from runtime.helpers import exec_answer
+
+    from dicec.runtime.images import encode_png
+    from dicec.runtime.scene.generate import make_scene, render
+    from dicec.runtime.workflow import RunOptions, run_workflow
+
+    placed, text = _emit(CIRCLES, builtin_registry, marine_pools)
+    assert placed.crops and all(s.startswith("find-") for s in placed.crops.values())
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(text)
+    sent = 0
+    for seed in range(6):
+        image = tmp_path / f"scene-{seed}.png"
+        image.write_bytes(encode_png(render(make_scene(seed))))
+        keep = tmp_path / f"keep-{seed}"
+        result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "builtin"},
+                                                  keep_dir=str(keep)))
+        assert json.loads(result.outputs["answer"]) == exec_answer(CIRCLES, image, models="builtin")["answer"], seed
+        sent += len(list(keep.glob("**/crops.zip")))
+    assert sent >= 3  # most scenes have circles: their crops were really sent
+
+
+def test_a_batch_workflow_passes_each_images_crops_within_its_query(builtin_registry, marine_pools, tmp_path):
+    from runtime.helpers import exec_answer, write_image
+
+    from dicec.runtime.workflow import RunOptions, run_workflow
+
+    _, text = _emit(MARINE_FLOATING, builtin_registry, marine_pools, batch=True)
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(text)
+    images = [write_image(tmp_path / f"frame-{seed}.png", seed=seed) for seed in (27, 0, 2)]
+    keep = tmp_path / "keep"
+    result = run_workflow(str(wf), RunOptions(parameters={"images": json.dumps([str(i) for i in images])},
+                                              env={"DICEC_MODELS": "seeded"}, keep_dir=str(keep)))
+    assert json.loads(result.outputs["answers"]) == [exec_answer(MARINE_FLOATING, i)["answer"] for i in images]
+    assert len(list(keep.glob("**/crops.zip"))) == 2 * 2  # two frames with bottles: written once, staged once

@@ -71,7 +71,7 @@ def test_artifact_input_reads_local_paths_and_file_uris(files):
 @pytest.mark.parametrize("source", ["s3://bucket/car.png", "https://example.com/car.png", "gs://b/k"])
 def test_remote_artifacts_are_not_supported_here(files, source):
     r = run(files["s3"], "-p", f"image={source}")
-    assert r.exit_code == 1 and "is not supported by dicec run" in r.stderr and "local paths and file://" in r.stderr
+    assert r.exit_code == 1 and "is not supported here" in r.stderr and "local paths and file://" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

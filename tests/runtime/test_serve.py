@@ -251,3 +251,64 @@ def test_serve_refuses_an_unknown_operator_in_one_line():
     out = subprocess.run([sys.executable, "-m", "dicec", "op", "serve", "no_such_op", "--port", "0"], capture_output=True,
                          text=True, env=env, cwd=REPO, timeout=60)
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_batch_is_one_backend_computation_with_per_call_errors(tmp_path, monkeypatch):
+    """compute_depth on the onnx backend: concurrent clients form batches >1, each run by compute_batch once,
+    with answers (and one call's error) exactly those of the same calls computed alone."""
+    pytest.importorskip("onnx")
+    from test_batching import dpt_batch_model
+    from test_onnx_backend import operator_dir
+
+    from dicec.runtime.backend import evaluate
+    from dicec.runtime.calls import Call
+    from dicec.runtime.images import load_image
+    from dicec.runtime.onnxops import OnnxBackend
+
+    ops = operator_dir(tmp_path / "ops", "compute_depth", dpt_batch_model(tmp_path / "dpt.onnx"))
+    s = ModelServer(ServeOptions(operators=("compute_depth",), port=0, max_batch=8, max_wait_ms=300, models="onnx",
+                                 operator_dirs=(str(ops),)))
+    batches: list[int] = []
+    original = s.backend.compute_batch
+
+    def counted(spec, form, items):
+        batches.append(len(items))
+        return original(spec, form, items)
+
+    monkeypatch.setattr(s.backend, "compute_batch", counted)
+    s.start()
+    try:
+        s.wait_ready(30)
+        images = [load_image(str(write_image(tmp_path / f"{i}.png", 64, 48, seed=i))) for i in range(3)]
+        for img in images:  # the server now holds them: the calls below omit the data
+            request(s.url, "POST", "/v1/call", call_body(img, "compute_depth", []))
+        boxes = [{"left": i, "lower": 0, "right": i + 20, "upper": 40} for i in range(15)]
+        boxes.append({"left": 900, "lower": 0, "right": 950, "upper": 9})  # outside the image: no depth crop
+        bodies = [call_body(images[i % 3], "compute_depth", [], patch=b, data=False) for i, b in enumerate(boxes)]
+        barrier = threading.Barrier(len(bodies))
+
+        def send(body):
+            barrier.wait()
+            return request(s.url, "POST", "/v1/call", body)
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = list(pool.map(send, bodies))
+        spec = s.specs["compute_depth"]
+        alone = OnnxBackend()  # a separate operator instance, computing one call at a time
+        for body, (status, answer) in zip(bodies, answers):
+            image = images[[img.digest for img in images].index(body["image"]["sha256"])]
+            want = evaluate(alone, spec, spec.form("method"), image,
+                            Call(operator="compute_depth", form="method", patch=body["patch"], args=()))
+            assert status == 200 and (answer["value"], answer["error"]) == want
+        assert answers[-1][1]["error"] == "compute_depth: ValueError: the depth crop has no area"
+        sizes = [a["batch_size"] for _, a in answers]
+        # every batch of 2 or more went to compute_batch once; a call that came alone was evaluated alone
+        assert max(batches) > 1 and sum(batches) + sizes.count(1) == len(bodies)
+        assert sorted(set(sizes) - {1}) == sorted(set(batches))
+        status, text = request(s.url, "GET", "/metrics")
+        assert metric(text, "requests_total", "compute_depth") == len(bodies) + 3
+        assert metric(text, "batches_total", "compute_depth") == 3 + len(batches) + sizes.count(1)
+        assert metric(text, "batch_size_max", "compute_depth") == max(sizes)
+        assert metric(text, "operator_errors_total", "compute_depth") == 1
+    finally:
+        s.stop(delay_s=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,22 +11,7 @@ from click.testing import CliRunner
 from dicec.cli import cli
 from kube_standin import KubeStandIn
 
-REPO = Path(__file__).resolve().parents[2]
-QUESTION = REPO / "examples" / "questions" / "damage-parts.txt"
 WF_PATH = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflows"
-
-
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    """The example question compiled as a Workflow and as a WorkflowTemplate."""
-    tmp = tmp_path_factory.mktemp("submit")
-    out = {}
-    for kind in ("Workflow", "WorkflowTemplate"):
-        path = tmp / f"{kind}.yaml"
-        r = CliRunner().invoke(cli, ["compile", str(QUESTION), "--kind", kind, "-o", str(path)])
-        assert r.exit_code == 0, r.output
-        out[kind] = path
-    return out
 
 
 @pytest.fixture()
@@ -219,3 +203,25 @@ def test_model_servers_are_created_first_and_an_existing_one_is_left_alone(stand
     again = invoke(str(tmp_path / "all.yaml"), "--kubeconfig", cfg)
     assert again.exit_code == 0 and "Deployment default/dicec-find exists already; left unchanged" in again.stderr
     assert len([k for k in standin.objects if k[0] == "workflows"]) == 2
+
+
+def test_a_kubeconfig_with_a_certificate_authority_submits_over_https(compiled, tmp_path, tls):
+    with KubeStandIn(tls=tls) as s:
+        cfg = s.kubeconfig(tmp_path / "kc", namespace="team")
+        r = invoke(str(compiled["Workflow"]), "--kubeconfig", cfg, "--format", "json")
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    assert body["server"] == s.url and s.url.startswith("https://127.0.0.1:")
+    assert yaml.safe_load((tmp_path / "kc").read_text())["clusters"][0]["cluster"]["certificate-authority"] == \
+        str(tls.ca_cert)
+    assert [(q.path, q.bearer) for q in s.requests] == [(WF_PATH.format(ns="team"), s.token)]
+    assert ("workflows", "team", body["name"]) in s.objects and s.handshake_failures == []
+
+
+def test_a_kubeconfig_with_the_wrong_certificate_authority_is_a_one_line_tls_error(compiled, tmp_path, tls,
+                                                                                 other_ca):
+    with KubeStandIn(tls=tls) as s:
+        r = invoke(str(compiled["Workflow"]), "--kubeconfig", s.kubeconfig(tmp_path / "kc", ca_cert=other_ca))
+        one_line_error(r, f"the TLS certificate of the Kubernetes API at {s.url} did not verify",
+                       "unable to get local issuer certificate", "certificate-authority")
+    assert s.requests == []

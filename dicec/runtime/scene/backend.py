@@ -98,7 +98,7 @@ class BuiltinBackend:
         pixels = image.crop(patch)
         if pixels.size == 0:
             return []
-        bg = background_colour(image.pixels).reshape(1, 1, 1, 3).astype(np.float32)
+        bg = background_colour(image.border()).reshape(1, 1, 1, 3).astype(np.float32)
         mask = detect.run(["foreground"], {"image": pixels[None].astype(np.uint8), "background": bg})[0][0]
         found = regions(mask, pixels)
         if found:

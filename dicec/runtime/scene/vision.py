@@ -43,10 +43,9 @@ class Region:
         return "large" if max(self.x1 - self.x0, self.y1 - self.y0) >= LARGE_SIDE else "small"
 
 
-def background_colour(pixels: np.ndarray) -> np.ndarray:
-    """The median colour of the border pixels (the plain background)."""
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]).astype(np.float32)
-    return np.median(border, axis=0)
+def background_colour(ring: np.ndarray) -> np.ndarray:
+    """The median colour of the frame's border ring (the plain background; see ``SourceImage.border``)."""
+    return np.median(ring.astype(np.float32), axis=0)
 
 
 def shape_of(area: int, width: int, height: int) -> str:
