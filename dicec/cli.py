@@ -362,7 +362,8 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
         click.echo(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
                    f"{stats['critical_path']}, width {stats['max_width']}; pools "
                    f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
-                   f"est. ${totals['usd_per_query']:.6f} per query", err=True)
+                   f"est. ${totals['usd_per_query']:.6f} per query of GPU time "
+                   "(placement's estimate; dicec cost adds step start-up)", err=True)
 
 
 @cli.command()

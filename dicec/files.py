@@ -28,7 +28,7 @@ def local_file(uri: str, *, what: str, elsewhere: str) -> Path:
             raise DicecError(f"{what}: {uri!r} names another host; a file:// URI must name a local file "
                              "(file:///path)", location=Location(path=uri))
         return Path(unquote(parsed.path))
-    if len(parsed.scheme) > 1 and "://" in uri:
+    if len(parsed.scheme) > 1 and ("://" in uri or not Path(uri).exists()):  # s3://b/k, s3:b/k; not a:b.png
         raise DicecError(f"{what} scheme {parsed.scheme!r} is not supported here: give a local path or file:// URI "
                          f"({elsewhere})", location=Location(path=uri))
     return Path(uri)

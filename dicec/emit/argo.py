@@ -293,8 +293,8 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
     command, args = steps.op_command(operator, image=source.step_image)
     inputs = [*source.step_inputs(), Parameter(name="call"), Parameter(name="patch", default='"image"'),
               Parameter(name="index", default="none"), Parameter(name="refs", default="{}")]
-    outputs = [Parameter(name="value", value_from=ValueFrom(path=steps.VALUE_PATH)),
-               Parameter(name="record", value_from=ValueFrom(path=steps.RECORD_PATH))]
+    outputs = [Parameter(name="value", value_from=ValueFrom(path=steps.VALUE_PATH, default=steps.VALUE_DEFAULT)),
+               Parameter(name="record", value_from=ValueFrom(path=steps.RECORD_PATH, default=steps.RECORD_DEFAULT))]
     if crops == "out":
         args = offload.crops_out_args(args)
         inputs.append(Parameter(name=offload.CROP_INDICES_PARAMETER, default="all"))

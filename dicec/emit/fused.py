@@ -99,9 +99,9 @@ class FusedSteps:
         outputs = []
         for t in members:
             outputs.append(Parameter(name=steps.value_output(t.id),
-                                     value_from=ValueFrom(path=steps.member_value_path(t.id))))
+                                     value_from=ValueFrom(path=steps.member_value_path(t.id), default=steps.VALUE_DEFAULT)))
             outputs.append(Parameter(name=steps.record_output(t.id),
-                                     value_from=ValueFrom(path=steps.member_record_path(t.id))))
+                                     value_from=ValueFrom(path=steps.member_record_path(t.id), default=steps.RECORD_DEFAULT)))
         templates[template_name] = Container(
             name=template_name,
             image=placed.images[members[0].operator],

@@ -116,8 +116,8 @@ def plan_servers(placed: Any, *, qps: float = DEFAULT_QPS) -> tuple[Server, ...]
     residual = sorted({r.operator for r in placed.graph.residual} - served)
     for operator in residual:  # unpredicted calls with no task's server: on the pool placement gave the answer step
         key = (placed.answer.pool, operator)
-        memory[key] = placed.answer.gpu_memory_gb
-        busy[key] = placed.answer.seconds / len(residual)
+        memory[key] = placed.residual_gpu_memory_gb.get(operator, placed.answer.gpu_memory_gb)
+        busy[key] = placed.answer.seconds / len(residual)  # unknown call count: the answer's estimate, shared
     groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for (pool, operator), gb in memory.items():
         groups.setdefault((pool, placed.images[operator]), []).append((operator, gb))

@@ -42,8 +42,10 @@ the same (:mod:`dicec.runtime.client`).
 The final step runs ``dicec answer --image URI --program B64 --records JSON --out P``: it re-runs the
 serial program (base64url of its source) and answers each operator call from the records (a JSON list
 whose elements are records or lists of records, from fan-outs); a call with no record runs on demand.
-A records element that is not valid JSON (Argo leaves an unresolved reference when a fan-out had no
-elements) is ignored, which can only cost time, never change the answer.
+A records element that is not valid JSON (an unresolved reference) is ignored, which can only cost
+time, never change the answer. A skipped step (a false ``when``, or a fan-out over an empty list)
+has its outputs' declared defaults, ``[]`` for a value and ``null`` for a record (see
+:data:`VALUE_DEFAULT`), so every reference to it resolves.
 
 Untrusted text (the program, its string literals) only ever reaches the workflow base64-encoded, so
 it cannot open an Argo ``{{...}}`` expression, a YAML structure or a shell word.
@@ -63,6 +65,13 @@ RECORD_PATH = f"{RESULT_DIR}/record.json"
 ANSWER_PATH = f"{RESULT_DIR}/answer.json"
 IMAGE_PARAMETER = "image"
 IMAGE_REFERENCE = "{{workflow.parameters.image}}"
+#: ``valueFrom.default`` of every step's value and record outputs. Argo v4 gives a Skipped task (its
+#: ``when`` false, or a fan-out over an empty list: "Skipped, empty params") its outputs' declared
+#: defaults and nothing else, so without them a reference downstream (a nested fan-out's
+#: ``withParam``, ``--refs``, the answer step's records) could not resolve. ``[]`` is exactly the
+#: aggregated value of a fan-out with no elements, and the answer step skips a ``null`` record.
+VALUE_DEFAULT = "[]"
+RECORD_DEFAULT = "null"
 
 
 def b64(data: str) -> str:

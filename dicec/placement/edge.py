@@ -123,6 +123,19 @@ def crop_feeds(placed, registry) -> dict[str, str]:
     return out
 
 
+def check_crop_feeds(placed, crops: dict) -> None:
+    """Refuse a ``crops`` map (a hand-edited placed graph) that emission could not honour: every fed task
+    must be offloaded from that edge task (so its ``when`` skips it when the edge sent nothing), and a
+    fused group is fed all from one detection or not at all. Raises ValueError (the caller's message)."""
+    guards = offload_guards(placed)
+    for task, source in sorted(crops.items()):
+        if guards.get(task) != source:
+            raise ValueError(f"crops: task {task!r} is not offloaded from edge task {source!r}")
+    for group in placed.fusion:
+        if len({crops.get(t) for t in group.tasks}) != 1:
+            raise ValueError(f"crops: fused group {group.name!r} mixes tasks fed crops with others")
+
+
 def _arg_refs(args) -> set[str]:
     from dicec.analysis.graph import Format, Ref
 

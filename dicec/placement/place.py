@@ -70,6 +70,8 @@ class PlacedGraph:
         fusion: groups of tasks one pod runs (:mod:`dicec.placement.fusion`); empty when none.
         crops: offloaded cloud task -> the edge task whose crops it is sent instead of the frame
             (:func:`dicec.placement.edge.crop_feeds`); empty without an edge pool.
+        residual_gpu_memory_gb: the GPU memory of each operator only the answer step calls (unpredicted
+            calls), from its spec: services mode sizes their model servers with it.
     """
 
     graph: TaskGraph
@@ -79,6 +81,7 @@ class PlacedGraph:
     images: dict[str, str]
     fusion: tuple[FusedGroup, ...] = ()
     crops: dict[str, str] = field(default_factory=dict)
+    residual_gpu_memory_gb: dict[str, float] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -102,6 +105,7 @@ class PlacedGraph:
             "images": dict(sorted(self.images.items())),
             "fusion": [g.to_json() for g in self.fusion],
             "crops": dict(sorted(self.crops.items())),
+            "residual_gpu_memory_gb": dict(sorted(self.residual_gpu_memory_gb.items())),
             "totals": self.totals,
         }
 
@@ -170,7 +174,8 @@ def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, *, obj
     used[pool.name] = pool
     fusion = decide(graph, registry, {t.id: used[placements[t.id].pool] for t in graph.tasks},
                     max_latency_s=max_latency_s, spot=spot) if fuse and mode == "pods" else ()
-    placed = PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images, fusion=fusion)
+    placed = PlacedGraph(graph=graph, placements=placements, answer=answer, pools=used, images=images, fusion=fusion,
+                         residual_gpu_memory_gb={s.name: s.profile.gpu_memory_gb for s in specs})
     if any(p.edge for p in used.values()):
         from dicec.placement.edge import crop_feeds
 
@@ -288,12 +293,15 @@ def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:
             raise ValueError(f"task {missing[0]!r} has no placement")
         fusion = tuple(group_from_json(g) for g in data.get("fusion", []))
         check_groups(graph, fusion, {k: p.pool for k, p in placements.items()})
+        placed = PlacedGraph(graph=graph, placements=placements, answer=answer,
+                             pools={p.name: p for p in catalogue.pools}, images=dict(data["images"]), fusion=fusion,
+                             residual_gpu_memory_gb={str(k): float(v) for k, v in
+                                                     data.get("residual_gpu_memory_gb", {}).items()})
         crops = dict(data.get("crops", {}))
-        unknown = sorted(t for t in {*crops, *crops.values()} if t not in placements)
-        if unknown:
-            raise ValueError(f"crops name task {unknown[0]!r}, which the graph does not have")
-        return PlacedGraph(graph=graph, placements=placements, answer=answer,
-                           pools={p.name: p for p in catalogue.pools}, images=dict(data["images"]), fusion=fusion,
-                           crops=crops)
+        if crops:
+            from dicec.placement.edge import check_crop_feeds
+
+            check_crop_feeds(placed, crops)
+        return replace(placed, crops=crops)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DicecError(f"{where}: malformed placed graph ({exc})") from None

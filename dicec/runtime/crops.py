@@ -10,8 +10,8 @@ The bundle is a ZIP archive, stored (the members are PNG already) and byte-for-b
 
 * ``manifest.json``: ``{"format": "dicec-crops", "version": 1, "source": {"sha256", "width", "height"},
   "crops": [{"box": {"left", "lower", "right", "upper"}, "file": "crop-N.png" or null}],
-  "border": "border.png"}``;
-* ``crop-N.png``: the pixels of one box, exactly (lossless), one per distinct box with an area;
+  "border": "border.png"}``, one entry per distinct box (``null``: a box without area);
+* ``crop-N.png``: the pixels of one box, exactly (lossless), one member per entry;
 * ``border.png``: the frame's one-pixel border ring, the four edges in a row (what a backend that
   takes the plain background from the frame's edge needs: the built-in scene models).
 
@@ -46,6 +46,9 @@ ZIP_MAGIC = b"PK\x03\x04"
 #: A fixed timestamp for every member (ZIP's epoch), so the same crops give the same bytes.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _MEMBER = re.compile(r"^crop-[0-9]{1,6}\.png$")
+#: At most this many crops in one bundle (a detection's boxes; far more than any detector returns).
+MAX_CROPS = 10_000
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _BOX_KEYS = ("left", "lower", "right", "upper")
 
 
@@ -74,12 +77,13 @@ def bundle_bytes(image: Any, boxes: list) -> bytes:
     entries, files = [], {}
     for box in boxes:
         key = _box_key(box)
-        if key not in files:
-            pixels = image.crop(box)
-            files[key] = None
-            if pixels.size:
-                files[key] = f"crop-{len(members)}.png"
-                members[files[key]] = encode_png(pixels)
+        if key in files:  # a box found twice is sent once
+            continue
+        pixels = image.crop(box)
+        files[key] = None
+        if pixels.size:
+            files[key] = f"crop-{len(members)}.png"
+            members[files[key]] = encode_png(pixels)
         entries.append({"box": dict(zip(_BOX_KEYS, key)), "file": files[key]})
     manifest = {"format": FORMAT, "version": VERSION,
                 "source": {"sha256": image.digest, "width": image.width, "height": image.height},
@@ -89,6 +93,7 @@ def bundle_bytes(image: Any, boxes: list) -> bytes:
         for name, data in [(MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()),
                            *members.items(), (BORDER, encode_png(image.border()[None]))]:
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.create_system = 3  # the same header bytes on every platform
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()
@@ -139,8 +144,14 @@ class CroppedImage:
 
 
 def load_bundle(data: bytes, *, where: str) -> CroppedImage:
-    """A bundle's bytes -> :class:`CroppedImage`; anything malformed is one error naming ``where``."""
-    from dicec.runtime.images import MAX_IMAGE_BYTES, decode
+    """A bundle's bytes -> :class:`CroppedImage`; anything malformed is one error naming ``where``.
+
+    A bundle may come from another machine (a model server is sent them), so it is checked before any
+    pixel is decoded: members stored, not compressed; integer coordinates; each crop a member of its
+    own whose PNG header gives exactly its box's size; at most :data:`MAX_CROPS` crops and
+    ``MAX_PIXELS`` pixels in all, so a small file cannot ask for a large decode.
+    """
+    from dicec.runtime.images import MAX_IMAGE_BYTES, MAX_PIXELS, decode
 
     loc = Location(path=where)
     if len(data) > MAX_IMAGE_BYTES:
@@ -151,6 +162,8 @@ def load_bundle(data: bytes, *, where: str) -> CroppedImage:
         if sum(i.file_size for i in infos.values()) > MAX_IMAGE_BYTES or \
                 any(i.compress_type != zipfile.ZIP_STORED for i in infos.values()):
             raise ValueError("members must be stored uncompressed and within the size limit")
+        if infos.get(MANIFEST) is None or infos[MANIFEST].file_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"no {MANIFEST} of at most {MAX_MANIFEST_BYTES} bytes")
         manifest = json.loads(archive.read(MANIFEST))
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
             raise ValueError(f"the manifest is not a {FORMAT} version {VERSION} manifest")
@@ -158,31 +171,58 @@ def load_bundle(data: bytes, *, where: str) -> CroppedImage:
         digest, width, height = source["sha256"], source["width"], source["height"]
         if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
             raise ValueError("source.sha256 must be 64 lower-case hex digits")
-        if not all(isinstance(v, int) and v > 0 for v in (width, height)):
-            raise ValueError("source width and height must be positive integers")
-        crops: dict = {}
-        for entry in manifest["crops"]:
+        if not all(_is_int(v) and 0 < v <= MAX_PIXELS for v in (width, height)) or width * height > MAX_PIXELS:
+            raise ValueError("source width and height must be positive integers within the pixel limit")
+        entries = manifest["crops"]
+        if not isinstance(entries, list) or len(entries) > MAX_CROPS:
+            raise ValueError(f"'crops' must be a list of at most {MAX_CROPS} entries")
+        planned: list[tuple[tuple, str | None]] = []
+        used: set[str] = set()
+        pixels_total = 0
+        for entry in entries:
             box, name = entry["box"], entry["file"]
+            if not isinstance(box, dict) or not all(_is_int(box.get(k)) and abs(box[k]) <= MAX_PIXELS
+                                                    for k in _BOX_KEYS):
+                raise ValueError(f"a box must have integer {', '.join(_BOX_KEYS)}")
             key = _box_key(box)
-            if name is None:
-                crops[key] = np.zeros((0, 0, 3), dtype=np.uint8)
-                continue
-            if not isinstance(name, str) or not _MEMBER.match(name):
-                raise ValueError(f"bad crop file name {name!r}")
-            pixels = decode(archive.read(name), where=f"{where}:{name}")
-            expected = (min(height, key[3]) - max(0, key[1]), min(width, key[2]) - max(0, key[0]))
-            if pixels.shape[:2] != expected:
-                raise ValueError(f"{name} is {pixels.shape[1]}x{pixels.shape[0]}, its box says "
-                                 f"{expected[1]}x{expected[0]}")
-            crops[key] = pixels
-        ring = decode(archive.read(BORDER), where=f"{where}:{BORDER}")
-        if ring.shape[:2] != (1, 2 * (width + height)):
+            rows, cols = min(height, key[3]) - max(0, key[1]), min(width, key[2]) - max(0, key[0])
+            if name is not None:
+                if not isinstance(name, str) or not _MEMBER.match(name) or name in used:
+                    raise ValueError(f"bad or repeated crop file name {name!r}")
+                used.add(name)
+                if _png_size(archive, name, where) != (cols, rows):
+                    raise ValueError(f"{name}'s size is not its box's ({cols}x{rows})")
+                pixels_total += rows * cols
+                if pixels_total > MAX_PIXELS:
+                    raise ValueError(f"the crops hold more than {MAX_PIXELS} pixels")
+            planned.append((key, name))
+        crops: dict = {}
+        for key, name in planned:
+            crops[key] = np.zeros((0, 0, 3), dtype=np.uint8) if name is None else \
+                decode(archive.read(name), where=f"{where}:{name}")
+        if infos.get(BORDER) is None or _png_size(archive, BORDER, where) != (2 * (width + height), 1):
             raise ValueError("border.png does not match the frame's size")
+        ring = decode(archive.read(BORDER), where=f"{where}:{BORDER}")
     except DicecError:
         raise
-    except (zipfile.BadZipFile, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DicecError(f"not a valid crop bundle: {exc}", location=loc) from None
+    except Exception as exc:  # untrusted bytes: any failure to read them is this one line
+        raise DicecError(f"not a valid crop bundle: {type(exc).__name__}: {exc}"[:300], location=loc) from None
     return CroppedImage(uri=where, digest=digest, width=width, height=height, data=data, crops=crops, ring=ring[0])
+
+
+def _png_size(archive: zipfile.ZipFile, name: str, where: str) -> tuple[int, int]:
+    """(width, height) from a member's PNG header, without reading the rest."""
+    from dicec.runtime.images import PNG_SIGNATURE, image_size
+
+    with archive.open(name) as member:
+        head = member.read(32)
+    if not head.startswith(PNG_SIGNATURE):
+        raise ValueError(f"{name} is not a PNG")
+    return image_size(head, where=f"{where}:{name}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_bundle(path: str) -> CroppedImage:
@@ -196,10 +236,12 @@ def read_bundle(path: str) -> CroppedImage:
 
 @dataclass(frozen=True)
 class Upload:
-    """What a services-mode step sends a model server for one call: bytes and their sha256."""
+    """What a services-mode step sends a model server for one call: bytes and their sha256 (sent with
+    the first request, as the server cannot hold a bundle cut for this call)."""
 
     data: bytes
     wire_digest: str
+    send_data: bool = True
 
 
 def call_upload(image: Any, call: Any) -> Upload:

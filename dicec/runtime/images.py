@@ -188,8 +188,12 @@ def _decode_png(data: bytes) -> np.ndarray:
     channels = _CHANNELS[ctype]
     bpp = channels * depth // 8
     stride = width * bpp
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
-    if raw.size < height * (stride + 1):
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{width}x{height} pixels is over the limit")
+    expected = height * (stride + 1)
+    inflater = zlib.decompressobj()  # at most what the header says: a small file cannot inflate to gigabytes
+    raw = np.frombuffer(inflater.decompress(b"".join(idat), expected), dtype=np.uint8)
+    if raw.size < expected:
         raise ValueError("image data is shorter than its size says")
     rows = raw[:height * (stride + 1)].reshape(height, stride + 1)
     out = _unfilter(rows, bpp)

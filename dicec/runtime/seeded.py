@@ -13,7 +13,8 @@ operators a user adds:
   when the first argument is a list of strings (``best_text_match``);
 * ``float`` (``compute_depth``): a depth in [0.5, 20); ``int``: 0 to 9.
 
-The answers mean nothing about the image; they are not for judging accuracy.
+The answers mean nothing about the image; they are not for judging accuracy. The backend still cuts
+the pixels of each box a call reads, so a step that was not sent them fails as with a real model.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class SeededBackend:
         return random.Random(int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big"))
 
     def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
+        self.read_pixels(image, patch, args)
         rng = self.rng(spec.name, image, patch, args)
         kind = form.result
         if kind == "patches":
@@ -56,6 +58,19 @@ class SeededBackend:
         if args and isinstance(args[0], list) and args[0] and all(isinstance(o, str) for o in args[0]):
             return rng.choice(args[0])
         return rng.choice(VOCABULARY)
+
+    @staticmethod
+    def read_pixels(image: Any, patch: dict | None, args: list) -> None:
+        """Cut the pixels a real model would read (the receiver and patch arguments), and drop them: the
+        answer does not depend on them, but a step given the wrong crops (:mod:`dicec.runtime.crops`)
+        fails here as it would with a real model."""
+        from dicec.runtime.calls import is_box
+
+        boxes = [patch] if is_box(patch) else []
+        for a in args:
+            boxes.extend(b for b in (a if isinstance(a, list) else [a]) if is_box(b))
+        for box in boxes:
+            image.crop(box)
 
     @staticmethod
     def boxes(rng: random.Random, patch: dict | None) -> list[dict[str, int]]:

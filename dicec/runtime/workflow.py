@@ -9,8 +9,10 @@ templates' ``retryStrategy.limit``. Tasks run in dependency order on a thread po
 Substitution is Argo's: ``{{workflow.parameters.X}}``, ``{{inputs.parameters.X}}``,
 ``{{tasks.T.outputs.parameters.X}}``, ``{{item}}`` (JSON for a map or list, the text otherwise) and
 ``{{item.KEY}}``. A fan-out's output parameter is the JSON list of its elements' values in item
-order (each value parsed as JSON when it is JSON); a fan-out with no elements has no outputs, and a
-reference to them stays unresolved, as the final step's records contract expects.
+order (each value parsed as JSON when it is JSON). A skipped task -- its ``when`` false, or a fan-out
+over an empty list ("Skipped, empty params") -- has, as in Argo v4, its template's output parameters
+that declare a ``valueFrom.default``, with that default; a reference to any other output of it stays
+unresolved.
 
 Each container step runs its ``command`` + ``args`` with its result paths (``/tmp/dicec/...`` and
 the folders of its output parameters) moved into a temporary folder of its own, and its output parameters are read from there. Two isolation modes:
@@ -330,8 +332,7 @@ class Runner:
         if ("withParam" in spec or "withItems" in spec) and "when" in spec and not _ITEM_REF.search(str(spec["when"])):
             # Argo (since 3.5) evaluates a task's when before expanding its loop: false skips the whole task.
             if not self.when(spec, scope):
-                t.status = "skipped"
-                skipped.append(t.name)
+                self.skip(t, skipped)
                 return
         if "withParam" in spec or "withItems" in spec:
             if "withParam" in spec:
@@ -357,11 +358,21 @@ class Runner:
                 self.finish(t, None, None)
             return
         if not self.when(spec, scope):
-            t.status = "skipped"
-            skipped.append(t.name)
+            self.skip(t, skipped)
             return
         t.status, t.remaining = "running", 1
         running[pool.submit(self.run_task, t, scope, f"{label}{t.name}", None, base)] = (t.name, None)
+
+    def skip(self, t: _TaskState, skipped: list[str]) -> None:
+        t.status, t.outputs = "skipped", self.declared_defaults(t)
+        skipped.append(t.name)
+
+    def declared_defaults(self, t: _TaskState) -> dict[str, str] | None:
+        """A skipped task's outputs: its template's output parameters with a ``valueFrom.default`` (Argo v4)."""
+        template = self.templates.get(t.spec.get("template")) or {}
+        out = {p["name"]: str(p["valueFrom"]["default"]) for p in (template.get("outputs") or {}).get("parameters") or []
+               if isinstance(p.get("valueFrom"), dict) and "default" in p["valueFrom"]}
+        return out or None
 
     def when(self, spec: dict, scope: dict[str, str]) -> bool:
         if "when" not in spec:
@@ -381,7 +392,7 @@ class Runner:
             return
         t.status = "done"
         if not t.results:
-            t.outputs = None  # no elements ran: references stay unresolved, as in Argo
+            t.outputs = self.declared_defaults(t)  # no elements ran: Argo v4's "Skipped, empty params"
             return
         order = sorted(t.results)
         names = sorted({k for r in t.results.values() for k in r if not k.startswith(ARTIFACT_KEY)})

@@ -263,8 +263,26 @@ def parse_spec(raw: Any, *, folder: Path, origin: str, where: Location) -> Opera
     reads = raw.get("reads", "patch")
     if reads not in READS:
         raise fail(f"'reads' must be one of {', '.join(READS)}, not {reads!r}")
+    if reads != "frame" and _takes_the_frame(folder / entry):
+        raise fail(f"{entry}: Operator.__call__ takes 'box' (the whole frame and the patch's box), so the spec "
+                   "must say 'reads: frame' (an operator fed an edge detection's crops never sees the frame)")
     return OperatorSpec(name=name, doc=doc, forms=tuple(forms), image=image, model=model,
                         profile=profile, entry=entry, folder=folder, origin=origin, reads=reads)
+
+
+def _takes_the_frame(entry: Path) -> bool:
+    """Whether the entry's ``Operator.__call__`` has a ``box`` parameter: the onnx backend then passes it
+    the whole frame (:mod:`dicec.runtime.onnxops`). Read with ``ast``, never imported here."""
+    try:
+        tree = ast.parse(entry.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return False  # the backend reports an unloadable entry where it loads it
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Operator":
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__call__":
+                    return any(a.arg == "box" for a in [*item.args.args, *item.args.kwonlyargs])
+    return False
 
 
 def _text(raw: dict, key: str, fail) -> str:

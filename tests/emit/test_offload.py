@@ -308,3 +308,44 @@ def test_a_batch_workflow_passes_each_images_crops_within_its_query(builtin_regi
                                               env={"DICEC_MODELS": "seeded"}, keep_dir=str(keep)))
     assert json.loads(result.outputs["answers"]) == [exec_answer(MARINE_FLOATING, i)["answer"] for i in images]
     assert len(list(keep.glob("**/crops.zip"))) == 2 * 2  # two frames with bottles: written once, staged once
+
+
+NESTED = ("def execute_command(image):\n"
+          "    image_patch = ImagePatch(image)\n"
+          "    circles = image_patch.find(\"circle\")\n"
+          "    out = []\n"
+          "    for c in circles:\n"
+          "        for s in c.find(\"square\"):\n"
+          "            out.append(s.verify_property(\"square\", \"blue\"))\n"
+          "    return str(out)\n")
+
+
+@pytest.mark.parametrize("mode, fuse", [("pods", False), ("services", False), ("pods", True)])
+def test_a_nested_fan_out_over_an_empty_detection_runs_as_exec(mode, fuse, builtin_registry, marine_pools, tmp_path):
+    """Scene 7 has no circle: the inner fan-outs expand over the outer one's declared default, []."""
+    from runtime.helpers import exec_answer
+
+    from dicec.runtime.images import encode_png
+    from dicec.runtime.scene.generate import make_scene, render
+    from dicec.runtime.workflow import RunOptions, run_workflow
+
+    _, text = _emit(NESTED, builtin_registry, marine_pools, mode=mode, fuse=fuse)
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(text)
+    for seed in (7, 0):
+        image = tmp_path / f"scene-{seed}.png"
+        image.write_bytes(encode_png(render(make_scene(seed))))
+        result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "builtin"}))
+        assert json.loads(result.outputs["answer"]) == exec_answer(NESTED, image, models="builtin")["answer"], seed
+
+
+def test_every_step_output_declares_the_default_a_skipped_step_gets(builtin_registry, marine_pools):
+    from dicec.emit.steps import RECORD_DEFAULT, VALUE_DEFAULT
+
+    for mode, fuse in (("pods", True), ("pods", False), ("services", False)):
+        _, text = _emit(NESTED, builtin_registry, marine_pools, mode=mode, fuse=fuse)
+        for t in _templates(text).values():
+            if "container" not in t or t["name"] == "answer":
+                continue
+            for p in t["outputs"]["parameters"]:
+                assert p["valueFrom"]["default"] == (VALUE_DEFAULT if p["name"].startswith("value") else RECORD_DEFAULT)

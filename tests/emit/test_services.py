@@ -202,3 +202,24 @@ def test_compile_cli_writes_the_stream(tmp_path):
     pods = CliRunner().invoke(cli, ["compile", str(EXAMPLES[0]), "-o", str(tmp_path / "p.yaml")])
     assert pods.exit_code == 0, pods.output
     assert [d["kind"] for d in documents((tmp_path / "p.yaml").read_text())] == ["Workflow"]
+
+
+def test_operators_only_the_answer_step_calls_get_servers_sized_by_their_own_specs(registry, setup):
+    """Unpredicted calls (a query and a text match on a crop cut at run time): a server each, with its own
+    model's memory, so the small one shares a GPU rather than taking the largest one's size."""
+    program = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    cars = image_patch.find("car")
+    best = cars[0] if cars else image_patch
+    sub = best.crop(0, 0, best.width // 2, best.height)
+    return sub.simple_query("what colour?") + sub.best_text_match(["red", "blue"])
+'''
+    compiled = compile_services(program, registry, setup["pools"])
+    residual = {r.operator for r in compiled.placed.graph.residual}
+    assert residual == {"simple_query", "best_text_match"}
+    by_operator = {op: s for s in plan_servers(compiled.placed) for op in s.operators}
+    for op in residual:
+        assert by_operator[op].gpu_memory_gb >= registry.get(op).profile.gpu_memory_gb
+    assert by_operator["simple_query"] is by_operator["best_text_match"]  # they fit one GPU together
+    assert by_operator["simple_query"].gpu_memory_gb == pytest.approx(
+        sum(registry.get(op).profile.gpu_memory_gb for op in residual))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from pathlib import Path
 from support import write_operator
 
 from dicec.analysis import analyse
@@ -169,3 +170,26 @@ def test_place_on_edge_leaves_a_cloud_catalogue_alone(registry):
     placed = place(g, registry, cat)
     same = place_on_edge(g, registry, cat, placed.placements, placed.answer, cat.get("cpu"), mode="pods")
     assert same[0] == placed.placements and same[1] == placed.answer
+
+
+def test_a_placed_graph_whose_crops_emission_could_not_honour_is_refused(tmp_path):
+    """crops name only offloaded tasks, each from the edge task its `when` tests (a hand-edited file)."""
+    import json
+
+    from dicec.analysis import analyse
+    from dicec.errors import DicecError
+    from dicec.pipeline import generate
+    from dicec.placement import load_pools, place
+    from dicec.placement.place import placed_from_json
+    from dicec.tools import discover
+
+    registry = discover()
+    marine = Path(__file__).resolve().parents[2] / "examples" / "marine"
+    program = generate((marine / "questions" / "floating-bottles.txt").read_text().strip(), registry).code
+    placed = place(analyse(program, registry, path="p.py"), registry, load_pools(marine / "pools.yaml"))
+    data = placed.to_json()
+    assert placed_from_json(json.loads(json.dumps(data))).crops == placed.crops == {
+        "verify-property-bottle": "find-bottle"}
+    for bad in ({"find-bottle": "verify-property-bottle"}, {"verify-property-bottle": "nothing"}):
+        with pytest.raises(DicecError, match="crops: task"):
+            placed_from_json({**data, "crops": bad})

@@ -78,8 +78,8 @@ def _manifest(members, **changes):
     (lambda m: m.pop("manifest.json"), "manifest.json"),
     (lambda m: _manifest(m, format="other"), "not a dicec-crops version 1 manifest"),
     (lambda m: _manifest(m, source={"sha256": "x", "width": 1, "height": 1}), "64 lower-case hex"),
-    (lambda m: _manifest(m, crops=[{"box": BOXES[0], "file": "../../etc/passwd"}]), "bad crop file name"),
-    (lambda m: m.update({"crop-0.png": encode_png(np.zeros((3, 3, 3), np.uint8))}), "its box says"),
+    (lambda m: _manifest(m, crops=[{"box": BOXES[0], "file": "../../etc/passwd"}]), "bad or repeated crop file name"),
+    (lambda m: m.update({"crop-0.png": encode_png(np.zeros((3, 3, 3), np.uint8))}), "size is not its box's"),
     (lambda m: m.update({"border.png": encode_png(np.zeros((1, 3, 3), np.uint8))}), "border.png"),
 ])
 def test_a_malformed_bundle_is_one_clear_error(image, change, message):
@@ -87,6 +87,39 @@ def test_a_malformed_bundle_is_one_clear_error(image, change, message):
     with pytest.raises(DicecError, match=message) as info:
         load_bundle(bad, where="bad.zip")
     assert "\n" not in str(info.value) and "bad.zip" in str(info.value)
+
+
+def test_a_small_bundle_cannot_ask_for_a_large_decode(image):
+    """Repeated members, out-of-frame boxes, too many entries, non-integer or huge coordinates: refused
+    before any pixel is decoded (a model server is sent bundles from other machines)."""
+    def entries(n, name="crop-0.png", **box):
+        return lambda m: _manifest(m, crops=[{"box": {**BOXES[0], "left": BOXES[0]["left"] - i, **box}, "file": name}
+                                             for i in range(n)])
+
+    cases = [(entries(2), "repeated"), (entries(10_001, None), "at most 10000"),
+             (entries(1, left=float("inf")), "integer"), (entries(1, left=True), "integer"),
+             (entries(1, left="0"), "integer"), (entries(1, right=10 ** 30), "integer"),
+             (lambda m: _manifest(m, source={"sha256": "a" * 64, "width": 10 ** 6, "height": 10 ** 6}), "pixel limit"),
+             (lambda m: m.update({"manifest.json": b"[" * 100_000}), "not a valid crop bundle")]
+    for change, message in cases:
+        with pytest.raises(DicecError, match=message) as info:
+            load_bundle(_rezip(bundle_bytes(image, BOXES[:1]), change), where="bad.zip")
+        assert "\n" not in str(info.value)
+
+
+def test_a_png_that_inflates_past_its_header_is_refused():
+    import struct
+    import zlib
+
+    from dicec.runtime.images import PNG_SIGNATURE, decode
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    bomb = zlib.compress(b"\0" * 50_000_000, 9)  # 2x2 pixels by its header, 50 MB once inflated
+    data = PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)) + chunk(b"IDAT", bomb) \
+        + chunk(b"IEND", b"")
+    assert decode(data, where="bomb.png").shape == (2, 2, 3)  # only what the header says is inflated
 
 
 def test_a_compressed_member_or_a_non_zip_is_refused(image, tmp_path):
@@ -180,3 +213,38 @@ def test_a_model_server_answers_a_crop_upload_as_it_answers_the_frame(image, tmp
         assert outputs[0] == outputs[1]
     finally:
         server.stop(delay_s=0)
+
+
+def test_a_bundle_claiming_another_frames_identity_cannot_poison_a_shared_server(tmp_path):
+    """The scene models cache by the bytes received, not the sha256 a bundle's manifest claims."""
+    from dicec.runtime.client import ServiceClient
+    from dicec.runtime.crops import Upload
+    from dicec.runtime.scene.generate import make_scene, render
+    from dicec.runtime.serve import ModelServer, ServeOptions
+
+    frame_path = tmp_path / "scene.png"
+    frame_path.write_bytes(encode_png(render(make_scene(3))))
+    frame = load_image(str(frame_path))
+    whole = {"left": 0, "lower": 0, "right": frame.width, "upper": frame.height}
+    blank = load_image(str(_write(tmp_path / "blank.png", np.full((frame.height, frame.width, 3), 255, np.uint8))))
+    forged = _rezip(bundle_bytes(blank, [whole]), lambda m: _manifest(
+        m, source={"sha256": frame.digest, "width": frame.width, "height": frame.height}))
+    call = Call(operator="find", form="method", patch=whole, args=("square",))
+    server = ModelServer(ServeOptions(operators=("find",), port=0, models="builtin"))
+    server.start()
+    try:
+        server.wait_ready(60)
+        client = ServiceClient(server.url)
+        import hashlib
+
+        poisoned, _ = client.evaluate(Upload(data=forged, wire_digest=hashlib.sha256(forged).hexdigest()), call)
+        honest, _ = client.evaluate(frame, call)
+        client.close()
+    finally:
+        server.stop(delay_s=0)
+    assert poisoned == [] and len(honest) == 3  # scene 3 has three squares
+
+
+def _write(path, pixels):
+    path.write_bytes(encode_png(pixels))
+    return path

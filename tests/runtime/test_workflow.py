@@ -82,6 +82,26 @@ def test_when_skips_and_empty_fanouts_leave_references_unresolved(tmp_path):
     assert result.skipped == ("no",)
 
 
+def test_skipped_tasks_and_empty_fanouts_have_their_declared_defaults(tmp_path):
+    """Argo v4: a Skipped task (a false when, or "Skipped, empty params") gets its outputs' valueFrom.default,
+    so a nested fan-out over an empty fan-out expands to nothing instead of failing on an unresolved list."""
+    echo = template("echo", "{{inputs.parameters.x}}")
+    echo["outputs"]["parameters"][0]["valueFrom"]["default"] = "[]"
+    wf = workflow(
+        tasks=[
+            {"name": "outer", "template": "echo", "withParam": "[]", "arguments": {"parameters": [{"name": "x", "value": "[1]"}]}},
+            {"name": "inner", "template": "echo", "dependencies": ["outer"], "withParam": "{{tasks.outer.outputs.parameters.out}}",
+             "arguments": {"parameters": [{"name": "x", "value": "{{item}}"}]}},
+            {"name": "off", "template": "echo", "when": "1 == 2", "arguments": {"parameters": [{"name": "x", "value": "7"}]}},
+            {"name": "after", "template": "echo", "dependencies": ["inner", "off"], "arguments": {"parameters": [
+                {"name": "x", "value": "{{tasks.inner.outputs.parameters.out}} {{tasks.off.outputs.parameters.out}}"}]}},
+        ],
+        templates=[echo], params=(), outputs={"after": "{{tasks.after.outputs.parameters.out}}"})
+    result = run(tmp_path, wf)
+    assert result.outputs == {"after": "[] []"}
+    assert result.skipped == ("off",)
+
+
 FLAKY = "import sys, os, pathlib; c = pathlib.Path(sys.argv[1]); n = int(c.read_text()) if c.exists() else 0; " \
         "c.write_text(str(n + 1)); print('attempt', n); os.makedirs(os.path.dirname(sys.argv[2]), exist_ok=True); " \
         "sys.exit(1) if n < 2 else open(sys.argv[2], 'w').write('ok')"

@@ -75,3 +75,18 @@ def test_operators_dir_must_exist_and_hold_operators(tmp_path):
         discover([tmp_path / "nope"])
     with pytest.raises(DicecError, match="no operator found"):
         discover([tmp_path])
+
+
+def test_reads_says_whether_an_operator_can_be_fed_crops(tmp_path):
+    d = write_operator(tmp_path, "depthish", [("method", "depthish() -> float")], 2)
+    spec = json.loads((d / "spec.yaml").read_text())
+    entry = d / spec["entry"]
+    entry.write_text("class Operator:\n    def __call__(self, image, box=None):\n        return 1.0\n")
+    with pytest.raises(DicecError, match="must say 'reads: frame'"):
+        discover([tmp_path], builtin=False, entry_points=False)
+    (d / "spec.yaml").write_text(json.dumps({**spec, "reads": "frame"}))
+    assert discover([tmp_path], builtin=False, entry_points=False).get("depthish").reads == "frame"
+    (d / "spec.yaml").write_text(json.dumps({**spec, "reads": "pixels"}))
+    with pytest.raises(DicecError, match="'reads' must be one of patch, frame"):
+        discover([tmp_path], builtin=False, entry_points=False)
+    assert discover().get("compute_depth").reads == "frame" and discover().get("find").reads == "patch"

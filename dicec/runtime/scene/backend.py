@@ -90,7 +90,9 @@ class BuiltinBackend:
             return self._sessions
 
     def analyse(self, image: Any, patch: dict) -> list[Region]:
-        key = (image.digest, tuple(patch[k] for k in ("left", "lower", "right", "upper")))
+        # Keyed by the bytes received, not the identity a crop bundle claims (dicec.runtime.crops): a
+        # bundle naming another frame's sha256 must not answer for that frame on a shared server.
+        key = (image.wire_digest, tuple(patch[k] for k in ("left", "lower", "right", "upper")))
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
