@@ -225,10 +225,12 @@ def run_call(*, name: str, service: str, image_uri: str | None, call_payload: st
     are written by the same code (:func:`dicec.runtime.step.compute_call`, :func:`~dicec.runtime.step.write_output`).
     """
     from dicec.runtime.calls import canonical_json
-    from dicec.runtime.step import compute_call, load_input, prepare_call, require_step_flags, write_crops, write_output
+    from dicec.runtime.step import (compute_call, load_input, parse_crop_indices, prepare_call, require_step_flags,
+                                    write_crops, write_output)
 
     require_step_flags("dicec op call", name=name, call_payload=call_payload, value_out=value_out,
                        record_out=record_out)
+    parse_crop_indices(crops_indices)
     url = resolve_service(service, services)
     spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
     image = load_input(image_uri, crops)

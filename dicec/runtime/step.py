@@ -121,6 +121,16 @@ def load_input(image_uri: str | None, crops: str | None) -> Any:
     return load_image(image_uri)
 
 
+def parse_crop_indices(indices: str) -> list[int] | None:
+    """``--crops-indices``: ``None`` for ``all``, else the integers (checked before the step computes)."""
+    if indices == "all":
+        return None
+    try:
+        return [int(i) for i in indices.split(",")]
+    except ValueError:
+        raise DicecError(f"--crops-indices must be 'all' or comma-separated integers, not {indices!r}") from None
+
+
 def write_crops(path: str | None, image: Any, value: Any, indices: str = "all", log: Log = lambda s: None) -> None:
     """``--crops-out``: the crop bundle of the boxes in ``value`` (an edge detection's patch list), or of
     the elements ``indices`` names (``all``, or Python indices ``I,J,...``; one out of range is left out)."""
@@ -135,11 +145,8 @@ def write_crops(path: str | None, image: Any, value: Any, indices: str = "all", 
     if not value:  # the offloaded steps' `when` skips them: nothing goes to the cloud
         log("crops: the detection found nothing, so no bundle is written")
         return
-    if indices != "all":
-        try:
-            wanted = [int(i) for i in indices.split(",")]
-        except ValueError:
-            raise DicecError(f"--crops-indices must be 'all' or comma-separated integers, not {indices!r}") from None
+    wanted = parse_crop_indices(indices)
+    if wanted is not None:
         value = [value[i] for i in wanted if -len(value) <= i < len(value)]
     data = bundle_bytes(image, value)
     write_output(path, data)
@@ -172,6 +179,7 @@ def run_op(*, name: str | None, image_uri: str | None, call_payload: str | None,
         raise DicecError("--inputs and --out-dir go with --group (a fused group's step)")
     require_step_flags("dicec op", name=name, call_payload=call_payload, value_out=value_out, record_out=record_out,
                        hint=" (or --group for a fused group)")
+    parse_crop_indices(crops_indices)
     spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
     backend = get_backend(models)
     image = load_input(image_uri, crops)
