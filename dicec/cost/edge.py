@@ -219,18 +219,11 @@ def plan_figures(placed, registry, model: TimingModel, link: LinkModel, *, mode:
 
 def _crops(graph, fed: dict[str, str], skipped: set[str], fanout: int) -> dict[str, int]:
     """Crops sent per edge detection: all ``fanout`` boxes for a fan-out over it, else one per index used
-    (what ``--crops-indices`` selects, :func:`dicec.emit.offload.crop_indices`)."""
-    each: set[str] = set()
-    indices: dict[str, set[int]] = {}
-    for tid, source in fed.items():
-        if tid in skipped:
-            continue
-        patch = graph.task(tid).patch
-        if patch.kind == "each":
-            each.add(source)
-        else:
-            indices.setdefault(source, set()).add(patch.index)
-    return {s: fanout if s in each else min(fanout, len(indices[s])) for s in sorted(each | set(indices))}
+    (what the edge step selects, :func:`dicec.placement.edge.crop_selection`)."""
+    from dicec.placement.edge import crop_selection
+
+    running = {t: s for t, s in fed.items() if t not in skipped}
+    return {s: fanout if w is None else min(fanout, len(w)) for s, w in crop_selection(graph, running).items()}
 
 
 def edge_report(edge_placed, cloud_placed, registry, model: TimingModel, link: LinkModel, *, mode: str,

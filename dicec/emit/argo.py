@@ -163,17 +163,22 @@ class EmitOptions:
                             cpu_limit=self.cpu_step_cpu_limit, memory_limit=self.cpu_step_memory_limit)
 
 
-def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> dict[str, Any]:
-    """Return the Argo Workflow for ``placed`` as a plain dict (keys in a stable order)."""
+def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
+                  servers: tuple | None = None) -> dict[str, Any]:
+    """Return the Argo Workflow for ``placed`` as a plain dict (keys in a stable order).
+
+    ``servers``: in services mode, the model servers the steps call (:func:`dicec.emit.services.plan_servers`,
+    planned here when not given)."""
     graph = placed.graph
+    if options.mode == "services" and servers is None:
+        servers = services.plan_servers(placed, qps=options.qps)
     source = ImageSource(artifact=options.input_artifact, batch=options.batch)
     templates: dict[str, Container] = {}
     tasks: list[Task] = []
     fused = FusedSteps.of(placed, mode=options.mode)  # fused groups: one step each (dicec.emit.fused)
     offloaded = offload_when(placed, fused.value_of)  # edge-cloud: steps needing an edge detection (dicec.emit.offload)
     # Crops, not frames (dicec.emit.offload): through an artifact, or cut by a services-mode step on the edge.
-    answer_pool = placed.pools[placed.answer.pool]
-    send_from_edge = options.mode == "services" and answer_pool.edge and not answer_pool.has_gpu
+    send_from_edge = options.mode == "services" and services.step_pool(placed).edge  # calling steps beside the frame
     feeds = offload.crop_feeds(placed, fused)
     crop_indices = {} if send_from_edge else offload.crop_indices(graph, feeds)
     for task in graph.tasks:
@@ -191,7 +196,8 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> 
         placement = placed.placements[task.id]
         role = ("send" if send_from_edge else "in") if task.id in feeds else \
             "out" if task.id in crop_indices else None
-        template = _operator_template(task.operator, placement, placed, templates, options, source, crops=role)
+        template = _operator_template(task.operator, placement, placed, templates, options, source, crops=role,
+                                      servers=servers)
         params: dict[str, Any] = {**source.task_arguments(), "call": steps.call_payload(task)}
         if role == "out":
             params[offload.CROP_INDICES_PARAMETER] = crop_indices[task.id]
@@ -215,7 +221,7 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> 
                           dependencies=fused.depends(task), with_param=with_param,
                           when=offloaded.get(task.id)))
 
-    answer_template = _answer_template(placed, options, source)
+    answer_template = _answer_template(placed, options, source, servers)
     records = "[" + ", ".join(fused.record_of(t.id) for t in graph.tasks) + "]"
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
                       arguments={**source.task_arguments(), "program": steps.b64(graph.source), "records": records},
@@ -269,8 +275,10 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> 
 def emit_documents(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> list[dict[str, Any]]:
     """The YAML stream's documents: in services mode the model servers' Deployments and Services
     (:func:`dicec.emit.services.server_manifests`), then the Workflow; in pods mode the Workflow alone."""
-    workflow = emit_workflow(placed, options)
-    return [*services.server_manifests(placed, options), workflow] if options.mode == "services" else [workflow]
+    if options.mode != "services":
+        return [emit_workflow(placed, options)]
+    servers = services.plan_servers(placed, qps=options.qps)
+    return [*services.server_manifests(servers, options), emit_workflow(placed, options, servers=servers)]
 
 
 def _refs(arg: Any) -> list[str]:
@@ -283,7 +291,7 @@ def _refs(arg: Any) -> list[str]:
 
 def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
                        cache: dict[str, Container], options: EmitOptions, source: ImageSource,
-                       crops: str | None = None) -> Container:
+                       crops: str | None = None, servers: tuple | None = None) -> Container:
     """The template of ``operator`` on its pool; ``crops``: ``out`` (an edge detection that writes its crops),
     ``in`` (reads them from an artifact), ``send`` (cuts them itself), or ``None`` (:mod:`dicec.emit.offload`)."""
     pool = placed.pools[placement.pool]
@@ -305,7 +313,7 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
     elif crops == "send":
         args = [*args, "--send-crops"]
     if options.mode == "services":  # a light CPU step that calls the operator's model server
-        command, args, pool = services.call_step(operator, pool, placed, options, command, args)
+        command, args, pool = services.call_step(operator, pool, placed, options, command, args, servers)
     cache[name] = Container(
         name=name,
         image=placed.images[operator],
@@ -319,11 +327,13 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
     return cache[name]
 
 
-def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSource) -> Container:
+def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSource,
+                     servers: tuple | None = None) -> Container:
     pool = placed.pools[placed.answer.pool]
     command, args = steps.answer_command(image=source.step_image)
     if options.mode == "services":  # calls without a record go to the model servers too, from a CPU pod
-        args, pool = [*args, "--services", services.answer_services(placed, options)], services.step_pool(placed)
+        args = [*args, "--services", services.answer_services(placed, options, servers)]
+        pool = services.step_pool(placed)
     image = sorted(set(placed.images.values()))[0] if placed.images else _default_image()
     return Container(
         name=ANSWER_STEP,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from dicec.placement.edge import offload_guards
+from dicec.placement.edge import crop_selection, offload_guards
 
 EMPTY = "[]"
 CROPS_ARTIFACT = "crops"
@@ -70,15 +70,9 @@ def crop_feeds(placed, fused) -> dict[str, str]:
 
 
 def crop_indices(graph, feeds: dict[str, str]) -> dict[str, str]:
-    """Edge task -> its ``--crops-indices`` (``all``, or the ``patches[i]`` indices its consumers use)."""
-    wanted: dict[str, set | None] = {}
-    for tid, source in sorted(feeds.items()):
-        patch = graph.task(tid).patch
-        if patch.kind == "each" or wanted.get(source, set()) is None:
-            wanted[source] = None
-        else:
-            wanted.setdefault(source, set()).add(patch.index)
-    return {s: "all" if w is None else ",".join(str(i) for i in sorted(w)) for s, w in sorted(wanted.items())}
+    """Edge task -> its ``--crops-indices`` (``all``, or the ``patches[i]`` indices its consumers use;
+    :func:`dicec.placement.edge.crop_selection`)."""
+    return {s: "all" if w is None else ",".join(map(str, w)) for s, w in crop_selection(graph, feeds).items()}
 
 
 def crops_out_args(args: list[str]) -> list[str]:

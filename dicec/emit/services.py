@@ -173,20 +173,20 @@ def step_pool(placed: Any) -> Pool:
                                                             usd_per_hour=None, node_labels={})
 
 
-def call_step(operator: str, pool: Pool, placed: Any, options: Any, command: list[str],
-              args: list[str]) -> tuple[list[str], list[str], Pool]:
+def call_step(operator: str, pool: Pool, placed: Any, options: Any, command: list[str], args: list[str],
+              servers: tuple[Server, ...]) -> tuple[list[str], list[str], Pool]:
     """An operator step's ``command``, ``args`` and pool in services mode, from its pods-mode ones.
 
     ``dicec op NAME FLAGS`` becomes ``dicec op call NAME --service URL FLAGS`` (the flags unchanged),
-    on a CPU node (:func:`step_pool`).
+    on a CPU node (:func:`step_pool`); ``servers`` is :func:`plan_servers`'s plan.
     """
     if command[:2] != ["dicec", "op"] or len(command) != 3:
         raise DicecError(f"unexpected operator step command {command!r}")  # a bug: steps.op_command changed
-    server = server_for(plan_servers(placed, qps=options.qps), operator, pool.name)
+    server = server_for(servers, operator, pool.name)
     return ["dicec", "op", "call", operator], ["--service", server.url(options.namespace), *args], step_pool(placed)
 
 
-def answer_services(placed: Any, options: Any) -> str:
+def answer_services(placed: Any, options: Any, servers: tuple[Server, ...]) -> str:
     """The answer step's ``--services``: canonical JSON from each operator the program may call on demand
     (every task's and every unpredicted call's) to its server's URL; an operator served on several pools
     goes to the server on the pool placement chose first (graph order), else the answer's pool.
@@ -194,7 +194,6 @@ def answer_services(placed: Any, options: Any) -> str:
     Only operator names (lower-case identifiers) and URLs built from DNS names reach it."""
     import json
 
-    servers = plan_servers(placed, qps=options.qps)
     pools = {}
     for task in placed.graph.tasks:
         pools.setdefault(task.operator, placed.placements[task.id].pool)
@@ -204,10 +203,10 @@ def answer_services(placed: Any, options: Any) -> str:
     return json.dumps(urls, sort_keys=True, separators=(",", ":"))
 
 
-def server_manifests(placed: Any, options: Any) -> list[dict[str, Any]]:
+def server_manifests(servers: tuple[Server, ...], options: Any) -> list[dict[str, Any]]:
     """The Deployment and Service of every model server, in name order."""
     out: list[dict[str, Any]] = []
-    for server in plan_servers(placed, qps=options.qps):
+    for server in servers:
         out += [deployment(server, options), service(server, options)]
     return out
 

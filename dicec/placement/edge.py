@@ -123,6 +123,21 @@ def crop_feeds(placed, registry) -> dict[str, str]:
     return out
 
 
+def crop_selection(graph, feeds: dict[str, str]) -> dict[str, tuple[int, ...] | None]:
+    """Edge task -> which of its boxes its crop-fed consumers (``feeds``) need: ``None`` for all of them (a
+    consumer fans out over the detection), else the ``patches[i]`` indices they use, sorted. What the
+    edge step sends (``--crops-indices``, :mod:`dicec.emit.offload`) and what the cost model counts
+    (:mod:`dicec.cost.edge`)."""
+    wanted: dict[str, set | None] = {}
+    for tid, source in sorted(feeds.items()):
+        patch = graph.task(tid).patch
+        if patch.kind == "each" or wanted.get(source, set()) is None:
+            wanted[source] = None
+        else:
+            wanted.setdefault(source, set()).add(patch.index)
+    return {s: None if w is None else tuple(sorted(w)) for s, w in sorted(wanted.items())}
+
+
 def check_crop_feeds(placed, crops: dict) -> None:
     """Refuse a ``crops`` map (a hand-edited placed graph) that emission could not honour: every fed task
     must be offloaded from that edge task (so its ``when`` skips it when the edge sent nothing), and a

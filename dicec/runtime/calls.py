@@ -108,6 +108,15 @@ def is_box(value: Any) -> bool:
                                            for k in BOX_KEYS)
 
 
+def boxes_read(patch: Any, args: Any) -> list[dict]:
+    """The boxes a call reads the pixels of: its receiver and the patches among its arguments (a list of
+    patches, as ``best_image_match`` takes, counts each)."""
+    boxes = [patch] if is_box(patch) else []
+    for a in args:
+        boxes.extend(b for b in (a if isinstance(a, list) else [a]) if is_box(b))
+    return boxes
+
+
 def value_of(kind: str, raw: Any, patch: dict | None, call: Call, params: Sequence[Any]) -> Any:
     """A backend's raw answer -> the call's JSON value (the same in steps and in the serial run)."""
     if kind == "patches":

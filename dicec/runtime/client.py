@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import socket
 import time
 from typing import Any, Callable
@@ -43,14 +44,22 @@ DEFAULT_TIMEOUT_S = 900.0
 
 def parse_services(text: str | None) -> dict[str, str]:
     """The ``$DICEC_SERVICES`` map (``{}`` when unset)."""
-    if not text:
-        return {}
+    return string_map(text, f"${SERVICES_ENV}", "service names to base URLs") if text else {}
+
+
+def services_from(env: dict[str, str]) -> dict[str, str]:
+    """The ``$DICEC_SERVICES`` map a step sees: ``env``'s (a ``dicec run`` step's), else the process's."""
+    return parse_services(env.get(SERVICES_ENV) or os.environ.get(SERVICES_ENV))
+
+
+def string_map(text: str, what: str, meaning: str) -> dict[str, str]:
+    """A JSON object of strings to strings (``what`` and ``meaning`` name it in the one-line error)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DicecError(f"${SERVICES_ENV} is not valid JSON ({exc.msg})") from None
+        raise DicecError(f"{what} is not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise DicecError(f"${SERVICES_ENV} must be a JSON object of service names to base URLs")
+        raise DicecError(f"{what} must be a JSON object of {meaning}")
     return data
 
 
@@ -155,44 +164,36 @@ class ServiceClient:
             self._conn = None
 
 
-class RemoteBackend:
-    """A backend whose calls a model server evaluates (see :func:`dicec.runtime.backend.evaluate`)."""
+class ServiceRouter:
+    """A backend whose calls model servers evaluate (see :func:`dicec.runtime.backend.evaluate`): each call
+    goes to its operator's server. A services-mode step has one (``dicec op call``), the answer step one
+    per operator it may call on demand (its ``--services``, :func:`dicec.emit.services.answer_services`).
+    One connection per server, kept until :meth:`close`.
+
+    With ``send_crops`` each request carries only the crops of the boxes its call reads, never the
+    frame (an offloaded step on the edge, :mod:`dicec.runtime.crops`)."""
 
     name = "service"
 
-    def __init__(self, client: ServiceClient, *, send_crops: bool = False) -> None:
-        self.client = client
+    def __init__(self, clients: dict[str, ServiceClient], *, send_crops: bool = False) -> None:
+        self.clients = dict(sorted(clients.items()))
         self.send_crops = send_crops
 
-    def evaluate_call(self, spec: Any, form: Any, image: Any, call: Any) -> tuple[Any, str | None]:
-        if self.send_crops:  # only the boxes this call reads leave the machine (dicec.runtime.crops)
-            from dicec.runtime.crops import call_upload
-
-            image = call_upload(image, call)
-        return self.client.evaluate(image, call)
-
-    def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
-        raise DicecError("the service backend evaluates whole calls (evaluate_call), not raw answers")
-
-
-class ServiceRouter:
-    """The services-mode answer step's backend: each call goes to its operator's model server.
-
-    ``urls`` maps operator names to server URLs (the step's ``--services``, emitted by
-    :func:`dicec.emit.services.answer_services`), each resolved through ``services`` as ``--service`` is.
-    One connection per server, kept for the step's life (:meth:`close`)."""
-
-    name = "service"
-
-    def __init__(self, urls: dict[str, str], *, services: dict[str, str] | None = None,
-                 wait_s: float = DEFAULT_WAIT_S) -> None:
-        self.clients = {op: ServiceClient(resolve_service(url, services), wait_s=wait_s) for op, url in sorted(urls.items())}
+    @classmethod
+    def of_urls(cls, urls: dict[str, str], *, services: dict[str, str] | None = None,
+                wait_s: float = DEFAULT_WAIT_S) -> "ServiceRouter":
+        """Operator -> server URL, each resolved through ``services`` as ``--service`` is."""
+        return cls({op: ServiceClient(resolve_service(url, services), wait_s=wait_s) for op, url in urls.items()})
 
     def evaluate_call(self, spec: Any, form: Any, image: Any, call: Any) -> tuple[Any, str | None]:
         client = self.clients.get(call.operator)
         if client is None:
             raise DicecError(f"--services names no model server for operator {call.operator!r} "
                              f"(it names: {', '.join(self.clients) or 'none'})")
+        if self.send_crops:  # only the boxes this call reads leave the machine
+            from dicec.runtime.crops import call_upload
+
+            image = call_upload(image, call)
         return client.evaluate(image, call)
 
     def compute(self, spec: Any, form: Any, image: Any, patch: dict | None, args: list) -> Any:
@@ -205,43 +206,19 @@ class ServiceRouter:
 
 def parse_service_map(text: str) -> dict[str, str]:
     """The answer step's ``--services`` JSON: operator name -> server URL."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DicecError(f"--services is not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise DicecError("--services must be a JSON object of operator names to model-server URLs")
-    return data
+    return string_map(text, "--services", "operator names to model-server URLs")
 
 
-def run_call(*, name: str, service: str, image_uri: str | None, call_payload: str | None, patch_json: str = '"image"',
-             index: str = "none", refs_json: str = "{}", value_out: str | None, record_out: str | None,
-             operator_dirs: tuple[str, ...] = (), services: dict[str, str] | None = None,
-             wait_s: float = DEFAULT_WAIT_S, crops: str | None = None, crops_out: str | None = None,
-             crops_indices: str = "all", send_crops: bool = False, log: Log = lambda s: None) -> Any:
-    """``dicec op call``: what ``dicec op`` does, with the calls evaluated by the model server at ``service``.
+def run_call(*, name: str, service: str, send_crops: bool = False, services: dict[str, str] | None = None,
+             wait_s: float = DEFAULT_WAIT_S, **step: Any) -> Any:
+    """``dicec op call``: :func:`dicec.runtime.step.run_op` with the call evaluated by the model server at
+    ``service``; ``step`` are ``dicec op``'s flags (:mod:`dicec.emit.steps`), and the value and record files
+    are written by the same code."""
+    from dicec.runtime.step import run_op
 
-    The flags mean what they mean for ``dicec op`` (:mod:`dicec.emit.steps`); the value and record files
-    are written by the same code (:func:`dicec.runtime.step.compute_call`, :func:`~dicec.runtime.step.write_output`).
-    """
-    from dicec.runtime.calls import canonical_json
-    from dicec.runtime.step import (compute_call, load_input, parse_crop_indices, prepare_call, require_step_flags,
-                                    write_crops, write_output)
-
-    require_step_flags("dicec op call", name=name, call_payload=call_payload, value_out=value_out,
-                       record_out=record_out)
-    parse_crop_indices(crops_indices)
     url = resolve_service(service, services)
-    spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
-    image = load_input(image_uri, crops)
-    client = ServiceClient(url, wait_s=wait_s)
+    router = ServiceRouter({name: ServiceClient(url, wait_s=wait_s)}, send_crops=send_crops)  # connects on use
     try:
-        backend = RemoteBackend(client, send_crops=send_crops)
-        value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
+        return run_op(name=name, backend=router, where=f"model server {url}", **step)
     finally:
-        client.close()
-    write_crops(crops_out, image, value, crops_indices, log)
-    write_output(value_out, canonical_json(value))
-    write_output(record_out, canonical_json(record))
-    log(f"{name}: model server {url}, value {canonical_json(value)[:200]}")
-    return value
+        router.close()

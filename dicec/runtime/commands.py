@@ -109,10 +109,10 @@ def answer(**params) -> None:
 
     $DICEC_SERVICES (JSON, Service name -> base URL) redirects a --services URL, as for dicec op call.
     """
-    from dicec.runtime.client import SERVICES_ENV, parse_services
+    from dicec.runtime.client import services_from
     from dicec.runtime.step import run_answer
 
-    run_answer(**params, services=parse_services(os.environ.get(SERVICES_ENV)), log=_stderr)
+    run_answer(**params, services=services_from({}), log=_stderr)
 
 
 def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
@@ -133,9 +133,9 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
     def work(params: dict, log: list[str]) -> None:
         params["models"] = params.get("models") or env.get(_MODELS_ENV)
         if argv[0] == "answer":
-            from dicec.runtime.client import SERVICES_ENV, parse_services
+            from dicec.runtime.client import services_from
 
-            params["services"] = parse_services(env.get(SERVICES_ENV) or os.environ.get(SERVICES_ENV))
+            params["services"] = services_from(env)
         (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
 
     return invoke_in_process(command, argv[1:], env, work)

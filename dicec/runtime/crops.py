@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from dicec.errors import DicecError, Location
+from dicec.runtime.calls import BOX_KEYS
 
 FORMAT = "dicec-crops"
 VERSION = 1
@@ -49,7 +50,6 @@ _MEMBER = re.compile(r"^crop-[0-9]{1,6}\.png$")
 #: At most this many crops in one bundle (a detection's boxes; far more than any detector returns).
 MAX_CROPS = 10_000
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-_BOX_KEYS = ("left", "lower", "right", "upper")
 
 
 def border_ring(pixels: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ def is_bundle(data: bytes) -> bool:
 
 
 def _box_key(box: dict) -> tuple[int, int, int, int]:
-    return tuple(int(box[k]) for k in _BOX_KEYS)
+    return tuple(int(box[k]) for k in BOX_KEYS)
 
 
 def bundle_bytes(image: Any, boxes: list) -> bytes:
@@ -84,7 +84,7 @@ def bundle_bytes(image: Any, boxes: list) -> bytes:
         if pixels.size:
             files[key] = f"crop-{len(members)}.png"
             members[files[key]] = encode_png(pixels)
-        entries.append({"box": dict(zip(_BOX_KEYS, key)), "file": files[key]})
+        entries.append({"box": dict(zip(BOX_KEYS, key)), "file": files[key]})
     manifest = {"format": FORMAT, "version": VERSION,
                 "source": {"sha256": image.digest, "width": image.width, "height": image.height},
                 "crops": entries, "border": BORDER}
@@ -135,7 +135,7 @@ class CroppedImage:
         """The pixels of a box that was sent; any other box is an error (its pixels never left the edge)."""
         found = self.crops.get(_box_key(box))
         if found is None:
-            raise DicecError(f"{self.uri}: box {json.dumps({k: int(box[k]) for k in _BOX_KEYS}, sort_keys=True)} "
+            raise DicecError(f"{self.uri}: box {json.dumps({k: int(box[k]) for k in BOX_KEYS}, sort_keys=True)} "
                              "is not among the crops the edge step sent")
         return found
 
@@ -182,8 +182,8 @@ def load_bundle(data: bytes, *, where: str) -> CroppedImage:
         for entry in entries:
             box, name = entry["box"], entry["file"]
             if not isinstance(box, dict) or not all(_is_int(box.get(k)) and abs(box[k]) <= MAX_PIXELS
-                                                    for k in _BOX_KEYS):
-                raise ValueError(f"a box must have integer {', '.join(_BOX_KEYS)}")
+                                                    for k in BOX_KEYS):
+                raise ValueError(f"a box must have integer {', '.join(BOX_KEYS)}")
             key = _box_key(box)
             rows, cols = min(height, key[3]) - max(0, key[1]), min(width, key[2]) - max(0, key[0])
             if name is not None:
@@ -246,13 +246,7 @@ class Upload:
 
 def call_upload(image: Any, call: Any) -> Upload:
     """The bundle of the boxes ``call`` reads (its receiver, and patches among its arguments), cut from ``image``."""
-    from dicec.runtime.calls import is_box
+    from dicec.runtime.calls import boxes_read
 
-    boxes = [call.patch] if is_box(call.patch) else []
-    for arg in call.args:
-        if is_box(arg):
-            boxes.append(arg)
-        elif isinstance(arg, list):
-            boxes.extend(a for a in arg if is_box(a))
-    data = bundle_bytes(image, boxes)
+    data = bundle_bytes(image, boxes_read(call.patch, call.args))
     return Upload(data=data, wire_digest=hashlib.sha256(data).hexdigest())

@@ -12,7 +12,6 @@ reachable as ``dicec op step serve ...``). The services-mode verbs:
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -104,20 +103,19 @@ def call(**params: Any) -> None:
 
     $DICEC_SERVICES (JSON, Service name -> base URL) redirects a service, as dicec run does.
     """
-    from dicec.runtime.client import SERVICES_ENV, parse_services, run_call
+    from dicec.runtime.client import run_call, services_from
 
-    run_call(**params, services=parse_services(os.environ.get(SERVICES_ENV)), log=_stderr)
+    run_call(**params, services=services_from({}), log=_stderr)
 
 
 def run_call_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
     """``op call ...`` argv (without ``op call``) in this process, for ``dicec run``: (exit code, log lines)."""
-    from dicec.runtime.client import SERVICES_ENV, parse_services, run_call
+    from dicec.runtime.client import run_call, services_from
 
     from dicec.runtime.commands import invoke_in_process
 
     def work(params: dict, log: list[str]) -> None:
-        run_call(**params, services=parse_services(env.get(SERVICES_ENV) or os.environ.get(SERVICES_ENV)),
-                 log=log.append)
+        run_call(**params, services=services_from(env), log=log.append)
 
     return invoke_in_process(call, argv, env, work)
 

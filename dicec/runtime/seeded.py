@@ -64,12 +64,9 @@ class SeededBackend:
         """Cut the pixels a real model would read (the receiver and patch arguments), and drop them: the
         answer does not depend on them, but a step given the wrong crops (:mod:`dicec.runtime.crops`)
         fails here as it would with a real model."""
-        from dicec.runtime.calls import is_box
+        from dicec.runtime.calls import boxes_read
 
-        boxes = [patch] if is_box(patch) else []
-        for a in args:
-            boxes.extend(b for b in (a if isinstance(a, list) else [a]) if is_box(b))
-        for box in boxes:
+        for box in boxes_read(patch, args):
             image.crop(box)
 
     @staticmethod

@@ -131,11 +131,12 @@ def parse_crop_indices(indices: str) -> list[int] | None:
         raise DicecError(f"--crops-indices must be 'all' or comma-separated integers, not {indices!r}") from None
 
 
-def write_crops(path: str | None, image: Any, value: Any, indices: str = "all", log: Log = lambda s: None) -> None:
+def write_crops(path: str | None, image: Any, value: Any, wanted: list[int] | None = None,
+                log: Log = lambda s: None) -> None:
     """``--crops-out``: the crop bundle of the boxes in ``value`` (an edge detection's patch list), or of
-    the elements ``indices`` names (``all``, or Python indices ``I,J,...``; one out of range is left out)."""
+    the elements ``wanted`` names (:func:`parse_crop_indices`; one out of range is left out)."""
     if path is None:
-        if indices != "all":
+        if wanted is not None:
             raise DicecError("--crops-indices goes with --crops-out")
         return
     from dicec.runtime.crops import bundle_bytes
@@ -145,7 +146,6 @@ def write_crops(path: str | None, image: Any, value: Any, indices: str = "all", 
     if not value:  # the offloaded steps' `when` skips them: nothing goes to the cloud
         log("crops: the detection found nothing, so no bundle is written")
         return
-    wanted = parse_crop_indices(indices)
     if wanted is not None:
         value = [value[i] for i in wanted if -len(value) <= i < len(value)]
     data = bundle_bytes(image, value)
@@ -157,12 +157,15 @@ def run_op(*, name: str | None, image_uri: str | None, call_payload: str | None,
            index: str = "none", refs_json: str = "{}", value_out: str | None = None, record_out: str | None = None,
            models: str | None = None, operator_dirs: tuple[str, ...] = (), group_payload: str | None = None,
            inputs_json: str = "{}", out_dir: str | None = None, crops: str | None = None,
-           crops_out: str | None = None, crops_indices: str = "all", log: Log = lambda s: None) -> Any:
+           crops_out: str | None = None, crops_indices: str = "all", backend: Any = None, where: str | None = None,
+           log: Log = lambda s: None) -> Any:
     """``dicec op``: compute one call (or one per element of a nested fan-out); returns the value.
 
     With ``group_payload`` (``--group``), run a fused group's calls instead (:mod:`dicec.runtime.group`).
     With ``crops`` the step reads an edge step's crop bundle instead of the image; with ``crops_out`` it
     also writes the bundle of its value's boxes for an offloaded cloud step (:mod:`dicec.runtime.crops`).
+    ``backend`` replaces the ``models`` backend, ``where`` names it in the log
+    (``dicec op call``: a model server, :func:`dicec.runtime.client.run_call`).
     """
     if group_payload is not None:
         if name is not None or call_payload is not None or value_out is not None or record_out is not None:
@@ -177,17 +180,21 @@ def run_op(*, name: str | None, image_uri: str | None, call_payload: str | None,
                          out_dir=out_dir, models=models, operator_dirs=operator_dirs, log=log)
     if out_dir is not None or inputs_json != "{}":
         raise DicecError("--inputs and --out-dir go with --group (a fused group's step)")
-    require_step_flags("dicec op", name=name, call_payload=call_payload, value_out=value_out, record_out=record_out,
-                       hint=" (or --group for a fused group)")
-    parse_crop_indices(crops_indices)
+    if backend is None:
+        require_step_flags("dicec op", name=name, call_payload=call_payload, value_out=value_out,
+                           record_out=record_out, hint=" (or --group for a fused group)")
+    else:
+        require_step_flags("dicec op call", name=name, call_payload=call_payload, value_out=value_out,
+                           record_out=record_out)
+    wanted = parse_crop_indices(crops_indices)
     spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
-    backend = get_backend(models)
+    backend = backend or get_backend(models)
     image = load_input(image_uri, crops)
     value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
-    write_crops(crops_out, image, value, crops_indices, log)
+    write_crops(crops_out, image, value, wanted, log)
     write_output(value_out, canonical_json(value))
     write_output(record_out, canonical_json(record))
-    log(f"{name}: {backend.name} backend, value {canonical_json(value)[:200]}")
+    log(f"{name}: {where or backend.name + ' backend'}, value {canonical_json(value)[:200]}")
     return value
 
 
@@ -341,7 +348,7 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
     if services_json is not None:
         from dicec.runtime.client import ServiceRouter, parse_service_map
 
-        backend = ServiceRouter(parse_service_map(services_json), services=services)
+        backend = ServiceRouter.of_urls(parse_service_map(services_json), services=services)
     else:
         backend = get_backend(models)
     try:

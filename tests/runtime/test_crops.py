@@ -158,15 +158,16 @@ def test_a_step_on_crops_writes_what_the_step_on_the_frame_writes(image, tmp_pat
 
 
 def test_crops_indices_select_elements_and_nothing_found_writes_nothing(image, tmp_path):
-    from dicec.runtime.step import write_crops
+    from dicec.runtime.step import parse_crop_indices, write_crops
 
-    write_crops(str(tmp_path / "a.zip"), image, BOXES, "1,-1,9")
+    assert parse_crop_indices("all") is None
+    write_crops(str(tmp_path / "a.zip"), image, BOXES, parse_crop_indices("1,-1,9"))
     crops = read_bundle(str(tmp_path / "a.zip"))
     assert sorted(crops.crops) == sorted({(5, 5, 60, 90), (100, 30, 319, 239)})
     write_crops(str(tmp_path / "none.zip"), image, [])
     assert not (tmp_path / "none.zip").exists()
     with pytest.raises(DicecError, match="comma-separated"):
-        write_crops(str(tmp_path / "b.zip"), image, BOXES, "first")
+        parse_crop_indices("first")
     with pytest.raises(DicecError, match="list of boxes"):
         write_crops(str(tmp_path / "b.zip"), image, "yes")
 
