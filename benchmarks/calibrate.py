@@ -91,9 +91,9 @@ def fanout_widths(placed, keep: Path) -> dict[str, int]:
 
 def predict(placed, registry, catalogue, measured, *, isolation: str, nodes: int, widths: dict[str, int]) -> float:
     """The simulator's makespan of ``placed`` as compiled (its fused groups), on ``nodes`` local nodes."""
-    from dicec.cost.model import TimingModel
-    from dicec.simulate.engine import make_cluster, simulate
     from dicec.simulate.runs import jobs_for
+    from dicec.timing.model import TimingModel
+    from dicec.timing.schedule import make_cluster, simulate
 
     model = TimingModel(**measured.timing(isolation), widths=widths)
     mode = "pods" if isolation == "process" else "services"

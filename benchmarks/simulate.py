@@ -6,7 +6,7 @@ Each question of benchmarks/gqa_corpus/questions.txt is compiled (offline code g
 placement) and simulated on 2, 4 and 8 nodes of the cheapest A100 pool that fits every operator:
 * one query: the mean over the questions of each one's speed-up and efficiency;
 * a batch of 100: the first 100 questions as one mixed batch (all arrive at once);
-speed-up is over the serial program on one node of the same pool (see dicec.cost.model). Then 10,000
+speed-up is over the serial program on one node of the same pool (see dicec.timing.job). Then 10,000
 queries of the corpus, mixed, are simulated on 8 nodes and the wall time printed.
 """
 
@@ -87,8 +87,8 @@ def main(argv: list[str]) -> int:
                         help="pods mode: a pod per task (default: fused groups, as dicec compile emits them)")
     args = parser.parse_args(argv)
     fuse = not args.no_fuse
-    from dicec.cost.model import TimingModel
     from dicec.placement import load_pools
+    from dicec.timing.model import TimingModel
     from dicec.tools import discover
 
     registry, catalogue, model = discover(), load_pools(), TimingModel()

@@ -4,8 +4,11 @@ One JSON style for ``--format json`` (sorted keys, two-space indent, UTF-8 kept,
 every verb's output diffs the same way; ``-o FILE`` written atomically or the text printed; and
 ``-p NAME=VALUE`` parameters parsed the way ``argo submit -p`` takes them; and the placement
 options (``--objective``, ``--max-latency``, ``--spot``, ``--fuse/--no-fuse``) that ``place``,
-``compile``, ``cost`` and ``simulate`` all take, defined once so their meaning and help agree. Kept apart from
-:mod:`dicec.cli` so the stage packages' own command modules can use it without importing the CLI.
+``compile``, ``cost`` and ``simulate`` all take, defined once so their meaning and help agree; with them,
+the options ``cost`` and ``simulate`` share to place and time an INPUT (:func:`placed_input_options`,
+read by :func:`dicec.plans.from_options`). Kept apart from :mod:`dicec.cli` so the stage packages' own
+command modules can use it without importing the CLI, and importing only click, so that the cost and
+simulate verbs can share options without importing each other.
 """
 
 from __future__ import annotations
@@ -59,3 +62,33 @@ def placement_options() -> list[Callable]:
                      help="pods mode: run a group of same-pool tasks as one pod where the start-up and model "
                           "load saved exceed the parallelism lost (dicec.placement.fusion)."),
     ]
+
+
+def placed_input_options(func: Callable) -> Callable:
+    """--operators, --pools, --cloud, --mode, placement and timing-model options: how ``dicec cost`` and
+    ``dicec simulate`` place and time an INPUT (:func:`dicec.plans.from_options` reads them)."""
+    options = [
+        click.option("--operators", "operator_dirs", multiple=True, metavar="DIR",
+                     help="Also load operator folders from DIR (repeatable)."),
+        click.option("--pools", "pools_file", metavar="FILE", default=None,
+                     help="Pool catalogue YAML (default: the shipped A4000/A6000/A100 list prices)."),
+        click.option("--cloud", default=None, metavar="NAME",
+                     help="Use the catalogue's labels and taints for this cloud (e.g. gke); pools it lacks are left out."),
+        click.option("--mode", type=click.Choice(["pods", "services"]), default=None,
+                     help="pods: each step a pod that loads its model; services: warm model servers per pool "
+                          "(default: the mode a workflow INPUT was compiled in, else pods)."),
+        *placement_options(),
+        click.option("--fanout", type=int, default=None, metavar="N",
+                     help="Elements assumed per fan-out (default 3; the real number is known only at run time)."),
+        click.option("--pod-startup", "pod_startup", type=float, default=None, metavar="SECONDS",
+                     help="Override the pod start-up figure (default 5 s, the Kubernetes p99 SLO)."),
+        click.option("--image-pull", "image_pull", type=float, default=None, metavar="SECONDS",
+                     help="Override the image-pull figure (default 30 s, an assumption)."),
+        click.option("--timing", "timing_file", metavar="FILE", default=None,
+                     help="Timing-model figures (JSON or YAML of pod_startup_s, image_pull_s, step_overhead_s, "
+                          "request_overhead_s, answer_run_s, fanout), e.g. benchmarks/calibrate.py's for this "
+                          "machine; the flags above still win."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -40,6 +40,18 @@ def pools():
     return load_pools()
 
 
+@pytest.fixture()
+def small_big(tmp_path):
+    """The catalogue of support.SMALL_BIG_POOLS (pools cpu, small, big), for figures worked out by hand."""
+    from dicec.placement import load_pools
+
+    from support import SMALL_BIG_POOLS
+
+    path = tmp_path / "pools.yaml"
+    path.write_text(SMALL_BIG_POOLS)
+    return load_pools(path)
+
+
 @pytest.fixture
 def llm_env(monkeypatch):
     """No Anthropic variables and no proxy from the developer's shell: tests reach only loopback."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,24 @@ def execute_command(image):
         car.verify_property("car", "damaged")
     return "ok"
 """
+
+
+#: A tiny catalogue with round prices, so every expected dollar figure can be worked out by hand.
+#: small: A4000 16 GB at $0.36/h ($0.0001/s); big: A100 80 GB at $3.6/h ($0.001/s).
+SMALL_BIG_POOLS = textwrap.dedent("""
+    version: 1
+    pools:
+      - {name: cpu, gpu_class: null, gpu_memory_gb: 0, usd_per_hour: null}
+      - {name: small, gpu_class: A4000, gpu_memory_gb: 16, usd_per_hour: 0.36, node_labels: {gpu: small}}
+      - {name: big, gpu_class: A100, gpu_memory_gb: 80, usd_per_hour: 3.6, spot_usd_per_hour: 1.8, node_labels: {gpu: big}}
+""")
+
+
+def placed_on(registry, catalogue, **kw):
+    """CAR_CHECK_PROGRAM placed without fusion unless asked (the figures worked out by hand are for one
+    pod per task)."""
+    from dicec.analysis import analyse
+    from dicec.placement import place
+
+    kw.setdefault("fuse", False)
+    return place(analyse(CAR_CHECK_PROGRAM, registry, path="prog.py"), registry, catalogue, **kw)

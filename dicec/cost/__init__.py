@@ -1,7 +1,12 @@
-"""Stage 7, cost: what a placed graph costs per query, against baselines, and the timing model behind it.
+"""Stage 7, cost: what a placed graph costs per query, against baselines.
 
-:mod:`dicec.cost.model` holds the timing model (every constant with its source or labelled an
-assumption) and turns a placed graph into schedulable units; :mod:`dicec.cost.report` prices a plan
-against the serial-on-one-A100 and identical-A100-nodes baselines; :mod:`dicec.cost.html` renders the
-report (Gantt chart per node, cost bars); :mod:`dicec.cost.commands` is the ``dicec cost`` verb.
+:mod:`dicec.cost.report` prices a plan against the serial-on-one-A100 and identical-A100-nodes
+baselines; :mod:`dicec.cost.html` renders the report (Gantt chart per node, cost bars);
+:mod:`dicec.cost.commands` is the ``dicec cost`` verb. :mod:`dicec.cost.edge` figures an edge-cloud
+plan against cloud-only, :mod:`dicec.cost.edge_report` compares and renders them, and
+:mod:`dicec.cost.edge_commands` is the ``dicec edge`` verb.
+
+Imports: the timing model (:mod:`dicec.timing`: the figures, the units of a job, the schedule of the
+Gantt chart), placement (:mod:`dicec.placement`: the baselines are placed again), the shared input
+reading (:mod:`dicec.plans`) and options (:mod:`dicec.output`); never :mod:`dicec.simulate`.
 """

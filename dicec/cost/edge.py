@@ -33,7 +33,7 @@ The model, per task (one call; a fan-out's elements side by side on as many node
   cost, not a query's) -- times the elements; the edge device and CPU steps cost nothing here.
 
 Latency is the end of the ``answer`` step (the longest path through steps and transfers). Every
-figure of the timing model (``S``, ``R``, the answer's run) is :mod:`dicec.cost.model`'s, with its source.
+figure of the timing model (``S``, ``R``, the answer's run) is :mod:`dicec.timing.model`'s, with its source.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dicec.cost.model import TimingModel, latency, price_per_s
 from dicec.errors import DicecError
+from dicec.timing.figures import latency, price_per_s
+from dicec.timing.model import TimingModel
 
 REPORT_KIND = "dicec/edge-report"
 REPORT_VERSION = 1

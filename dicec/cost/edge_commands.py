@@ -54,8 +54,8 @@ def edge(inputs: tuple[str, ...], pools_file: str, operator_dirs: tuple[str, ...
     from dicec.output import dumps_json, write_or_echo
     from dicec.cost.edge import LinkModel
     from dicec.cost.edge_report import compare_inputs, markdown
-    from dicec.cost.model import TimingModel, with_model_overrides
     from dicec.placement import load_pools
+    from dicec.timing.model import TimingModel, with_model_overrides
     from dicec.tools import discover
 
     fw, fh = _size(frame, "frame")

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from dicec.cost.edge import DICE_M, LinkModel, cloud_catalogue, edge_report
-from dicec.cost.model import TimingModel
+from dicec.timing.model import TimingModel
 
 
 def compare_inputs(inputs: list[str], registry, catalogue, model: TimingModel, link: LinkModel, *, mode: str,
                    hit_rate: float, frames: int) -> list[dict[str, Any]]:
     """One :func:`dicec.cost.edge.edge_report` per input (question, program, graph or workflow)."""
-    from dicec.cost.inputs import PlaceOptions, load_placed
     from dicec.placement import place
+    from dicec.plans import PlaceOptions, load_placed
 
     out = []
     for path in inputs:

@@ -10,14 +10,19 @@ Dollars are busy-time dollars: the seconds each unit holds a GPU, at its pool's 
 autoscaled, well-packed pool bills; ``dicec simulate`` gives the whole-cluster figure with idle time).
 In services mode the models' load time is paid once per served operator and spread over the N
 queries. Image pull is paid once per node, not per query, and is left out here.
+
+The units and their seconds are :func:`dicec.timing.job.build_job`'s, and the pictured schedule of one
+query is :mod:`dicec.timing.schedule`'s, the same the simulator runs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dicec.cost.model import SOURCES, Job, TimingModel, build_job, calls, fused_groups, price_per_s, serial_seconds
 from dicec.errors import DicecError
+from dicec.timing.figures import price_per_s
+from dicec.timing.job import Job, build_job, calls, fused_groups, serial_seconds
+from dicec.timing.model import SOURCES, TimingModel
 
 REPORT_VERSION = 1
 REPORT_KIND = "dicec/cost-report"
@@ -76,7 +81,7 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
                 name: str = "") -> dict[str, Any]:
     """The full report as a JSON-ready dict (see the module docstring)."""
     from dicec.placement import place
-    from dicec.simulate.engine import make_cluster, simulate
+    from dicec.timing.schedule import make_cluster, simulate
 
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
         raise DicecError(f"--queries must be a whole number >= 1 (got {queries!r})")

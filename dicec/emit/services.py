@@ -53,7 +53,7 @@ DEFAULT_QPS = 1.0
 #: The share of a replica's time spent computing at the target load: queueing delay stays small
 #: below about 70 % utilisation (assumption; a rule of thumb for one-server queues, not measured here).
 TARGET_UTILISATION = 0.7
-#: Elements assumed per fan-out, as the cost model assumes (dicec.cost.model.FANOUT_WIDTH).
+#: Elements assumed per fan-out, as the cost model assumes (dicec.timing.model.FANOUT_WIDTH).
 FANOUT_WIDTH = 3
 SERVER_PORT = 8080
 SERVICE_PORT = 80

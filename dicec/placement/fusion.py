@@ -1,10 +1,10 @@
 """Fusing tasks into one pod: where a pod's start-up would cost more than the parallelism it buys.
 
 In pods mode every step is a pod that pays ``S`` (pod start-up plus Argo's step overhead, the figures
-of :mod:`dicec.cost.model`), loads its operator's model (``L``, from the operator's spec) and makes its
+of :mod:`dicec.timing.model`), loads its operator's model (``L``, from the operator's spec) and makes its
 call (a fan-out: one such pod per element, all at once). A *fused group* is several tasks run by one
 pod, in graph order: it pays ``S`` once and loads each distinct model file once (operators that name
-the same file share it, :func:`dicec.cost.model.model_key`), and gives up running its
+the same file share it, :func:`dicec.timing.figures.model_key`), and gives up running its
 tasks (and a fan-out's elements) at the same time. A fan-out alone can be a group too: its elements
 run one after another in one pod instead of a pod each.
 
@@ -43,8 +43,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dicec.cost.model import TimingModel, latency, model_key
 from dicec.errors import DicecError
+from dicec.timing.figures import latency, model_key
+from dicec.timing.model import TimingModel
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ Keyword options deepen the default (cheapest hourly price that fits): ``objectiv
 task, the pool with the fewest dollars for its seconds (a dearer, faster GPU can be the cheaper one);
 ``max_latency_s`` then moves tasks on the critical path to faster pools, cheapest second saved first,
 until the estimated critical path fits; ``spot=True`` prices pools at their spot rate where listed.
-Pod start-up and image pull are the cost stage's timing model (:mod:`dicec.cost.model`); in pods mode,
+Pod start-up and image pull are figures of the timing model (:mod:`dicec.timing.model`); in pods mode,
 groups of tasks one pod runs are decided by :mod:`dicec.placement.fusion` (``fuse=False`` turns it off).
 """
 

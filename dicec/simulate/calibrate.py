@@ -20,7 +20,7 @@ repeats:
 ``dicec pools``-compatible) with a CPU pool and the pool ``local`` (GPU class ``LOCAL``, this machine's
 memory, priced at 0); an operators overlay (``operators/NAME/spec.yaml``, for ``--operators``) giving every
 timed built-in operator its ``LOCAL`` latency, measured model load and memory, and the model it
-really loads here (the scene models, shared by all of them: :func:`dicec.cost.model.model_key` then
+really loads here (the scene models, shared by all of them: :func:`dicec.timing.figures.model_key` then
 charges one load per process, not one per operator); and two timing models for
 ``dicec simulate --timing FILE``: ``timing-process.json`` (pods mode: pod start-up = the step process,
 no image pull, no Argo overhead) and ``timing-thread.json`` (services mode: warm models in one process,
@@ -106,7 +106,7 @@ class Measured:
                 "samples": {k: v for k, v in sorted(self.samples.items())}}
 
     def timing(self, isolation: str) -> dict[str, float]:
-        """The :class:`dicec.cost.model.TimingModel` fields for ``dicec run --isolation ISOLATION``."""
+        """The :class:`dicec.timing.model.TimingModel` fields for ``dicec run --isolation ISOLATION``."""
         if isolation == "process":
             return {"pod_startup_s": self.step_start_s, "step_overhead_s": 0.0, "image_pull_s": 0.0,
                     "request_overhead_s": 0.0, "answer_run_s": self.answer_run_s}
@@ -378,23 +378,3 @@ def write(m: Measured, out: Path, *, registry=None) -> dict[str, Path]:
     write_atomic(out / "calibration.json", json.dumps(m.to_json(), indent=2, sort_keys=True) + "\n")
     paths["calibration"] = out / "calibration.json"
     return paths
-
-
-def read_timing(path: str) -> dict[str, float]:
-    """A ``--timing FILE``: JSON or YAML mapping of :class:`dicec.cost.model.TimingModel` fields."""
-    import yaml
-
-    from dicec.cost.model import TimingModel
-    from dicec.files import read_text
-
-    try:
-        data = yaml.safe_load(read_text(path, what="timing model"))
-    except yaml.YAMLError as exc:
-        raise DicecError(f"{path}: not valid JSON or YAML ({getattr(exc, 'problem', exc)})") from None
-    fields = set(TimingModel().to_json()) | {"widths"}
-    if not isinstance(data, dict):
-        raise DicecError(f"{path}: a timing model must be a mapping of {', '.join(sorted(fields))}")
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise DicecError(f"{path}: unknown timing figure {unknown[0]!r} (known: {', '.join(sorted(fields))})")
-    return data

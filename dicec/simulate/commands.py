@@ -1,7 +1,7 @@
 """The ``dicec simulate`` verb: scaling figures for one or many inputs on N-node clusters.
 
-Only click and dicec.errors (and the shared options of :mod:`dicec.cost.commands`, which import no
-more) are loaded at import time. Register with ``cli.add_command(simulate)``.
+Only click, dicec.errors and dicec.output (whose :func:`~dicec.output.placed_input_options` it shares
+with ``dicec cost``) are loaded at import time. Register with ``cli.add_command(simulate)``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from dicec.cost.commands import common_options
-from dicec.output import dumps_json, write_or_echo
 from dicec.errors import DicecError
+from dicec.output import dumps_json, placed_input_options, write_or_echo
 
 
 @click.command()
@@ -27,7 +26,7 @@ from dicec.errors import DicecError
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a table; json: runs with nodes, speedup, efficiency, makespan_s, usd, ...")
 @click.option("-o", "--output", metavar="FILE", default=None, help="Write the result to FILE (atomically).")
-@common_options
+@placed_input_options
 def simulate(inputs: tuple[str, ...], nodes_text: str, pool: str | None, batch: int, fmt: str,
              output: str | None, **opts: Any) -> None:
     """Simulate INPUT(s) on clusters of N nodes: makespan, speed-up over the serial program on one node,
@@ -36,14 +35,13 @@ def simulate(inputs: tuple[str, ...], nodes_text: str, pool: str | None, batch: 
     INPUT: compiled workflows (.yaml), placed or task graphs (.json), programs (.py) or questions (.txt).
     Several INPUTs are simulated as one mixed batch, and each also alone.
     """
-    from dicec.cost.commands import setup
-    from dicec.cost.inputs import load_placed
+    from dicec.plans import from_options, load_placed
     from dicec.simulate.runs import parse_nodes, scaling_runs
 
     nodes = parse_nodes(nodes_text)
     if batch < 1:
         raise DicecError(f"--batch must be at least 1 (got {batch})")
-    registry, catalogue, place_options, model = setup(opts, inputs)
+    registry, catalogue, place_options, model = from_options(opts, inputs)
     placed = [load_placed(path, registry=registry, catalogue=catalogue, options=place_options) for path in inputs]
     body = scaling_runs(placed, list(inputs), registry, catalogue, model, nodes=nodes, pool=pool, batch=batch,
                         mode=opts["mode"], spot=opts["spot"], fuse=opts["fuse"])

@@ -3,15 +3,20 @@
 :func:`scaling_runs` builds each input's job once per cluster kind and simulates the mixed batch on
 each node count; several inputs also get their own figures. The cluster is N nodes of one pool
 (default: the cheapest A100 pool that fits every operator, as DiCE's measurements used identical
-nodes), or with ``pool="placed"`` N nodes of each pool the placement chose.
+nodes), or with ``pool="placed"`` N nodes of each pool the placement chose; on one pool, the fused
+groups are chosen again there by placement's rule (:func:`dicec.placement.fusion.decide`). Jobs are
+:mod:`dicec.timing.job`'s and run on :mod:`dicec.timing.schedule`'s engine.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dicec.cost.model import Job, TimingModel, build_job, fits
 from dicec.errors import DicecError
+from dicec.placement.fusion import decide
+from dicec.timing.figures import fits
+from dicec.timing.job import Job, build_job
+from dicec.timing.model import TimingModel
 
 PLACED = "placed"
 
@@ -50,7 +55,7 @@ def jobs_for(placed_graphs: list, names: list[str], registry, catalogue, model: 
         chosen = catalogue.get(pool) if pool else default_pool(placed_graphs, registry, catalogue)
         if not chosen.has_gpu:
             raise DicecError(f"pool {chosen.name!r} has no GPU; simulate needs GPU nodes")
-    jobs = [build_job(p, registry, model, mode=mode, override=chosen, fuse=fuse, spot=spot, name=n,
+    jobs = [build_job(p, registry, model, mode=mode, override=chosen, fuse=fuse, decide=decide, spot=spot, name=n,
                       serial_pool=chosen) for p, n in zip(placed_graphs, names)]
     return jobs, chosen
 
@@ -62,7 +67,7 @@ def nodes_per_pool(jobs: list[Job], chosen, count: int) -> dict[str, int]:
 
 
 def run_once(jobs: list[Job], chosen, count: int, model: TimingModel, *, batch: int, spot: bool, record: bool = False):
-    from dicec.simulate.engine import make_cluster, simulate
+    from dicec.timing.schedule import make_cluster, simulate
 
     cluster = make_cluster(jobs, nodes_per_pool(jobs, chosen, count), model, spot=spot)
     return simulate(jobs, cluster, batch=batch, model=model, record=record)

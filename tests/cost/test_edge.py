@@ -18,11 +18,11 @@ from support import write_operator
 from dicec.analysis import analyse
 from dicec.cli import cli
 from dicec.cost.edge import LinkModel, box_bytes, cloud_catalogue, edge_report, plan_figures, transfer_seconds
-from dicec.cost.model import TimingModel
 from dicec.errors import DicecError
 from dicec.placement import place
 from dicec.placement.edge import offload_guards
 from dicec.placement.pools import parse_pools
+from dicec.timing.model import TimingModel
 from dicec.tools import discover
 
 POOLS = textwrap.dedent("""

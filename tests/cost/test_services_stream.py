@@ -13,7 +13,7 @@ QUESTION = Path(__file__).resolve().parents[2] / "examples" / "questions" / "dam
 
 
 def test_cost_and_simulate_read_the_services_stream_as_the_workflow_alone(tmp_path):
-    from dicec.cost.inputs import program_of_workflow
+    from dicec.plans import program_of_workflow
 
     services, pods = tmp_path / "services.yaml", tmp_path / "pods.yaml"
     runner = CliRunner()

@@ -216,7 +216,7 @@ def test_only_the_indices_the_consumers_use_are_cropped(builtin_registry, marine
 
 def test_an_operator_that_reads_the_frame_is_guarded_but_not_sent_crops(builtin_registry, marine_pools, tmp_path):
     from dicec.cost.edge import LinkModel, plan_figures
-    from dicec.cost.model import TimingModel
+    from dicec.timing.model import TimingModel
 
     assert builtin_registry.get("compute_depth").reads == "frame"
     placed, text = _emit(DEPTH, builtin_registry, marine_pools)

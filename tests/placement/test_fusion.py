@@ -13,11 +13,11 @@ import textwrap
 import pytest
 
 from dicec.analysis import analyse
-from dicec.cost.model import TimingModel
 from dicec.errors import DicecError
 from dicec.placement import place, placed_from_json
 from dicec.placement.fusion import decide
 from dicec.placement.pools import parse_pools
+from dicec.timing.model import TimingModel
 from support import write_operator
 
 POOLS = {"version": 1, "pools": [

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from dicec.cli import cli
 from dicec.errors import DicecError
-from dicec.simulate.calibrate import SAMPLE_CALLS, Measured, measure, read_timing, write
+from dicec.simulate.calibrate import SAMPLE_CALLS, Measured, measure, write
+from dicec.timing.model import read_timing
 
 OPS = sorted(SAMPLE_CALLS)
 
@@ -27,8 +28,9 @@ def calibrated(tmp_path):
 
 
 def test_the_files_load_back_as_a_catalogue_an_overlay_and_timing_models(calibrated):
-    from dicec.cost.model import TimingModel, model_key
     from dicec.placement import load_pools
+    from dicec.timing.figures import model_key
+    from dicec.timing.model import TimingModel
     from dicec.tools import discover
 
     local = load_pools(str(calibrated["pools"])).get("local")
@@ -78,7 +80,7 @@ def test_a_bad_timing_file_is_one_line(tmp_path, text, message):
     r = CliRunner().invoke(cli, ["simulate", "examples/questions/count-dogs.txt", "--timing", str(path)])
     assert r.exit_code == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     with pytest.raises(DicecError):
-        from dicec.cost.model import TimingModel
+        from dicec.timing.model import TimingModel
 
         TimingModel(**read_timing(str(path)))
 

@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from dicec.cost.model import Job, TimingModel, Unit
 from dicec.errors import DicecError
 from dicec.placement.pools import Pool
-from dicec.simulate.engine import Cluster, Node, make_cluster, simulate
+from dicec.timing.job import Job, Unit
+from dicec.timing.model import TimingModel
+from dicec.timing.schedule import Cluster, Node, make_cluster, simulate
 
 POOL = Pool(name="g", gpu_class="A100", gpu_memory_gb=80, usd_per_hour=3.6, node_labels={})  # $0.001 per second
 MODEL = TimingModel(image_pull_s=30.0)

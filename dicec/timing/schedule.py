@@ -1,6 +1,10 @@
 """The discrete-event simulation: queries' units on a modelled cluster of one-GPU nodes, with heapq.
 
-A query is a :class:`dicec.cost.model.Job`; its units wait for their dependencies, then spend
+List scheduling of jobs on nodes, shared by the cost report's Gantt chart of one query
+(:mod:`dicec.cost.report`) and the scaling runs of ``dicec simulate`` (:mod:`dicec.simulate.runs`),
+so both schedule a query the same way.
+
+A query is a :class:`dicec.timing.job.Job`; its units wait for their dependencies, then spend
 ``cpu_s`` holding no GPU (a services-mode step pod starting), then hold one node of their group for
 ``gpu_s`` (plus the image pull the first time a node runs a pod that needs it). A node runs one unit at
 a time (one GPU, requested whole). Ready units are served in query order, then in graph order, so the
@@ -20,8 +24,10 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from dicec.cost.model import Job, TimingModel, price_per_s
 from dicec.errors import DicecError
+from dicec.timing.figures import price_per_s
+from dicec.timing.job import Job
+from dicec.timing.model import TimingModel
 
 _CPU_DONE, _GPU_DONE = 0, 1
 

@@ -1,10 +1,10 @@
-"""The timing model: how long each step of a placed graph holds a GPU, and the units a cluster runs.
+"""A query as a cluster runs it: the units of one placed graph, and the serial program it replaces.
 
-Every figure that is not an operator's own (model load and latency per GPU class come from
-``operators/*/spec.yaml`` with their sources) is a :class:`Constant` here with its source, or labelled
-an assumption where no public figure was found. :func:`build_job` turns a placed graph into
-:class:`Unit` objects -- one per Argo pod, fan-out elements expanded, fused groups merged -- that both
-the cost report and the simulator use, so the two can never disagree about what a step costs.
+:func:`build_job` turns a placed graph into :class:`Unit` objects -- one per Argo pod, fan-out
+elements expanded, fused groups merged -- that both the cost report (:mod:`dicec.cost.report`) and
+the simulator (:mod:`dicec.timing.schedule`, driven by :mod:`dicec.simulate`) use, so the two can
+never disagree about what a step costs. The seconds come from the figures of
+:mod:`dicec.timing.model` and the per-call figures of :mod:`dicec.timing.figures`.
 
 Two execution modes, as ``dicec compile`` can emit them:
 
@@ -15,122 +15,28 @@ Two execution modes, as ``dicec compile`` can emit them:
   it over HTTP. The step's start-up holds no GPU; the GPU is busy for ``request overhead + latency``.
   Loading the servers' models is paid once and amortised over the queries served.
 
-The serial baseline is the program as written, in one process on one node, one call after another:
-in ``pods`` mode a pod per query that starts, loads every distinct model once and makes the calls; in
-``services`` mode a warm, long-running process (a ViperGPT server) with every model loaded, so a query
-costs only its calls' latency and the program's own CPU work (the same ``answer_run_s`` figure).
+The serial baseline (:func:`serial_seconds`) is the program as written, in one process on one node,
+one call after another: in ``pods`` mode a pod per query that starts, loads every distinct model once
+and makes the calls; in ``services`` mode a warm, long-running process (a ViperGPT server) with every
+model loaded, so a query costs only its calls' latency and the program's own CPU work (the same
+``answer_run_s`` figure).
+
+The placed graph, its pools, the registry and the operators' specs are passed in and used by their
+attributes only; which tasks share a pod is placement's decision (:mod:`dicec.placement.fusion`):
+the placed graph's own groups, or, when every GPU task is moved onto one pool, the groups the
+``decide`` function given to :func:`build_job` chooses there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from dicec.errors import DicecError
+from dicec.timing.figures import fits, latency, model_key, price_per_s
+from dicec.timing.model import TimingModel
 
 MODES = ("pods", "services")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Constant:
-    """One figure of the timing model.
-
-    Attributes:
-        value: the figure.
-        unit: its unit (``s``, ``count``).
-        source: where it comes from, or ``assumption: ...`` with the reasoning.
-    """
-
-    value: float
-    unit: str
-    source: str
-
-    def __post_init__(self) -> None:
-        if self.value < 0:
-            raise DicecError(f"timing model: a {self.unit} figure must not be negative (got {self.value})")
-        if not self.source:
-            raise DicecError("timing model: every constant needs a source")
-
-
-POD_STARTUP = Constant(value=5.0, unit="s", source=(
-    "Kubernetes SIG Scalability official SLO: startup latency of stateless, schedulable pods, excluding "
-    "image pull and init containers, 99th percentile per cluster-day <= 5 s "
-    "(kubernetes/community sig-scalability/slos/pod_startup_latency.md); the p99 bound is used as the "
-    "figure, so it is pessimistic for a quiet cluster"))
-IMAGE_PULL = Constant(value=30.0, unit="s", source=(
-    "assumption: the vision image (nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04 + onnxruntime-gpu, "
-    "images/Dockerfile.vision) taken as about 3 GB compressed, pulled at an assumed 100 MB/s from the "
-    "registry; paid once per node by the first pod that needs it (not measured: no cluster here)"))
-STEP_OVERHEAD = Constant(value=1.0, unit="s", source=(
-    "assumption: Argo's per-step work outside the main container (the wait sidecar saving the output "
-    "parameters, the controller noticing the pod finished and starting dependants); not measured"))
-REQUEST_OVERHEAD = Constant(value=0.01, unit="s", source=(
-    "assumption: one in-cluster HTTP request to a warm model server carrying an image crop "
-    "(about 1 MB over a 10 Gb/s node network is under 1 ms, plus JSON and queueing), rounded up to 10 ms"))
-ANSWER_RUN = Constant(value=0.2, unit="s", source=(
-    "assumption: the final CPU step re-runs the serial program with every operator call answered from "
-    "the records (Python only, no models); a fraction of a second"))
-FANOUT_WIDTH = Constant(value=3.0, unit="count", source=(
-    "assumption: a fan-out (loop over find()'s detections) has 3 elements; the real number is only "
-    "known at run time, so every command takes --fanout N"))
-
-
-@dataclass(frozen=True, kw_only=True)
-class TimingModel:
-    """The figures one cost or simulation run uses (defaults: the constants above).
-
-    Attributes:
-        pod_startup_s: pod creation to containers started, excluding image pull.
-        image_pull_s: pulling the vision image onto a node that does not have it.
-        step_overhead_s: Argo's per-step overhead outside the container.
-        request_overhead_s: one call to a warm model server (services mode).
-        answer_run_s: the final step's CPU work.
-        fanout: elements assumed per fan-out.
-        widths: elements of particular fan-out tasks, by task id (a run's real numbers, 0 for a fan-out
-            over nothing), overriding ``fanout`` for them.
-    """
-
-    pod_startup_s: float = POD_STARTUP.value
-    image_pull_s: float = IMAGE_PULL.value
-    step_overhead_s: float = STEP_OVERHEAD.value
-    request_overhead_s: float = REQUEST_OVERHEAD.value
-    answer_run_s: float = ANSWER_RUN.value
-    fanout: int = int(FANOUT_WIDTH.value)
-    widths: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise DicecError(f"timing model: {name} must be a number >= 0 (got {value!r})")
-        if isinstance(self.fanout, bool) or not isinstance(self.fanout, int) or self.fanout < 1:
-            raise DicecError(f"--fanout must be a whole number >= 1 (got {self.fanout!r})")
-        for task, n in self.widths.items():
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise DicecError(f"timing model: the width of fan-out {task!r} must be a whole number >= 0 (got {n!r})")
-
-    @property
-    def step_start_s(self) -> float:
-        """What every Argo step pays before its own work: pod start-up plus Argo's overhead."""
-        return self.pod_startup_s + self.step_overhead_s
-
-    def to_json(self) -> dict[str, Any]:
-        return {"pod_startup_s": self.pod_startup_s, "image_pull_s": self.image_pull_s,
-                "step_overhead_s": self.step_overhead_s, "request_overhead_s": self.request_overhead_s,
-                "answer_run_s": self.answer_run_s, "fanout": self.fanout,
-                **({"widths": dict(sorted(self.widths.items()))} if self.widths else {})}
-
-    def width(self, task) -> int:
-        """Calls one run makes of ``task``: 1, or a fan-out's elements."""
-        if task.fanout is None:
-            return 1
-        return self.widths.get(task.id, self.fanout)
-
-
-#: The source of each TimingModel field's default, for reports.
-SOURCES = {"pod_startup_s": POD_STARTUP.source, "image_pull_s": IMAGE_PULL.source,
-           "step_overhead_s": STEP_OVERHEAD.source, "request_overhead_s": REQUEST_OVERHEAD.source,
-           "answer_run_s": ANSWER_RUN.source, "fanout": FANOUT_WIDTH.source}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,39 +118,6 @@ class Job:
         return sum(u.usd for u in self.units)
 
 
-def latency(spec, pool) -> float:
-    """Seconds per call of ``spec`` on ``pool``'s GPU class (0 on a CPU pool)."""
-    if pool.gpu_class is None:
-        return 0.0 if not spec.uses_gpu else _no_class(spec, pool)
-    try:
-        return spec.profile.latency_s[pool.gpu_class]
-    except KeyError:
-        return _no_class(spec, pool)
-
-
-def _no_class(spec, pool) -> float:
-    raise DicecError(f"operator {spec.name!r} has no latency for GPU class {pool.gpu_class or 'CPU'} "
-                     f"(pool {pool.name!r}); its spec gives {', '.join(sorted(spec.profile.latency_s)) or 'none'}")
-
-
-def model_key(spec) -> str:
-    """What one process loads once however many operators use it: the operator's model file (two
-    operators naming the same file share one load and its memory); the operator itself without one."""
-    model = getattr(spec, "model", None)
-    return model.file if model is not None and getattr(model, "file", None) else f"operator:{spec.name}"
-
-
-def fits(spec, pool) -> bool:
-    return not spec.uses_gpu or (pool.has_gpu and pool.gpu_memory_gb >= spec.profile.gpu_memory_gb
-                                 and pool.gpu_class in spec.profile.latency_s)
-
-
-def price_per_s(pool, *, spot: bool = False) -> float:
-    """The pool's dollars per second (spot where asked and listed); 0 when unpriced."""
-    hourly = pool.hourly(spot=spot)
-    return 0.0 if hourly is None else hourly / 3600.0
-
-
 def calls(graph, fanout) -> list[tuple[str, int]]:
     """Every operator call of one run of the serial program: ``(operator, count)``."""
     width = fanout.width if isinstance(fanout, TimingModel) else (lambda t: fanout if t.fanout is not None else 1)
@@ -282,14 +155,14 @@ def task_pools(placed, *, override=None) -> dict[str, Any]:
 
 
 def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", override=None, fuse: bool = True,
-              spot: bool = False, serial_pool=None, name: str = "") -> Job:
+              decide: Callable | None = None, spot: bool = False, serial_pool=None, name: str = "") -> Job:
     """The units of one query of ``placed`` (see :class:`Unit`).
 
     ``override`` puts every GPU task on that pool instead of the placed one (an operator too big for
     it is a :class:`DicecError`); ``fuse`` runs each fused group as one pod -- the placed graph's
-    groups, or with ``override`` the groups :mod:`dicec.placement.fusion` chooses on that pool (pods
-    mode only); ``serial_pool`` is the pool the serial figure is computed on (default: ``override``,
-    else the largest-memory pool the plan uses).
+    groups, or with ``override`` the groups ``decide`` (:func:`dicec.placement.fusion.decide`) chooses
+    on that pool (pods mode only); ``serial_pool`` is the pool the serial figure is computed on
+    (default: ``override``, else the largest-memory pool the plan uses).
     """
     _check_mode(mode)
     graph = placed.graph
@@ -303,7 +176,7 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
                              f"but pool {p.name!r} has {p.gpu_memory_gb:g} GB ({p.gpu_class or 'no GPU'})")
     units: list[Unit] = []
     index: dict[str, list[int]] = {}
-    groups = fused_groups(placed, registry, model, pools, mode=mode, fuse=fuse, override=override)
+    groups = fused_groups(placed, registry, model, pools, mode=mode, fuse=fuse, override=override, decide=decide)
     for chain in _pods_in_order(graph, groups):
         deps = sorted({i for tid in chain for d in graph.task(tid).depends if d not in chain for i in index[d]})
         new = _units_for(chain, graph, specs, pools, model, mode, spot, deps, fused=chain in groups)
@@ -371,15 +244,17 @@ def _answer_unit(placed, registry, model, mode, spot, n_units: int) -> Unit:
 
 
 def fused_groups(placed, registry, model: TimingModel, pools, *, mode: str, fuse: bool,
-                 override=None) -> list[tuple[str, ...]]:
+                 override=None, decide: Callable | None = None) -> list[tuple[str, ...]]:
     """The task groups that run as one pod: none unless ``fuse`` in pods mode; the placed graph's own
-    groups, or with ``override`` (every GPU task on one pool) the groups fusion chooses there."""
+    groups, or with ``override`` (every GPU task on one pool) the groups ``decide`` chooses there
+    (:func:`dicec.placement.fusion.decide`, called as ``decide(graph, registry, pools, model=model)``)."""
     if not fuse or mode != "pods":
         return []
     if override is None:
         return [tuple(g.tasks) for g in getattr(placed, "fusion", ())]
-    from dicec.placement.fusion import decide
-
+    if decide is None:
+        raise ValueError("moving every GPU task onto one pool with fusion needs the fusion rule "
+                         "(decide=dicec.placement.fusion.decide)")
     return [tuple(g.tasks) for g in decide(placed.graph, registry, pools, model=model)]
 
 
@@ -398,7 +273,3 @@ def _pods_in_order(graph, groups: list[tuple[str, ...]]) -> list[tuple[str, ...]
         done.add(ready[0])
     return out
 
-
-def with_model_overrides(model: TimingModel, **changes) -> TimingModel:
-    """``model`` with the given fields replaced (``None`` values ignored)."""
-    return replace(model, **{k: v for k, v in changes.items() if v is not None})

@@ -1,4 +1,4 @@
-"""Reading what ``dicec cost`` and ``dicec simulate`` are given, as placed graphs.
+"""Plans read back: what ``dicec cost``, ``dicec simulate`` and ``dicec edge`` are given, as placed graphs.
 
 A compiled workflow (``.yaml``/``.yml``) carries only the serial program (base64url in the ``answer``
 task's ``program`` parameter) and hashes; it does not carry the task graph or the placement. So the
@@ -8,7 +8,16 @@ operators the plan is the one the workflow was emitted from (fused only if the w
 group's step, so a workflow compiled with ``--no-fuse`` is priced as a pod per task). A placed graph (``dicec place`` JSON) is
 used as placed, unless a placement option (objective, mode, spot, latency bound) asks to place it
 again; a task graph (``dicec plan`` JSON), a program (``.py``) and a question (``.txt``, offline code
-generation) are placed.
+generation) are placed. :func:`from_options` turns the options the cost and simulate verbs share
+(:func:`dicec.output.placed_input_options`) into the registry, catalogue, placement options and
+timing model they read inputs with.
+
+A top-level module, not part of :mod:`dicec.cost` or :mod:`dicec.simulate`, because both verbs read
+their inputs the same way and neither may import the other. It imports the stages up to placement
+(:mod:`dicec.analysis`, :mod:`dicec.placement`, :mod:`dicec.tools`, :mod:`dicec.pipeline` for a
+question's code generation) and :mod:`dicec.timing`, each inside the function that needs it so the
+verbs' ``--help`` stays fast; none of them imports this module back (:mod:`dicec.pipeline` in
+particular must not, or the two would form a circle).
 """
 
 from __future__ import annotations
@@ -52,6 +61,34 @@ class PlaceOptions:
     def replaces(self) -> bool:
         """Whether a placed graph must be placed again to honour these options."""
         return self.objective != "price" or self.max_latency_s is not None or self.spot or not self.fuse
+
+
+def from_options(opts: dict[str, Any], inputs: tuple[str, ...] = ()):
+    """(registry, catalogue, PlaceOptions, TimingModel) from the options of
+    :func:`dicec.output.placed_input_options`.
+
+    Without ``--mode``, the mode is the one the workflow ``inputs`` were compiled in (else pods), and
+    ``opts["mode"]`` is set to it.
+    """
+    if opts.get("mode") is None:
+        found = sorted({m for m in (workflow_mode(p) for p in inputs) if m is not None})
+        if len(found) > 1:
+            raise DicecError("the inputs were compiled in different modes (pods and services); pass --mode")
+        opts["mode"] = found[0] if found else "pods"
+    from dicec.placement import load_pools
+    from dicec.timing.model import TimingModel, read_timing, with_model_overrides
+    from dicec.tools import discover
+
+    registry = discover(opts["operator_dirs"])
+    catalogue = load_pools(opts["pools_file"], cloud=opts["cloud"])
+    place_options = PlaceOptions(objective=opts["objective"], mode=opts["mode"], max_latency_s=opts["max_latency"],
+                                 spot=opts["spot"], fuse=opts["fuse"])
+    base = TimingModel()
+    if opts.get("timing_file"):
+        base = with_model_overrides(base, **read_timing(opts["timing_file"]))
+    model = with_model_overrides(base, fanout=opts["fanout"], pod_startup_s=opts["pod_startup"],
+                                 image_pull_s=opts["image_pull"])
+    return registry, catalogue, place_options, model
 
 
 def load_placed(path: str, *, registry, catalogue, options: PlaceOptions = PlaceOptions()):
