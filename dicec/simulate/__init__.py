@@ -7,5 +7,6 @@ asked for) and runs it on clusters of N nodes with the list-scheduling engine of
 
 Imports: the timing model (:mod:`dicec.timing`), placement (:mod:`dicec.placement`: fusion's rule
 when every task moves to one pool, the pool catalogue), the shared input reading (:mod:`dicec.plans`)
-and options (:mod:`dicec.output`); never :mod:`dicec.cost`.
+and options (:mod:`dicec.output`); calibration also runs steps with :mod:`dicec.runtime`. Never
+:mod:`dicec.cost`.
 """
