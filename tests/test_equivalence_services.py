@@ -175,9 +175,9 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
 
 
 def test_a_bad_services_map_is_one_line(setup, tmp_path):
-    from dicec.emit.steps import b64
     from dicec.errors import DicecError
-    from dicec.runtime.step import run_answer
+    from dicec.runtime.answer import run_answer
+    from dicec.runtime.contract import b64
 
     for text, message in (("[1]", "JSON object of operator names"), ("{", "not valid JSON"),
                           ('{"exists": "http://127.0.0.1:9"}', "no model server for operator 'find'")):

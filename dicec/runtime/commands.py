@@ -109,15 +109,16 @@ def answer(**params) -> None:
 
     $DICEC_SERVICES (JSON, Service name -> base URL) redirects a --services URL, as for dicec op call.
     """
+    from dicec.runtime.answer import run_answer
     from dicec.runtime.client import services_from
-    from dicec.runtime.step import run_answer
 
     run_answer(**params, services=services_from({}), log=_stderr)
 
 
 def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
     """Run ``op ...`` or ``answer ...`` argv in this process: (exit code, log lines), as a subprocess would."""
-    from dicec.runtime.step import run_answer, run_op
+    from dicec.runtime.answer import run_answer
+    from dicec.runtime.step import run_op
 
     if argv[:2] == ["op", "call"]:  # a services-mode step
         from dicec.runtime.opverbs import run_call_in_process

@@ -121,7 +121,7 @@ def _median(xs: list[float]) -> float:
 
 
 def _payload(operator: str, form: str, args: list) -> str:
-    from dicec.emit.steps import b64
+    from dicec.runtime.contract import b64
 
     return b64(json.dumps({"task": "t", "operator": operator, "form": form, "args": args}, sort_keys=True))
 
@@ -138,7 +138,7 @@ ANSWER_PROGRAM = ("def execute_command(image):\n    image_patch = ImagePatch(ima
 
 
 def _answer_argv(image: str, folder: Path, records: str) -> list[str]:
-    from dicec.emit.steps import b64
+    from dicec.runtime.contract import b64
 
     return ["answer", "--image", image, "--program", b64(ANSWER_PROGRAM), "--records", records,
             "--out", str(folder / "answer.json"), "--models", "builtin"]

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import write_image  # noqa: E402
 
-from dicec.emit.steps import b64  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
 from dicec.runtime.client import SERVICES_ENV, parse_services, resolve_service, run_call  # noqa: E402
 from dicec.runtime.serve import ModelServer, ServeOptions  # noqa: E402

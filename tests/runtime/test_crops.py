@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import write_image  # noqa: E402
 
-from dicec.emit.steps import b64  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
 from dicec.runtime.calls import Call  # noqa: E402
 from dicec.runtime.crops import bundle_bytes, call_upload, load_bundle, read_bundle  # noqa: E402
