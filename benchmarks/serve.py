@@ -171,7 +171,7 @@ def backend_alone(load: dict, size: int = 8, repeats: int = 10) -> dict:
 
 def run(load: dict, max_batch: int, max_wait_ms: float, clients: int) -> dict:
     from dicec.runtime.client import ServiceClient
-    from dicec.runtime.serve import ModelServer, ServeOptions
+    from dicec.serving.model_server import ModelServer, ServeOptions
 
     calls = load["calls"]
     server = ModelServer(ServeOptions(operators=load["operators"], port=0, max_batch=max_batch, max_wait_ms=max_wait_ms,

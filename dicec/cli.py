@@ -398,11 +398,13 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 
 
 def _register_runtime() -> None:
-    """The runtime's verbs live in dicec.runtime.commands (click only at import time)."""
-    from dicec.runtime.commands import answer, exec_, run
-    from dicec.runtime.commands import op_group as op
+    """The step side's verbs live in dicec.runtime.commands, ``dicec op serve`` (joining the ``op`` group)
+    in dicec.serving.commands, ``dicec run`` in dicec.runner.commands (click only at import time)."""
+    from dicec.runner.commands import run
+    from dicec.runtime.commands import answer, exec_
+    from dicec.serving.commands import op_group
 
-    for command in (exec_, run, op, answer):
+    for command in (exec_, run, op_group(), answer):
         cli.add_command(command)
 
 

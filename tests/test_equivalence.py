@@ -62,7 +62,7 @@ def test_every_example_runs_as_it_executes(question, setup, tmp_path):
 
 def test_the_final_step_answers_from_the_records(setup, tmp_path):
     """The equivalence is not vacuous: with no residual calls, every call the program makes comes from a record."""
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     checked = 0
     for question in EXAMPLES:
@@ -144,8 +144,8 @@ def _compile_with(question: Path, setup, **options):
 
 def _run_batch(workflow_yaml: str, tmp: Path, images: list[str]) -> dict:
     """``dicec run`` of a batch workflow: {"answers": [...]} or {"failed": step, "log": [...]}."""
-    from dicec.runtime.batch import batch_answers
-    from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow
+    from dicec.runner.batch import batch_answers
+    from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
 
     wf = tmp / "batch.yaml"
     wf.write_text(workflow_yaml)

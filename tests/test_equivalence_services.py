@@ -61,7 +61,7 @@ def test_every_example_runs_in_services_mode_as_it_executes(question, setup, tmp
 
 
 def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup, tmp_path):
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     question = REPO / "examples" / "questions" / "damage-parts.txt"
     compiled = _compile(question, setup)
@@ -93,7 +93,7 @@ def test_process_isolation_starts_dicec_op_serve_subprocesses(stem, setup, tmp_p
 
 
 def test_local_servers_reads_the_manifests(setup, tmp_path):
-    from dicec.runtime.localservices import local_servers
+    from dicec.runner.localservices import local_servers
 
     compiled = _compile(REPO / "examples" / "questions" / "damage-parts.txt", setup)
     wf = tmp_path / "wf.yaml"
@@ -113,7 +113,7 @@ def test_local_servers_reads_the_manifests(setup, tmp_path):
 
 def test_a_server_that_cannot_load_stops_the_run_in_one_line(setup, tmp_path):
     from dicec.errors import DicecError
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     compiled = _compile(REPO / "examples" / "questions" / "existence-dog.txt", setup)
     wf = tmp_path / "wf.yaml"
@@ -146,7 +146,7 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
     from dicec.emit import EmitOptions, dump_yaml
     from dicec.emit.argo import emit_documents
     from dicec.placement import place
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
     from dicec.validate import validate_text
 
     graph = analyse(RESIDUAL, setup["registry"], path="r.py")
@@ -175,9 +175,9 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
 
 
 def test_a_bad_services_map_is_one_line(setup, tmp_path):
-    from dicec.emit.steps import b64
     from dicec.errors import DicecError
-    from dicec.runtime.step import run_answer
+    from dicec.runtime.answer import run_answer
+    from dicec.runtime.contract import b64
 
     for text, message in (("[1]", "JSON object of operator names"), ("{", "not valid JSON"),
                           ('{"exists": "http://127.0.0.1:9"}', "no model server for operator 'find'")):

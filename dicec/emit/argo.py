@@ -46,6 +46,7 @@ from dicec.emit.services import check_mode
 from dicec.errors import DicecError
 from dicec.placement.place import ANSWER_STEP, PlacedGraph, Placement
 from dicec.placement.pools import Pool
+from dicec.runtime.contract import b64
 
 ENTRY_TEMPLATE = "main"
 KINDS = ("Workflow", "WorkflowTemplate")
@@ -224,7 +225,7 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     answer_template = _answer_template(placed, options, source, servers)
     records = "[" + ", ".join(fused.record_of(t.id) for t in graph.tasks) + "]"
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
-                      arguments={**source.task_arguments(), "program": steps.b64(graph.source), "records": records},
+                      arguments={**source.task_arguments(), "program": b64(graph.source), "records": records},
                       dependencies=fused.step_names(t.id for t in graph.tasks) or None))
     answer_output = Parameter(name="answer", value_from=ValueFrom(
         parameter="{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP))

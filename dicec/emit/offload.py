@@ -13,7 +13,7 @@ list of boxes (numbers under fixed keys) written by ``dicec op``, never text a u
 so it cannot close the quoted string; the only other part of the condition is a task id (a DNS label).
 A false condition marks the step Skipped, its record stays unresolved in the ``answer`` step's
 records, which skips it (see :mod:`dicec.emit.steps`), and ``dicec run`` does the same
-(:mod:`dicec.runtime.when`).
+(:mod:`dicec.runner.when`).
 
 *Crops, not frames.* The tasks :func:`dicec.placement.edge.crop_feeds` chose (``placed.crops``) are
 sent the crops of their edge detection instead of reading the frame (:mod:`dicec.runtime.crops`):

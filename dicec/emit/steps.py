@@ -48,18 +48,18 @@ has its outputs' declared defaults, ``[]`` for a value and ``null`` for a record
 :data:`VALUE_DEFAULT`), so every reference to it resolves.
 
 Untrusted text (the program, its string literals) only ever reaches the workflow base64-encoded, so
-it cannot open an Argo ``{{...}}`` expression, a YAML structure or a shell word.
+it cannot open an Argo ``{{...}}`` expression, a YAML structure or a shell word. That encoding and the
+result folder are the runtime's too, so they live on its side (:mod:`dicec.runtime.contract`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 from dicec.analysis.graph import Task
+from dicec.runtime.contract import RESULT_DIR, b64
 
-RESULT_DIR = "/tmp/dicec"
 VALUE_PATH = f"{RESULT_DIR}/value.json"
 RECORD_PATH = f"{RESULT_DIR}/record.json"
 ANSWER_PATH = f"{RESULT_DIR}/answer.json"
@@ -72,16 +72,6 @@ IMAGE_REFERENCE = "{{workflow.parameters.image}}"
 #: aggregated value of a fan-out with no elements, and the answer step skips a ``null`` record.
 VALUE_DEFAULT = "[]"
 RECORD_DEFAULT = "null"
-
-
-def b64(data: str) -> str:
-    """base64url without padding: only ``[A-Za-z0-9_-]``, safe in argv, YAML and Argo templates."""
-    return base64.urlsafe_b64encode(data.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def unb64(data: str) -> str:
-    """The inverse of :func:`b64`."""
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
 
 
 def call_payload(task: Task) -> str:

@@ -1,7 +1,7 @@
 """The step side of services mode: ``dicec op call NAME --service URL ...`` asks a model server.
 
 A services-mode step is ``dicec op`` with one difference: each resolved call (operator, form, the
-receiver's box, the arguments) goes to the operator's model server (:mod:`dicec.runtime.serve`)
+receiver's box, the arguments) goes to the operator's model server (:mod:`dicec.serving.model_server`)
 instead of a model loaded in the step, and the answer comes back as the call's JSON value or its
 recorded error. Everything else -- decoding ``--call``, resolving ``--refs``, ``--patch`` and
 ``--index``, the value and record files -- is :func:`dicec.runtime.step.run_op` itself, so the

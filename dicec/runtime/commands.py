@@ -1,8 +1,11 @@
-"""The runtime's verbs as click commands: ``op`` and ``answer`` (what steps run), ``exec`` and ``run``.
+"""The step side's verbs as click commands: ``op`` (one step), ``op call``, ``answer`` and ``exec``.
 
-Only click and :mod:`dicec.errors` are imported here; each verb imports its stage inside its body,
-so ``dicec op`` starts fast. Register them in the ``dicec`` group with ``cli.add_command(...)``;
-until then ``python -m dicec.runtime VERB`` runs them (see :mod:`dicec.runtime.__main__`).
+Only click, :mod:`dicec.errors` and :mod:`dicec.output` are imported here; each verb imports its stage
+inside its body, so ``dicec op`` starts fast. The ``dicec`` command registers them (:mod:`dicec.cli`,
+which adds the model server's ``op serve`` from :mod:`dicec.serving.commands` to the ``op`` group);
+``python -m dicec.runtime VERB`` runs them on their own (:mod:`dicec.runtime.__main__`), as ``dicec run
+--isolation process`` launches a step, and :func:`run_in_process` runs a step's argv in this process,
+as ``dicec run --isolation thread`` does.
 
 Which models answer operator calls: ``--models`` (``seeded`` for testing and simulation, ``builtin``
 for the built-in scene and text-reading models, ``onnx`` for each operator's own model file), else the ``DICEC_MODELS`` environment variable, else ``builtin``.
@@ -12,21 +15,21 @@ that variable.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-from typing import Callable
+from typing import Any, Callable
 
 import click
 
 from dicec.errors import DicecError
-from dicec.output import dumps_json, parse_parameters
+from dicec.output import dumps_json
 
-_MODELS_ENV = "DICEC_MODELS"
-_OPERATORS_ENV = "DICEC_OPERATORS"
+#: The environment variables ``dicec run`` passes its ``--models`` and ``--operators`` to the steps in.
+MODELS_ENV = "DICEC_MODELS"
+OPERATORS_ENV = "DICEC_OPERATORS"
 
 
-def _models_option(default: str | None) -> Callable:
+def models_option(default: str | None) -> Callable:
+    """``--models``: which backend answers operator calls (``None``: ``$DICEC_MODELS``, else builtin)."""
     return click.option(
         "--models", type=click.Choice(["builtin", "onnx", "seeded"]), default=default,
         show_default=default is not None,
@@ -35,10 +38,10 @@ def _models_option(default: str | None) -> Callable:
              "(default: $DICEC_MODELS, else builtin).")
 
 
-_operators_option = click.option(
+operators_option = click.option(
     "--operators", "operator_dirs", multiple=True, metavar="DIR",
     help="Also load operator folders from DIR (repeatable).")
-_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                               show_default=True, help="Output format; json prints an object with an 'answer' key.")
 
 
@@ -84,8 +87,8 @@ def step_options(command: Callable) -> Callable:
               help="With --group: values of the tasks outside the group, {task: value}.")
 @click.option("--out-dir", default=None, metavar="DIR",
               help="With --group: write each call's value and record to DIR/TASK/value.json and record.json.")
-@_models_option(None)
-@_operators_option
+@models_option(None)
+@operators_option
 def op(**params) -> None:
     """Run operator NAME for one workflow step and write its value and record, or with --group the
     calls of a fused group, one after another (see dicec/emit/steps.py)."""
@@ -102,27 +105,60 @@ def op(**params) -> None:
 @click.option("--out", required=True, metavar="PATH", help="Where to write the answer (JSON).")
 @click.option("--services", "services_json", default=None, metavar="JSON",
               help="Services mode: {operator: model-server URL}; calls without a record go there, not to local models.")
-@_models_option(None)
-@_operators_option
+@models_option(None)
+@operators_option
 def answer(**params) -> None:
     """Re-run the serial program, answering operator calls from the records (others on demand).
 
     $DICEC_SERVICES (JSON, Service name -> base URL) redirects a --services URL, as for dicec op call.
     """
+    from dicec.runtime.answer import run_answer
     from dicec.runtime.client import services_from
-    from dicec.runtime.step import run_answer
 
     run_answer(**params, services=services_from({}), log=_stderr)
 
 
+def _call_options(command: Any) -> Any:
+    for option in reversed([
+        click.argument("name"),
+        click.option("--service", required=True, metavar="URL", help="The model server's base URL (http://HOST[:PORT])."),
+        click.option("--send-crops", is_flag=True,
+                     help="Send each call only the crops of the boxes it reads, not the frame (an offloaded step on the edge)."),
+        click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=60.0, show_default=True,
+                     help="Seconds to keep retrying while the server is not up or not ready."),
+        click.option("--operators", "operator_dirs", multiple=True, metavar="DIR", help="Also load operator folders from DIR."),
+    ]):
+        command = option(command)
+    return command
+
+
+@click.command("call")
+@_call_options
+@step_options
+def call(**params: Any) -> None:
+    """Run operator NAME for one services-mode step: the call goes to the model server at --service URL,
+    and the value and record are written as dicec op writes them (see dicec/emit/steps.py).
+
+    $DICEC_SERVICES (JSON, Service name -> base URL) redirects a service, as dicec run does.
+    """
+    from dicec.runtime.client import run_call, services_from
+
+    run_call(**params, services=services_from({}), log=_stderr)
+
+
 def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
-    """Run ``op ...`` or ``answer ...`` argv in this process: (exit code, log lines), as a subprocess would."""
-    from dicec.runtime.step import run_answer, run_op
+    """Run ``op ...``, ``op call ...`` or ``answer ...`` argv in this process: (exit code, log lines), as a
+    subprocess would."""
+    from dicec.runtime.answer import run_answer
+    from dicec.runtime.step import run_op
 
     if argv[:2] == ["op", "call"]:  # a services-mode step
-        from dicec.runtime.opverbs import run_call_in_process
+        from dicec.runtime.client import run_call, services_from
 
-        return run_call_in_process(argv[2:], env=env)
+        def work_call(params: dict, log: list[str]) -> None:
+            run_call(**params, services=services_from(env), log=log.append)
+
+        return invoke_in_process(call, argv[2:], env, work_call)
     if argv[:2] == ["op", "step"]:
         argv = argv[1:]
         argv[0] = "op"
@@ -131,7 +167,7 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
         return 2, [f"dicec: no such command {argv[0]!r}"]
 
     def work(params: dict, log: list[str]) -> None:
-        params["models"] = params.get("models") or env.get(_MODELS_ENV)
+        params["models"] = params.get("models") or env.get(MODELS_ENV)
         if argv[0] == "answer":
             from dicec.runtime.client import services_from
 
@@ -156,7 +192,7 @@ def invoke_in_process(command: click.Command, argv: list[str], env: dict[str, st
     except click.ClickException as exc:
         return exc.exit_code, [f"Error: {exc.format_message()}"]
     params = dict(ctx.params)
-    extra = tuple(d for d in env.get(_OPERATORS_ENV, "").split(os.pathsep) if d)
+    extra = tuple(d for d in env.get(OPERATORS_ENV, "").split(os.pathsep) if d)
     params["operator_dirs"] = (*extra, *params.get("operator_dirs", ()))
     try:
         work(params, log)
@@ -173,9 +209,9 @@ def invoke_in_process(command: click.Command, argv: list[str], env: dict[str, st
 @click.command("exec")
 @click.argument("program_file", metavar="PROGRAM.py")
 @click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
-@_models_option("builtin")
-@_operators_option
-@_format_option
+@models_option("builtin")
+@operators_option
+@format_option
 @click.option("--max-lines", type=click.IntRange(1), default=5_000_000, show_default=True,
               help="Stop the program after this many executed lines.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=900.0, show_default=True,
@@ -203,80 +239,71 @@ def exec_(program_file: str, image_uri: str, models: str, operator_dirs: tuple[s
         click.echo(answer_text(outcome.answer))
 
 
-@click.command("run")
-@click.argument("workflow_file", metavar="WORKFLOW.yaml")
-@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
-              help="A workflow parameter, as argo submit -p (e.g. -p image=car.png).")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=None,
-              help="Steps run at once (default: the number of CPUs, at most 8).")
-@_models_option("builtin")
-@click.option("--isolation", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
-              help="thread: dicec steps run in this process (same commands, same files, faster); "
-                   "process: every step is a subprocess, exactly as a container runs it.")
-@_operators_option
-@_format_option
-@click.option("--keep", "keep_dir", metavar="DIR", default=None, help="Keep every step's files under DIR.")
-def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None, models: str,
-        isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None) -> None:
-    """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
-    commands its containers would run; prints the answer."""
-    from dicec.runtime.calls import answer_text
-    from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow
+# -- the op group and stand-alone entry points -----------------------------------------------------------
+class OpGroup(click.Group):
+    """Routes ``dicec op NAME ...`` (not a subcommand) to the ``step`` subcommand."""
 
-    env = {_MODELS_ENV: models}
-    dirs = [d for d in os.environ.get(_OPERATORS_ENV, "").split(os.pathsep) if d]
-    dirs += [os.path.abspath(d) for d in operator_dirs]
-    if dirs:
-        env[_OPERATORS_ENV] = os.pathsep.join(dirs)
-    tty = sys.stderr.isatty()
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["step", *args]
+        return super().parse_args(ctx, args)
 
-    def progress(text: str) -> None:
-        click.echo("\r\x1b[K" + (f"dicec run: {text}" if text else ""), err=True, nl=False)
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the options of the default ``step`` (what most readers look for)."""
+        super().format_help(ctx, formatter)
+        step = self.commands.get("step")
+        if step is None:
+            return
+        step_ctx = click.Context(step, info_name="step", parent=ctx)
+        rows = [r for p in step.get_params(step_ctx) if (r := p.get_help_record(step_ctx)) is not None]
+        with formatter.section("Options of dicec op NAME (one pods-mode step)"):
+            formatter.write_dl(rows)
 
-    options = RunOptions(parameters=parse_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
-                         isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir)
-    try:
-        result = run_workflow(workflow_file, options)
-    except StepFailed as exc:
-        click.echo(f"dicec: {workflow_file}: step {exc.step} failed: {exc.reason}", err=True)
-        for line in exc.log_tail:
-            click.echo(f"  | {line}", err=True)
-        sys.exit(1)
-    if "answers" in result.outputs:  # a batch workflow: one answer per image
-        from dicec.runtime.batch import batch_answers
 
-        images, answers = batch_answers(result.outputs["answers"], options.parameters, workflow_file)
-        if fmt == "json":
-            click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
-                               "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
-        else:
-            for image, value in zip(images, answers):
-                click.echo(f"{image}: {answer_text(value)}")
-        return
-    if "answer" in result.outputs:
+def op_verb(*more: tuple[click.Command, str]) -> click.Group:
+    """The ``dicec op`` group: ``step`` (:func:`op`, also the default: ``dicec op NAME ...`` stays what every
+    emitted pods-mode step runs, and an operator named like a subcommand is reachable as ``dicec op step
+    NAME``), ``call``, and ``more``: (command, its line in the group's help) pairs, such as the model
+    server's ``serve`` (:func:`dicec.serving.commands.op_group`)."""
+    usage = ["dicec op NAME ...          one pods-mode step (same as: dicec op step NAME ...)",
+             "dicec op call NAME ...     one services-mode step, through a model server",
+             *(line for _, line in more)]
+    group = OpGroup("op", help="What workflow steps and model servers run.\n\n\b\n" + "\n".join(usage))
+    group.add_command(op, "step")
+    group.add_command(call)
+    for command, _ in more:
+        group.add_command(command)
+    return group
+
+
+class _EntryGroup(click.Group):
+    """Errors as ``dicec`` gives them: one line and a non-zero exit, never a traceback (unless $DICEC_DEBUG)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            value = json.loads(result.outputs["answer"])
-        except json.JSONDecodeError:
-            value = result.outputs["answer"]
-    else:
-        value = None
-    if fmt == "json":
-        click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
-                           "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
-    elif "answer" in result.outputs:
-        click.echo(answer_text(value))
-    else:
-        click.echo(dumps_json(result.outputs), nl=False)
+            return super().invoke(ctx)
+        except DicecError as exc:
+            for line in getattr(exc, "problems", None) or [exc]:
+                text = " ".join(str(line).split())
+                click.echo(text if getattr(line, "location", True) is not None else f"dicec: {text}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dicec: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if os.environ.get("DICEC_DEBUG"):
+                raise
+            click.echo(f"dicec: internal error: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(70)
 
 
-def _op_verb() -> click.Group:
-    from dicec.runtime.opverbs import op_verb
-
-    return op_verb(op)
-
-
-#: ``dicec op``: ``op`` above as its default subcommand, plus ``serve`` and ``call`` (dicec.runtime.opverbs).
-op_group = _op_verb()
-
-#: The verbs, for ``cli.add_command``.
-COMMANDS = (op_group, answer, exec_, run)
+def entry_point(help_text: str, *commands: click.Command) -> click.Group:
+    """A stand-alone ``dicec`` of ``commands`` alone, for a package's ``python -m`` (the ``dicec`` command
+    itself is :mod:`dicec.cli`): ``python -m dicec.runtime`` runs the step side's verbs,
+    ``python -m dicec.serving`` the model server."""
+    group = _EntryGroup("dicec", help=help_text, context_settings={"help_option_names": ["-h", "--help"]})
+    for command in commands:
+        group.add_command(command)
+    return group

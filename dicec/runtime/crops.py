@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from dicec.errors import DicecError, Location
-from dicec.runtime.calls import BOX_KEYS
+from dicec.runtime.calls import BOX_KEYS, boxes_read, is_box
+from dicec.runtime.images import MAX_IMAGE_BYTES, MAX_PIXELS, PNG_SIGNATURE, decode, encode_png, image_size
 
 FORMAT = "dicec-crops"
 VERSION = 1
@@ -52,11 +53,6 @@ MAX_CROPS = 10_000
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
-def border_ring(pixels: np.ndarray) -> np.ndarray:
-    """The frame's one-pixel border as an (N, 3) array: top row, bottom row, left column, right column."""
-    return np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-
-
 def is_bundle(data: bytes) -> bool:
     """Whether ``data`` looks like a crop bundle (a ZIP archive) rather than an image file."""
     return data.startswith(ZIP_MAGIC)
@@ -68,9 +64,6 @@ def _box_key(box: dict) -> tuple[int, int, int, int]:
 
 def bundle_bytes(image: Any, boxes: list) -> bytes:
     """The crop bundle of ``boxes`` (root boxes in ``image``, e.g. a detection's value) cut from ``image``."""
-    from dicec.runtime.calls import is_box
-    from dicec.runtime.images import encode_png
-
     if not isinstance(boxes, list) or not all(is_box(b) for b in boxes):
         raise DicecError("--crops-out needs the step's value to be a list of boxes (a patch-list operator)")
     members: dict[str, bytes] = {}
@@ -110,7 +103,7 @@ class CroppedImage:
         height: its height.
         data: the bundle's bytes (what a services-mode step uploads to a model server).
         crops: root box ``(left, lower, right, upper)`` -> its pixels ((h, w, 3) uint8, maybe empty).
-        ring: the frame's border ring (:func:`border_ring`).
+        ring: the frame's border ring (:func:`dicec.runtime.images.border_ring`).
     """
 
     uri: str
@@ -151,8 +144,6 @@ def load_bundle(data: bytes, *, where: str) -> CroppedImage:
     own whose PNG header gives exactly its box's size; at most :data:`MAX_CROPS` crops and
     ``MAX_PIXELS`` pixels in all, so a small file cannot ask for a large decode.
     """
-    from dicec.runtime.images import MAX_IMAGE_BYTES, MAX_PIXELS, decode
-
     loc = Location(path=where)
     if len(data) > MAX_IMAGE_BYTES:
         raise DicecError(f"crop bundle is {len(data)} bytes, over the {MAX_IMAGE_BYTES}-byte limit", location=loc)
@@ -212,8 +203,6 @@ def load_bundle(data: bytes, *, where: str) -> CroppedImage:
 
 def _png_size(archive: zipfile.ZipFile, name: str, where: str) -> tuple[int, int]:
     """(width, height) from a member's PNG header, without reading the rest."""
-    from dicec.runtime.images import PNG_SIGNATURE, image_size
-
     with archive.open(name) as member:
         head = member.read(32)
     if not head.startswith(PNG_SIGNATURE):
@@ -246,7 +235,5 @@ class Upload:
 
 def call_upload(image: Any, call: Any) -> Upload:
     """The bundle of the boxes ``call`` reads (its receiver, and patches among its arguments), cut from ``image``."""
-    from dicec.runtime.calls import boxes_read
-
     data = bundle_bytes(image, boxes_read(call.patch, call.args))
     return Upload(data=data, wire_digest=hashlib.sha256(data).hexdigest())

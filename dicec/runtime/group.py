@@ -26,11 +26,12 @@ import json
 import os
 from typing import Any
 
-from dicec.emit.steps import unb64
 from dicec.errors import DicecError
 from dicec.runtime.backend import empty_value, get_backend, registry_for
 from dicec.runtime.calls import canonical_json
-from dicec.runtime.step import MISSING, Log, compute_call, lenient_members, py_str, write_output
+from dicec.runtime.compute import MISSING, Log, compute_call, py_str, write_output
+from dicec.runtime.contract import unb64
+from dicec.runtime.flags import lenient_members
 
 _PATCH_KINDS = ("image", "item", "each")
 

@@ -63,9 +63,7 @@ class SourceImage:
         return self.digest
 
     def border(self) -> np.ndarray:
-        """The frame's one-pixel border ring, (N, 3) (:func:`dicec.runtime.crops.border_ring`)."""
-        from dicec.runtime.crops import border_ring
-
+        """The frame's one-pixel border ring, (N, 3) (:func:`border_ring`)."""
         return border_ring(self.pixels)
 
     def crop(self, box: dict) -> np.ndarray:
@@ -75,6 +73,11 @@ class SourceImage:
         left, right = max(0, int(box["left"])), min(px.shape[1], int(box["right"]))
         top, bottom = max(0, h - int(box["upper"])), min(h, h - int(box["lower"]))
         return px[top:bottom, left:right]
+
+
+def border_ring(pixels: np.ndarray) -> np.ndarray:
+    """The frame's one-pixel border as an (N, 3) array: top row, bottom row, left column, right column."""
+    return np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
 
 
 _CACHE: dict[tuple, SourceImage] = {}

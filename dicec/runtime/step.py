@@ -1,4 +1,4 @@
-"""What the emitted steps run: ``dicec op NAME ...`` and ``dicec answer ...`` (see :mod:`dicec.emit.steps`).
+"""What an emitted operator step runs: ``dicec op NAME ...`` (see :mod:`dicec.emit.steps`).
 
 ``op`` resolves its call -- arguments from literals, the ``--refs`` values and formatted strings
 (``str()`` of each value, as the program's f-string or ``+`` does), the receiver from ``--patch`` /
@@ -14,32 +14,21 @@
   the empty value, exit 0: tasks are speculative, and the final step raises the same error only if
   the serial program really makes that call. Set-up problems (the image, a model file) exit 1.
 
-``answer`` reads the records (a JSON list; elements that are not valid JSON are skipped, lists are
-flattened), re-runs the program answering each call from them or on demand, and writes the answer
-as canonical JSON.
+A services-mode step (``dicec op call``, :func:`dicec.runtime.client.run_call`) is :func:`run_op` with
+the model server as its backend; a fused group's step (``dicec op --group``) is :mod:`dicec.runtime.group`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from typing import Any, Callable
+from typing import Any
 
-from dicec.emit.steps import unb64
 from dicec.errors import DicecError
-from dicec.files import write_atomic
-from dicec.runtime.backend import empty_value, evaluate, get_backend, registry_for
-from dicec.runtime.calls import Call, canonical_json, is_box
-
-Log = Callable[[str], None]
-
-
-def json_flag(text: str, flag: str) -> Any:
-    """A flag's JSON text -> its value, or a one-line error naming the flag."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DicecError(f"{flag} is not valid JSON ({exc.msg} at character {exc.pos}): {text[:80]!r}") from None
+from dicec.runtime.backend import get_backend, registry_for
+from dicec.runtime.calls import canonical_json
+from dicec.runtime.compute import MISSING, Log, compute_call, py_str, write_output
+from dicec.runtime.contract import unb64
+from dicec.runtime.flags import json_flag
 
 
 def decode_call(payload: str) -> dict:
@@ -51,11 +40,6 @@ def decode_call(payload: str) -> dict:
     if not isinstance(body, dict) or not {"operator", "form", "args"} <= set(body) or not isinstance(body["args"], list):
         raise DicecError("--call must hold {task, operator, form, args}")
     return body
-
-
-def py_str(value: Any) -> str:
-    """``str()`` of a JSON value as the serial program holds it."""
-    return str(value)
 
 
 def resolve_arg(arg: Any, refs: dict) -> Any:
@@ -197,170 +181,3 @@ def run_op(*, name: str | None, image_uri: str | None, call_payload: str | None,
     log(f"{name}: {where or backend.name + ' backend'}, value {canonical_json(value)[:200]}")
     return value
 
-
-#: A patch that does not exist (an index out of range, a value a step did not get): empty value, null record.
-MISSING = object()
-
-
-def compute_call(spec, form, args: tuple, patch: Any, *, image, backend, log: Log = lambda s: None) -> tuple[Any, Any]:
-    """``(value, record)`` of one call on ``patch`` (``"image"``, a box, ``None`` or :data:`MISSING`;
-    a list is a nested fan-out's elements, each computed, values and records as lists in the same order)."""
-    whole = {"left": 0, "lower": 0, "right": image.width, "upper": image.height}
-
-    def one(p: Any) -> tuple[Any, Any]:
-        if p is MISSING:
-            return empty_value(form.result), None
-        if isinstance(p, list):
-            pairs = [one(q) for q in p]
-            return [v for v, _ in pairs], [r for _, r in pairs]
-        if form.kind == "method":
-            if p == "image":
-                p = whole
-            elif p is None:
-                return empty_value(form.result), None
-            elif not is_box(p):
-                raise DicecError(f"--patch must be \"image\", a box, or a list of boxes, not {canonical_json(p)[:80]}")
-        else:
-            p = None
-        call = Call(operator=spec.name, form=form.kind, patch=p, args=args)
-        value, error = evaluate(backend, spec, form, image, call)
-        if error is not None:
-            log(f"operator error (recorded; it matters only if the program makes this call): {error}")
-        return value, call.record(value, error)
-
-    return one(patch)
-
-
-def write_output(path: str, text: str | bytes) -> None:
-    """Write a step output atomically, creating its folder (a container's ``/tmp/dicec`` starts absent)."""
-    parent = os.path.dirname(path)
-    if parent:
-        try:
-            os.makedirs(parent, exist_ok=True)
-        except OSError as exc:
-            raise DicecError(f"cannot create the output folder {parent!r}: {exc.strerror or exc}") from None
-    write_atomic(path, text + "\n" if isinstance(text, str) else text)
-
-
-def parse_records(text: str) -> list[Any]:
-    """The ``--records`` list, skipping elements that are not valid JSON (unresolved Argo references)."""
-    text = text.strip()
-    if not text.startswith("[") or not text.endswith("]"):
-        whole = json_flag(text, "--records")
-        return whole if isinstance(whole, list) else [whole]
-    try:
-        whole = json.loads(text)
-        return whole if isinstance(whole, list) else [whole]
-    except json.JSONDecodeError:
-        pass
-    return [value for _, value in lenient_members(text, "--records")]
-
-
-def lenient_members(text: str, flag: str, *, keyed: bool = False) -> list[tuple[str | None, Any]]:
-    """``(None, element)`` of the JSON list ``text`` (brackets included), or with ``keyed`` ``(key, value)``
-    of the JSON object, skipping elements or values that are not valid JSON (unresolved Argo references)."""
-    decoder, out, pos, end = json.JSONDecoder(), [], 1, len(text) - 1
-    while pos < end:
-        while pos < end and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= end:
-            break
-        key = None
-        if keyed:
-            try:
-                key, pos = decoder.raw_decode(text, pos)
-                while pos < end and text[pos] in " \t\r\n":
-                    pos += 1
-                if not isinstance(key, str) or text[pos] != ":":
-                    raise ValueError("expected a key and ':'")
-                pos += 1
-                while pos < end and text[pos] in " \t\r\n":
-                    pos += 1
-            except (ValueError, IndexError):
-                raise DicecError(f"{flag} is not a JSON object of task values: {text[:80]!r}") from None
-        try:
-            value, nxt = decoder.raw_decode(text, pos)
-            rest = text[nxt:end].lstrip()
-            if rest and not rest.startswith(","):
-                raise ValueError("junk after element")
-        except ValueError:
-            pos = _skip_element(text, pos, end)
-        else:
-            out.append((key, value))
-            pos = nxt
-    return out
-
-
-def _skip_element(text: str, pos: int, end: int) -> int:
-    """Index of the ``,`` ending the (invalid) element at ``pos``, brackets and strings respected."""
-    depth, in_str = 0, False
-    while pos < end:
-        c = text[pos]
-        if in_str:
-            if c == "\\":
-                pos += 1
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-        elif c == "," and depth <= 0:
-            return pos
-        pos += 1
-    return pos
-
-
-def records_index(records: list[Any]) -> dict[str, dict]:
-    """Key -> record, over records and (nested) lists of records; anything else is skipped."""
-    out: dict[str, dict] = {}
-    stack = list(reversed(records))
-    while stack:
-        r = stack.pop()
-        if isinstance(r, list):
-            stack.extend(reversed(r))
-        elif (isinstance(r, dict) and isinstance(r.get("operator"), str) and isinstance(r.get("form"), str)
-              and isinstance(r.get("args"), list) and "value" in r):
-            call = Call(operator=r["operator"], form=r["form"], patch=r.get("patch"), args=tuple(r["args"]))
-            out.setdefault(call.key, r)
-    return out
-
-
-def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: str | None,
-               models: str | None = None, operator_dirs: tuple[str, ...] = (), services_json: str | None = None,
-               services: dict[str, str] | None = None, log: Log = lambda s: None) -> Any:
-    """``dicec answer``: the serial program over the records; returns the answer (JSON).
-
-    With ``services_json`` (``--services``, services mode) a call without a record goes to its operator's
-    model server (:class:`dicec.runtime.client.ServiceRouter`, URLs resolved through ``services``, the
-    ``$DICEC_SERVICES`` map) instead of a model loaded here."""
-    from dicec.runtime.images import load_image
-    from dicec.runtime.program import run_program
-
-    try:
-        source = unb64(program_payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DicecError(f"--program is not base64url of the program's text ({exc})") from None
-    records = records_index(parse_records(records_json))
-    image = load_image(image_uri)
-    if services_json is not None:
-        from dicec.runtime.client import ServiceRouter, parse_service_map
-
-        backend = ServiceRouter.of_urls(parse_service_map(services_json), services=services)
-    else:
-        backend = get_backend(models)
-    try:
-        outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=backend,
-                              records=records, path="<program>", log=log)
-    finally:
-        if services_json is not None:
-            backend.close()
-    s = outcome.stats
-    where = "model servers" if services_json is not None else f"{backend.name} models"
-    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, "
-        f"{s.on_demand} on demand ({where})")
-    if out is not None:
-        write_output(out, canonical_json(outcome.answer))
-    return outcome.answer

@@ -121,7 +121,7 @@ def _median(xs: list[float]) -> float:
 
 
 def _payload(operator: str, form: str, args: list) -> str:
-    from dicec.emit.steps import b64
+    from dicec.runtime.contract import b64
 
     return b64(json.dumps({"task": "t", "operator": operator, "form": form, "args": args}, sort_keys=True))
 
@@ -138,7 +138,7 @@ ANSWER_PROGRAM = ("def execute_command(image):\n    image_patch = ImagePatch(ima
 
 
 def _answer_argv(image: str, folder: Path, records: str) -> list[str]:
-    from dicec.emit.steps import b64
+    from dicec.runtime.contract import b64
 
     return ["answer", "--image", image, "--program", b64(ANSWER_PROGRAM), "--records", records,
             "--out", str(folder / "answer.json"), "--models", "builtin"]
@@ -147,7 +147,7 @@ def _answer_argv(image: str, folder: Path, records: str) -> list[str]:
 def _subprocess(argv: list[str], rss: dict[str, list[float]] | None = None, key: str = "") -> float:
     """Wall seconds of one step process, launched as ``dicec run --isolation process`` launches it
     (its peak resident memory, in GB, is appended to ``rss[key]``)."""
-    from dicec.runtime.workflow import LAUNCHER
+    from dicec.runner.launcher import LAUNCHER
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")) if p)}
@@ -255,7 +255,7 @@ class Rounds:
 
 _COLD = """
 import json, sys, time
-import dicec.cli, dicec.runtime.commands, dicec.runtime.workflow  # what dicec run has loaded when its clock starts
+import dicec.cli, dicec.runtime.commands, dicec.runner.workflow  # what dicec run has loaded when its clock starts
 from dicec.runtime.commands import run_in_process
 out = []
 for argv in json.loads(sys.argv[1]):

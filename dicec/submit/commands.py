@@ -37,7 +37,7 @@ def submit(workflow_file: str, namespace: str | None, kubeconfig: str | None, co
     model-server Deployments and Services of services mode. `argo submit WORKFLOW.yaml` does the
     same with the argo CLI and stays the documented path.
     """
-    from dicec.runtime.workflow import read_documents
+    from dicec.runner.documents import read_documents
     from dicec.submit import connect, plan, submit_documents, watch, workflow_outputs
 
     documents = read_documents(workflow_file)

@@ -71,7 +71,7 @@ def run_frames(tmp: Path) -> list[str]:
     from dicec.runtime.backend import get_backend, registry_for
     from dicec.runtime.images import encode_png, load_image
     from dicec.runtime.program import run_program
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
     from dicec.tools import discover
 
     registry = discover()

@@ -25,7 +25,7 @@ def evaluate(count: int, folder: Path, *, parallelism: int = 4) -> dict:
     from dicec.pipeline import compile_text
     from dicec.placement import load_pools
     from dicec.runtime.backend import registry_for
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     registry, pools = registry_for(), load_pools()
     records = generate(folder, count)

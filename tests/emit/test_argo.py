@@ -8,8 +8,8 @@ import yaml
 
 from dicec.analysis import analyse
 from dicec.emit import EmitOptions, dump_yaml, emit_workflow
-from dicec.emit.steps import unb64
 from dicec.placement import place
+from dicec.runtime.contract import unb64
 
 PROGRAM = textwrap.dedent('''
     def execute_command(image):

@@ -15,8 +15,8 @@ from helpers import exec_answer, run_answer_of, write_image  # noqa: E402
 
 from dicec.analysis import analyse  # noqa: E402
 from dicec.emit import EmitOptions, dump_yaml, emit_workflow  # noqa: E402
-from dicec.emit.steps import unb64  # noqa: E402
 from dicec.placement import place  # noqa: E402
+from dicec.runtime.contract import unb64  # noqa: E402
 
 PROGRAM = textwrap.dedent('''
     def execute_command(image):

@@ -12,7 +12,7 @@ from dicec.analysis import analyse
 from dicec.emit import dump_yaml, emit_workflow
 from dicec.pipeline import generate
 from dicec.placement import load_pools, place
-from dicec.runtime.when import evaluate_when
+from dicec.runner.when import evaluate_when
 from dicec.validate import validate_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def test_without_an_edge_pool_nothing_is_guarded(builtin_registry):
 def test_run_of_the_edge_cloud_workflow_is_exactly_exec(question_file, builtin_registry, marine_pools, tmp_path):
     from runtime.helpers import exec_answer, write_image
 
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     program, text, placed = compiled(question_file, builtin_registry, marine_pools)
     wf = tmp_path / "wf.yaml"
@@ -101,7 +101,7 @@ def test_run_of_the_edge_cloud_workflow_is_exactly_exec(question_file, builtin_r
 def test_a_detection_inside_a_fused_edge_step_guards_by_that_steps_output(builtin_registry, marine_pools, tmp_path):
     from runtime.helpers import exec_answer, write_image
 
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     program = (
         "def execute_command(image):\n"
@@ -252,7 +252,7 @@ def test_run_with_crops_is_exactly_exec(setting, builtin_registry, marine_pools,
     """The cloud step really reads the bundle (no --image), and the answer is the serial program's."""
     from runtime.helpers import exec_answer, write_image
 
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     mode = "services" if setting.startswith("services") else "pods"
     pools = _without_edge_cpu(marine_pools, tmp_path) if setting == "services-cloud" else marine_pools
@@ -276,7 +276,7 @@ def test_the_builtin_scene_models_answer_the_same_on_crops(builtin_registry, mar
 
     from dicec.runtime.images import encode_png
     from dicec.runtime.scene.generate import make_scene, render
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     placed, text = _emit(CIRCLES, builtin_registry, marine_pools)
     assert placed.crops and all(s.startswith("find-") for s in placed.crops.values())
@@ -297,7 +297,7 @@ def test_the_builtin_scene_models_answer_the_same_on_crops(builtin_registry, mar
 def test_a_batch_workflow_passes_each_images_crops_within_its_query(builtin_registry, marine_pools, tmp_path):
     from runtime.helpers import exec_answer, write_image
 
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     _, text = _emit(MARINE_FLOATING, builtin_registry, marine_pools, batch=True)
     wf = tmp_path / "wf.yaml"
@@ -327,7 +327,7 @@ def test_a_nested_fan_out_over_an_empty_detection_runs_as_exec(mode, fuse, built
 
     from dicec.runtime.images import encode_png
     from dicec.runtime.scene.generate import make_scene, render
-    from dicec.runtime.workflow import RunOptions, run_workflow
+    from dicec.runner.workflow import RunOptions, run_workflow
 
     _, text = _emit(NESTED, builtin_registry, marine_pools, mode=mode, fuse=fuse)
     wf = tmp_path / "wf.yaml"

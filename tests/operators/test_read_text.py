@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from dicec.builtin_operators import _ppocr
-from dicec.emit.steps import b64
 from dicec.runtime.__main__ import main
+from dicec.runtime.contract import b64
 from dicec.runtime.images import encode_png
 
 INSTALL = "pip install --no-deps 'rapidocr-onnxruntime==1.4.4'"

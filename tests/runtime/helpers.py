@@ -34,7 +34,7 @@ def exec_answer(source: str, image: Path, *, models: str = "seeded", registry=No
 def run_answer_of(workflow_yaml: str, tmp: Path, image: Path, *, models: str = "seeded", isolation: str = "thread",
                   parallelism: int = 4) -> dict:
     """``dicec run`` in-process on workflow text: {"answer": ...} or {"error": (kind, detail, line)} from the answer step."""
-    from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow
+    from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
 
     wf = tmp / "wf.yaml"
     wf.write_text(workflow_yaml)

@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import write_image  # noqa: E402
 
-from dicec.emit.steps import b64  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
 from dicec.runtime.client import SERVICES_ENV, parse_services, resolve_service, run_call  # noqa: E402
-from dicec.runtime.serve import ModelServer, ServeOptions  # noqa: E402
+from dicec.serving.model_server import ModelServer, ServeOptions  # noqa: E402
 from dicec.runtime.step import run_op  # noqa: E402
 
 OPERATORS = ("find", "exists", "compute_depth", "llm_query", "best_image_match", "verify_property")

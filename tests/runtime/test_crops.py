@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import write_image  # noqa: E402
 
-from dicec.emit.steps import b64  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
 from dicec.runtime.calls import Call  # noqa: E402
 from dicec.runtime.crops import bundle_bytes, call_upload, load_bundle, read_bundle  # noqa: E402
@@ -195,7 +195,7 @@ def test_a_model_server_answers_a_crop_upload_as_it_answers_the_frame(image, tmp
     """--send-crops: the server gets bundles, never the frame, and the step's files are the same."""
     from dicec.runtime.client import run_call
     from dicec.runtime.crops import CroppedImage
-    from dicec.runtime.serve import ModelServer, ServeOptions
+    from dicec.serving.model_server import ModelServer, ServeOptions
 
     server = ModelServer(ServeOptions(operators=("verify_property",), port=0, models="seeded"))
     server.start()
@@ -221,7 +221,7 @@ def test_a_bundle_claiming_another_frames_identity_cannot_poison_a_shared_server
     from dicec.runtime.client import ServiceClient
     from dicec.runtime.crops import Upload
     from dicec.runtime.scene.generate import make_scene, render
-    from dicec.runtime.serve import ModelServer, ServeOptions
+    from dicec.serving.model_server import ModelServer, ServeOptions
 
     frame_path = tmp_path / "scene.png"
     frame_path.write_bytes(encode_png(render(make_scene(3))))

@@ -14,9 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers import write_image  # noqa: E402
 
 from dicec.analysis import analyse  # noqa: E402
-from dicec.emit.steps import b64, call_payload, group_payload  # noqa: E402
+from dicec.emit.steps import call_payload, group_payload  # noqa: E402
 from dicec.runtime.backend import registry_for  # noqa: E402
 from dicec.runtime.commands import op  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.runtime.group import parse_inputs  # noqa: E402
 from dicec.runtime.step import run_op  # noqa: E402
 

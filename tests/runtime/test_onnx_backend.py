@@ -20,8 +20,8 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dicec.emit.steps import b64  # noqa: E402
-from dicec.runtime.__main__ import main  # noqa: E402
+from dicec.cli import cli as main  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.runtime.images import encode_png  # noqa: E402
 from dicec.tools.registry import builtin_folder  # noqa: E402
 

@@ -13,10 +13,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import write_image  # noqa: E402
 
-from dicec.emit.steps import b64  # noqa: E402
+from dicec.runtime.contract import b64  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
 from dicec.runtime.commands import answer  # noqa: E402
-from dicec.runtime.step import parse_records, records_index, run_op  # noqa: E402
+from dicec.runtime.answer import parse_records, records_index  # noqa: E402
+from dicec.runtime.step import run_op  # noqa: E402
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 
 from dicec.cli import cli  # noqa: E402
 from dicec.errors import DicecError  # noqa: E402
-from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow  # noqa: E402
+from dicec.runner.workflow import RunOptions, StepFailed, run_workflow  # noqa: E402
 from helpers import write_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def test_nested_dags_run_with_their_inputs_under_the_parallelism_cap(tmp_path):
 
 
 def test_raw_artifacts_and_unsupported_sources(tmp_path):
-    from dicec.runtime.artifacts import local_source, resolve_inputs
+    from dicec.runner.artifacts import local_source, resolve_inputs
 
     (tmp_path / "f.txt").write_text("x")
     arts = resolve_inputs({"inputs": {"artifacts": [

@@ -5,7 +5,7 @@ Deployment per model server whose container runs ``dicec op serve NAME...`` and 
 its pods. :func:`local_servers` reads them (a Service whose selector matches a Deployment's pod
 labels, that Deployment's ``serve`` arguments: operators, ``--max-batch``, ``--max-wait-ms``) and
 :func:`serving` starts one server per Deployment on ``127.0.0.1`` and a free port -- in this process
-(``--isolation thread``: :class:`dicec.runtime.serve.ModelServer` on threads, models shared with the
+(``--isolation thread``: :class:`dicec.serving.model_server.ModelServer` on threads, models shared with the
 in-process steps) or as ``dicec op serve`` subprocesses (``--isolation process``, as a pod runs it) --
 waits until each is ready, and stops them (SIGTERM, drained) when the run ends, however it ends.
 
@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from dicec.errors import DicecError, Location
+from dicec.runner.documents import read_documents
+from dicec.runner.launcher import SERVER_LAUNCHER, subprocess_env
 
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
@@ -54,9 +56,7 @@ class LocalServer:
 
 def local_servers(path: str, docs: list | None = None) -> tuple[LocalServer, ...]:
     """The model servers a YAML stream describes (none for a pods-mode workflow); ``docs``: the
-    file's documents when already read (:func:`dicec.runtime.workflow.read_documents`)."""
-    from dicec.runtime.workflow import read_documents
-
+    file's documents when already read (:func:`dicec.runner.documents.read_documents`)."""
     where = Location(path=path)
     docs = [d for d in (read_documents(path) if docs is None else docs) if isinstance(d, dict)]
     deployments = []
@@ -136,7 +136,7 @@ def _operator_dirs(env: dict[str, str]) -> tuple[str, ...]:
 
 class _ThreadServer:
     def __init__(self, server: LocalServer, env: dict[str, str]) -> None:
-        from dicec.runtime.serve import ModelServer, ServeOptions
+        from dicec.serving.model_server import ModelServer, ServeOptions
 
         self.name = server.deployment
         # registry_for adds $DICEC_OPERATORS of this process itself; the run's own folders come here
@@ -159,16 +159,10 @@ def _start_thread(server: LocalServer, env: dict[str, str]) -> _ThreadServer:
 
 class _ProcessServer:
     def __init__(self, server: LocalServer, env: dict[str, str]) -> None:
-        from pathlib import Path
-
-        from dicec.runtime.workflow import LAUNCHER
-
         self.name = server.deployment
-        argv = [*LAUNCHER, "op", "serve", *server.operators, "--host", "127.0.0.1", "--port", "0",
+        argv = [*SERVER_LAUNCHER, "op", "serve", *server.operators, "--host", "127.0.0.1", "--port", "0",
                 "--max-batch", str(server.max_batch), "--max-wait-ms", f"{server.max_wait_ms:g}"]
-        full_env = {**os.environ, **env}
-        package_root = str(Path(__file__).resolve().parents[2])
-        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, full_env.get("PYTHONPATH", "")) if p)
+        full_env = subprocess_env(env)
         self.log: list[str] = []
         try:
             self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

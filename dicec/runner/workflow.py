@@ -2,7 +2,7 @@
 
 What it reads is the workflow YAML itself, not the task graph: the entry template's DAG, each
 task's template, arguments, ``dependencies`` (or a ``depends`` of ``&&``-joined task names),
-``withParam``/``withItems`` fan-outs, ``when`` conditions (:mod:`dicec.runtime.when`) and the
+``withParam``/``withItems`` fan-outs, ``when`` conditions (:mod:`dicec.runner.when`) and the
 templates' ``retryStrategy.limit``. Tasks run in dependency order on a thread pool
 (``parallelism`` workers; a fan-out's elements are separate jobs).
 
@@ -18,8 +18,8 @@ Each container step runs its ``command`` + ``args`` with its result paths (``/tm
 the folders of its output parameters) moved into a temporary folder of its own, and its output parameters are read from there. Two isolation modes:
 
 * ``process``: every step is a subprocess, exactly the argv a container would run, with ``dicec``
-  replaced by :data:`LAUNCHER` (``python -m dicec.runtime`` until the verbs are registered in the
-  ``dicec`` command; switch it there);
+  replaced by :data:`~dicec.runner.launcher.LAUNCHER` (``python -m dicec.runtime``, the step side's
+  verbs alone);
 * ``thread`` (the default): steps whose command is ``dicec op`` / ``dicec answer`` are parsed by the
   same click commands and run in this process (models load once), with the same files written and
   read; any other command still runs as a subprocess. The two modes give identical outputs (the
@@ -28,7 +28,7 @@ the folders of its output parameters) moved into a temporary folder of its own, 
 A DAG task may call another DAG template (a batch workflow's per-image query): it runs with its
 input parameters in scope, under the calling template's ``parallelism`` cap (as Argo bounds a DAG's
 children), and its output parameters are the task's outputs. A step's ``inputs.artifacts`` are
-fetched by :mod:`dicec.runtime.artifacts` (local paths and ``file://`` only) into its folder, or, for
+fetched by :mod:`dicec.runner.artifacts` (local paths and ``file://`` only) into its folder, or, for
 one a DAG task supplies ``from: {{tasks.T.outputs.artifacts.NAME}}``, taken from the file task ``T``'s
 step left at that output artifact's path (an edge step's crops, :mod:`dicec.runtime.crops`); a
 missing output artifact fails its step unless it is ``optional``.
@@ -43,7 +43,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -52,14 +51,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dicec.errors import DicecError, Location
-from dicec.runtime.artifacts import resolve_inputs, stage
+from dicec.errors import DicecError
+from dicec.runner.artifacts import resolve_inputs, stage
+from dicec.runner.documents import load_workflow, read_documents
+from dicec.runner.launcher import LAUNCHER, subprocess_env
+from dicec.runtime.contract import RESULT_DIR
 
-#: How a step's ``dicec`` command is launched as a subprocess (the seam for when ``dicec op`` is a verb).
-LAUNCHER: tuple[str, ...] = (sys.executable, "-m", "dicec.runtime")
-#: Container paths moved into each step's own folder: the steps' result folder, plus the folder of
-#: every output parameter's path (input paths such as the image are left alone).
-RESULT_DIR = "/tmp/dicec"
 #: How a task's output artifacts are kept among its outputs (the name after it; the value a local file).
 ARTIFACT_KEY = "artifact:"
 LOG_TAIL_LINES = 20
@@ -119,31 +116,7 @@ class RunResult:
     seconds: float
 
 
-# -- reading the workflow --------------------------------------------------------------------------------
-def read_documents(path: str) -> list:
-    """The documents of a YAML file (empty ones left out); invalid YAML is one error with its line."""
-    import yaml
-
-    from dicec.files import read_text
-
-    text = read_text(path, what="workflow")
-    try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DicecError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                         location=Location(path=path, line=mark.line + 1 if mark else None)) from None
-
-
-def load_workflow(path: str, docs: list | None = None) -> dict:
-    """The Workflow document of a YAML file (the first with ``kind: Workflow`` or ``WorkflowTemplate``);
-    ``docs``: the file's documents when already read (:func:`read_documents`)."""
-    for d in read_documents(path) if docs is None else docs:
-        if isinstance(d, dict) and d.get("kind") in ("Workflow", "WorkflowTemplate") and isinstance(d.get("spec"), dict):
-            return d
-    raise DicecError("no Argo Workflow in this file (expected kind: Workflow)", location=Location(path=path))
-
-
+# -- parameters and substitution ------------------------------------------------------------------------
 def workflow_parameters(wf: dict, given: dict[str, str]) -> dict[str, str]:
     """``spec.arguments.parameters`` with ``given`` applied; unknown or missing values are errors."""
     declared = {p["name"]: p for p in (wf["spec"].get("arguments") or {}).get("parameters") or []}
@@ -377,7 +350,7 @@ class Runner:
     def when(self, spec: dict, scope: dict[str, str]) -> bool:
         if "when" not in spec:
             return True
-        from dicec.runtime.when import evaluate_when
+        from dicec.runner.when import evaluate_when
 
         return evaluate_when(substitute(str(spec["when"]), scope))
 
@@ -452,6 +425,8 @@ class Runner:
             raise StepFailed(label, "the container has no command (dicec run cannot use an image's entrypoint)", [])
         out_params = (template.get("outputs") or {}).get("parameters") or []
         out_artifacts = [a for a in (template.get("outputs") or {}).get("artifacts") or [] if a.get("path")]
+        # container paths moved into the step's own folder: the steps' result folder, plus the folder of
+        # every output parameter's path (input paths such as the image are left alone) and artifacts' folders
         roots = {RESULT_DIR} | {os.path.dirname(str((p.get("valueFrom") or {}).get("path")))
                                 for p in out_params if (p.get("valueFrom") or {}).get("path")}
         roots |= {os.path.dirname(a.path) for a in artifacts}
@@ -517,9 +492,7 @@ class Runner:
             return run_in_process(argv[1:], env=self.options.env)
         if argv[0] == "dicec":
             argv = [*LAUNCHER, *argv[1:]]
-        env = {**os.environ, **self.options.env}
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        env = subprocess_env(self.options.env)
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
         except OSError as exc:
@@ -562,7 +535,7 @@ def _retry_limit(template: dict) -> int:
 
 def run_workflow(path: str, options: RunOptions) -> RunResult:
     """Load and run the workflow in ``path`` (with the model servers a services-mode file describes)."""
-    from dicec.runtime.localservices import serving
+    from dicec.runner.localservices import serving
 
     docs = read_documents(path)
     workflow = load_workflow(path, docs)

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from dicec.errors import DicecError
-from dicec.runtime.when import evaluate_when
-from dicec.runtime.workflow import RunOptions, StepFailed, run_workflow
+from dicec.runner.when import evaluate_when
+from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
 
 PY = sys.executable
 # A step: prints its arguments, writes argv[1] to /tmp/dicec/out (an output parameter).

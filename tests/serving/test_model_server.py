@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 
 from helpers import write_image  # noqa: E402
 
 from dicec.errors import DicecError  # noqa: E402
-from dicec.runtime.serve import ModelServer, ServeOptions  # noqa: E402
+from dicec.serving.model_server import ModelServer, ServeOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

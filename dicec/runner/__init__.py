@@ -1,0 +1,16 @@
+"""``dicec run``: what acting as Argo on one machine needs.
+
+* :mod:`~dicec.runner.workflow` -- executes a workflow file: tasks in dependency order and in
+  parallel, fan-outs, ``when``, retries, parameter substitution, each step's command as its container
+  runs it (in this process or as a subprocess);
+* :mod:`~dicec.runner.documents` -- reads the file's YAML documents and finds the Workflow;
+* :mod:`~dicec.runner.when` -- Argo's ``when`` conditions;
+* :mod:`~dicec.runner.artifacts` -- input artifacts, fetched from this machine;
+* :mod:`~dicec.runner.localservices` -- a services-mode workflow's model servers, on loopback;
+* :mod:`~dicec.runner.launcher` -- how a step or a model server starts as a subprocess;
+* :mod:`~dicec.runner.batch` -- a batch workflow's answers, one per image;
+* :mod:`~dicec.runner.commands` -- the ``run`` click verb.
+
+Imports: :mod:`dicec.runtime` (the steps' verbs and code) and :mod:`dicec.serving` (the model server);
+neither imports this package.
+"""

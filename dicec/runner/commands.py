@@ -1,0 +1,85 @@
+"""``dicec run``, the runner's verb: execute a workflow file on this machine and print its answer.
+
+Only click, :mod:`dicec.output` and the step side's shared options (:mod:`dicec.runtime.commands`)
+import at load time; the runner itself (:mod:`dicec.runner.workflow`) loads when the verb runs. Its
+``--models`` and ``--operators`` reach the steps through ``$DICEC_MODELS`` and ``$DICEC_OPERATORS``, as
+the emitted steps carry neither flag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from dicec.output import dumps_json, parse_parameters
+from dicec.runtime.commands import MODELS_ENV, OPERATORS_ENV, format_option, models_option, operators_option
+
+
+@click.command("run")
+@click.argument("workflow_file", metavar="WORKFLOW.yaml")
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="A workflow parameter, as argo submit -p (e.g. -p image=car.png).")
+@click.option("--parallelism", type=click.IntRange(1, 256), default=None,
+              help="Steps run at once (default: the number of CPUs, at most 8).")
+@models_option("builtin")
+@click.option("--isolation", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="thread: dicec steps run in this process (same commands, same files, faster); "
+                   "process: every step is a subprocess, exactly as a container runs it.")
+@operators_option
+@format_option
+@click.option("--keep", "keep_dir", metavar="DIR", default=None, help="Keep every step's files under DIR.")
+def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None, models: str,
+        isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None) -> None:
+    """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
+    commands its containers would run; prints the answer."""
+    from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
+    from dicec.runtime.calls import answer_text
+
+    env = {MODELS_ENV: models}
+    dirs = [d for d in os.environ.get(OPERATORS_ENV, "").split(os.pathsep) if d]
+    dirs += [os.path.abspath(d) for d in operator_dirs]
+    if dirs:
+        env[OPERATORS_ENV] = os.pathsep.join(dirs)
+    tty = sys.stderr.isatty()
+
+    def progress(text: str) -> None:
+        click.echo("\r\x1b[K" + (f"dicec run: {text}" if text else ""), err=True, nl=False)
+
+    options = RunOptions(parameters=parse_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
+                         isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir)
+    try:
+        result = run_workflow(workflow_file, options)
+    except StepFailed as exc:
+        click.echo(f"dicec: {workflow_file}: step {exc.step} failed: {exc.reason}", err=True)
+        for line in exc.log_tail:
+            click.echo(f"  | {line}", err=True)
+        sys.exit(1)
+    if "answers" in result.outputs:  # a batch workflow: one answer per image
+        from dicec.runner.batch import batch_answers
+
+        images, answers = batch_answers(result.outputs["answers"], options.parameters, workflow_file)
+        if fmt == "json":
+            click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
+                               "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
+        else:
+            for image, value in zip(images, answers):
+                click.echo(f"{image}: {answer_text(value)}")
+        return
+    if "answer" in result.outputs:
+        try:
+            value = json.loads(result.outputs["answer"])
+        except json.JSONDecodeError:
+            value = result.outputs["answer"]
+    else:
+        value = None
+    if fmt == "json":
+        click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
+                           "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
+    elif "answer" in result.outputs:
+        click.echo(answer_text(value))
+    else:
+        click.echo(dumps_json(result.outputs), nl=False)
+

@@ -1,0 +1,30 @@
+"""The pieces of the step contract that both its sides use: the payload encoding and the result folder.
+
+The contract between emitted steps and the runtime in their container -- ``dicec op``'s and ``dicec
+answer``'s flags, what each file holds -- is described in :mod:`dicec.emit.steps`, which writes the
+commands. Its two shared pieces live here, on the runtime side, so that emission imports them from
+the runtime (a module with no imports of its own) and the runtime never imports emission:
+
+* :func:`b64` / :func:`unb64`: how untrusted text (the program, a call, a fused group) travels in a
+  step's argv -- base64url without padding, so it cannot open an Argo ``{{...}}`` expression, a YAML
+  structure or a shell word;
+* :data:`RESULT_DIR`: the folder a step writes its results under (``dicec run`` gives each step a
+  folder of its own in its place).
+"""
+
+from __future__ import annotations
+
+import base64
+
+#: Where a step writes its value, record, answer or a fused group's files.
+RESULT_DIR = "/tmp/dicec"
+
+
+def b64(data: str) -> str:
+    """base64url without padding: only ``[A-Za-z0-9_-]``, safe in argv, YAML and Argo templates."""
+    return base64.urlsafe_b64encode(data.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def unb64(data: str) -> str:
+    """The inverse of :func:`b64`."""
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
