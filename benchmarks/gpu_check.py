@@ -130,12 +130,12 @@ def measure(scenes: int, repeat: int) -> dict:
 
 def _child(env_update: dict[str, str], args: argparse.Namespace) -> dict:
     env = {**os.environ, **env_update, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+        p for p in (os.environ.get("PYTHONPATH", ""), str(REPO)) if p)}
     proc = subprocess.run([sys.executable, __file__, "--child", "--scenes", str(args.scenes), "--repeat",
                            str(args.repeat)], env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"gpu_check: the child run failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        sys.exit(f"gpu_check: the child run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # onnxruntime may print to stdout before it
 
 
 def main(argv: list[str]) -> int:

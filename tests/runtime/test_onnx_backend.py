@@ -280,7 +280,7 @@ def test_find_returns_the_box_in_the_right_place(glip, tmp_path):
     # then ViperGPT's crop margin of 10 pixels on each side
     assert value == [{"left": 40, "lower": 30, "right": 160, "upper": 90}]
     assert record["value"] == value and "error" not in record
-    assert re.search(r"onnxruntime: find \(GLIP-L\) runs on CPU", log)
+    assert re.search(r"onnxruntime: find \(GLIP-L\) runs on (CPU|CUDA)", log)  # CUDA where a GPU is usable
     assert op_value(tmp_path, "find", glip["bright"], glip["ops"], ["dog"])[0] == []     # caption gate
     assert op_value(tmp_path, "find", glip["dark"], glip["ops"], ["car"])[0] == []       # image gate
 
