@@ -38,7 +38,7 @@ FORBIDDEN_NODES = (ast.Import, ast.ImportFrom, ast.While, ast.Lambda, ast.Global
                    ast.With, ast.Try, ast.Raise, ast.Delete, ast.AsyncFunctionDef, ast.Await, ast.Yield,
                    ast.YieldFrom, ast.AsyncFor, ast.AsyncWith)
 FAMILIES = {"existence", "count", "attribute", "relation", "compare", "logic", "choice", "which", "object",
-            "position", "scene", "damage", "search", "fallback"}
+            "position", "scene", "damage", "search", "text", "fallback"}
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 

@@ -38,7 +38,7 @@ class GeneratedProgram:
             parses with :mod:`ast` and calls only operators of the registry it was generated for.
         family: the rule that matched: ``existence``, ``count``, ``attribute``, ``relation``,
             ``compare``, ``logic``, ``choice``, ``which``, ``object``, ``position``, ``scene``,
-            ``damage``, ``search``, or ``fallback`` when no rule decomposed the question.
+            ``damage``, ``search``, ``text``, or ``fallback`` when no rule decomposed the question.
         warnings: one-line messages, e.g. the fallback's "could not decompose the question; asking
             the whole image", or an operator the registry lacks and what was used instead.
         backend: the backend that wrote it: ``offline``, ``anthropic`` (family ``llm``) or ``replay``

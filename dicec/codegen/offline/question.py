@@ -9,7 +9,8 @@ the ways of asking that are not questions in the direct form the families read:
   "Do you know how many dogs there are?" -> "what color is the car", "is there a dog", "how many
   dogs are there" (an embedded question's verb moved back in front of its subject);
 * imperatives: "Count the dogs." -> "how many dogs"; "Show me the red car", "Find the cat" ->
-  "where is the red car", "where is the cat"; "Check whether the door is open" -> "is the door
+  "where is the red car", "where is the cat"; "List the animals" -> "what animals are there";
+  "Read the sign" -> "what does the sign say"; "Check whether the door is open" -> "is the door
   open";
 * negative questions, which ask the same as the positive ones: "Isn't there a dog?" -> "is there a
   dog", "Doesn't the man wear a cap?" -> "does the man wear a cap".
@@ -64,6 +65,7 @@ _WHETHER = re.compile(r"^(?:whether|if) (?P<rest>.+?)(?: or not)?$")
 #: Imperatives that ask to count or to locate, and to read.
 _COUNT = re.compile(r"^count (?:up )?(?:all |how many )?(?:(?:of )?the (?:total )?(?:number of )?)?(?P<rest>.+)$")
 _LOCATE = re.compile(r"^(?:show me|show|find|locate|point (?:to|at|out)|highlight|detect) (?:me )?(?:all )?(?P<rest>.+)$")
+_LIST = re.compile(r"^(?:list|name|identify|enumerate)(?: all)?(?: of)?(?: the)? (?P<rest>.+)$")
 _READ = re.compile(r"^read (?:out )?(?:what is written on |the text on |the writing on )?(?P<rest>.+)$")
 
 
@@ -82,6 +84,7 @@ def normalise(text: str) -> str:
     s = re.sub(rf"\b(?:in|of|from) (?:the|this|that) {SCENE_WORDS}\b", " ", s)
     s = " ".join(s.split()).strip(" ,")
     s = _direct(s)
+    s = re.sub(r"^what is the (?:total )?number of (?!(?:the|this|that|a|an|his|her|its|their) )", "how many ", s)
     s = re.sub(r"^(is|are|was|were|does|do|did|has|have|can|could) not (?!only\b)", r"\1 ", s)
     s = re.sub(rf"^({_WH}(?: [\w'-]+)?) do you think (is|are)\b", r"\1 \2", s)
     s = re.sub(r"\s+", " ", s)
@@ -109,6 +112,9 @@ def _direct(s: str) -> str:
     m = _COUNT.fullmatch(s)
     if m:
         return "how many " + m.group("rest")
+    m = _LIST.fullmatch(s)
+    if m and not re.match(rf"{_WH}\b", m.group("rest")):
+        return f"what {m.group('rest')} are there"
     m = _READ.fullmatch(s)
     if m:
         return "what does " + m.group("rest") + " say"
