@@ -56,7 +56,23 @@ def input_kind(path: str) -> str:
 
 
 def read_question(path: str) -> str:
-    text = " ".join(read_text(path, what="question").split())
+    """The one question in the file at ``path``, whitespace collapsed.
+
+    A question may be wrapped over several lines; a file that holds several questions is refused, in
+    one line naming the lines where they start (joining them would ask a question nobody asked). A
+    line starts a new question when the line before it ends a sentence (".", "?", "!") or when it
+    begins with a capital letter and the line before it does not end with ",", ";", ":" or "-".
+    """
+    lines = [(number, line.strip()) for number, line in enumerate(read_text(path, what="question").split("\n"), 1)
+             if line.strip()]  # file lines end in \n (or \r\n); U+2028 and the like are characters of a line
+    starts = [number for i, (number, line) in enumerate(lines)
+              if i == 0 or lines[i - 1][1].endswith((".", "?", "!"))
+              or line[0].isupper() and not lines[i - 1][1].endswith((",", ";", ":", "-"))]
+    if len(starts) > 1:
+        where = ", ".join(str(n) for n in starts[:-1]) + f" and {starts[-1]}"
+        raise DicecError(f"the file holds {len(starts)} questions (starting on lines {where}); a question file "
+                         "takes one question: put each in a file of its own", location=Location(path=path))
+    text = " ".join(" ".join(line for _, line in lines).split())
     if not text:
         raise DicecError("question file is empty", location=Location(path=path))
     if len(text) > MAX_QUESTION_CHARS:
