@@ -23,6 +23,7 @@ _WRITING = r"(?:text|writing|words?|letters|numbers?|digits|message|inscription|
 #: Questions about the text on one object; ``np`` is the object.
 _ON_OBJECT = [
     re.compile(r"what (?:does|do) (?P<np>.+?) (?:say|read|spell)"),
+    re.compile(r"what (?P<np>(?:the|this|that|these|those) .+?) (?:says|say|reads)"),   # "tell me what the sign says"
     re.compile(r"what (?:is|are) (?:written|printed|painted|displayed|shown|engraved) (?:on|in|across) (?P<np>.+)"),
     re.compile(rf"what {_WRITING} (?:is|are) (?:written |printed |painted |displayed |shown )?(?:on|in|across) (?P<np>.+)"),
     re.compile(rf"what (?:is|are) the (?:{_WRITING}|name) (?:written |printed |painted )?(?:on|in) (?P<np>.+)"),
