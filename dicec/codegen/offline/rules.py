@@ -8,7 +8,8 @@ what they write: ``is_there`` says ``relation`` for "Is there an elephant near t
 recognises a question but needs an operator the registry lacks stops the search: a later rule would
 only misread the question, which then goes to the whole image (``families.fallback``).
 
-Order matters where shapes overlap, so the specific families come first: the damage check before
+Order matters where shapes overlap, so the specific families come first: text questions before
+everything that would look for "the sign" and ask it ("What is written on the sign?"), the damage check before
 the general property check ("Is the windshield cracked?" would otherwise verify "cracked" on the
 first windshield only, not on every one), the category search before plain existence ("Is there
 plastic litter?" would otherwise look for "litter" alone), "which of two" before the general "A or
