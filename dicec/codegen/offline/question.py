@@ -9,7 +9,7 @@ the ways of asking that are not questions in the direct form the families read:
   "Do you know how many dogs there are?" -> "what color is the car", "is there a dog", "how many
   dogs are there" (an embedded question's verb moved back in front of its subject);
 * imperatives: "Count the dogs." -> "how many dogs"; "Show me the red car", "Find the cat" ->
-  "where is the red car", "where is the cat"; "List the animals" -> "what animals are there";
+  "where is the red car", "where is the cat" ("Can you find a cat?" -> "is there a cat"); "List the animals" -> "what animals are there";
   "Read the sign" -> "what does the sign say"; "Check whether the door is open" -> "is the door
   open";
 * negative questions, which ask the same as the positive ones: "Isn't there a dog?" -> "is there a
@@ -121,6 +121,8 @@ def _direct(s: str) -> str:
     m = _LOCATE.fullmatch(s)
     if m and not re.match(rf"{_WH}\b|whether\b|if\b|out\b", m.group("rest")):
         rest = m.group("rest")
+        if re.match(r"(?:a|an|any) ", rest):
+            return f"is there {rest}"  # "Can you find a dog?": whether there is one
         return f"where {'are' if _looks_plural(rest) else 'is'} {rest}"
     if re.match(rf"{_WH}\b", s):
         return _wh_direct(s)

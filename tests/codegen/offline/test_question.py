@@ -29,6 +29,7 @@ from dicec.codegen.offline.question import normalise
     ("Can you count the dogs?", "how many dogs"),
     ("Show me the dogs", "where are the dogs"),
     ("Find the cat", "where is the cat"),
+    ("Can you find a cat?", "is there a cat"),
     ("Locate all the cars", "where are the cars"),
     ("List the vehicles.", "what vehicles are there"),
     ("Read the sign", "what does the sign say"),
