@@ -92,6 +92,8 @@ EXAMPLES = [
     ("Is the woman's hair blond?", "attribute", [("find", ("woman",)), ("find", ("hair",)),
                                                 ("verify_property", ("hair", "blond"))], set()),
     ("What colour is the boy shorts?", "attribute", [("find", ("boy",)), ("find", ("shorts",))], set()),
+    ("Are the boy shorts blue?", "attribute", [("find", ("boy",)), ("find", ("shorts",)),
+                                              ("verify_property", ("shorts", "blue"))], set()),
     ("Is the front bumper dented?", "damage", [("find", ("front bumper",))], set()),
     ("How many of the people are wearing hats?", "count", [("find", ("person",)),
                                                            ("verify_property", ("person", "wearing hats"))], set()),
