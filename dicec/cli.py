@@ -120,6 +120,22 @@ def _placement_options(*, mode: bool) -> Callable:
     return decorate
 
 
+_strict_option = click.option(
+    "--strict", is_flag=True, default=False,
+    help="Fail (exit 1) when the offline generator cannot decompose the question, instead of asking the "
+         "whole image with a warning.")
+
+
+def _refuse_fallback(path: str, warnings) -> None:
+    """Under --strict: the one-line error for a question the offline rules could not decompose."""
+    from dicec.codegen.offline import FALLBACK_WARNING
+    from dicec.errors import Location
+
+    if FALLBACK_WARNING in warnings:
+        raise DicecError("could not decompose the question, and --strict refuses the whole-image simple_query it "
+                         "would fall back to (reword the question, or drop --strict)", location=Location(path=path))
+
+
 def _format_option(*choices: str, default: str) -> Callable:
     return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
                         help="Output format; json is for scripts.")
@@ -213,8 +229,9 @@ def tools(operator_dirs: tuple[str, ...], fmt: str) -> None:
 @_llm_options
 @_operators_option
 @_format_option("text", "json", default="text")
+@_strict_option
 def codegen(question_file: str, output: str | None, backend: str, llm: Any, operator_dirs: tuple[str, ...],
-            fmt: str) -> None:
+            fmt: str, strict: bool) -> None:
     """Write the serial program (def execute_command(image)) that answers the question in QUESTION.txt.
 
     With --backend anthropic the LLM sees the discovered operators (--operators included); its program
@@ -228,6 +245,8 @@ def codegen(question_file: str, output: str | None, backend: str, llm: Any, oper
     registry = _registry(operator_dirs)
     generated = generate(question, registry, backend=backend, llm=llm, path=question_file)
     require_valid(generated.code, registry, path=f"{question_file} (generated)")
+    if strict:
+        _refuse_fallback(question_file, generated.warnings)
     for w in generated.warnings:
         click.echo(f"{question_file}: warning: {w}", err=True)
     usage = _usage_json(generated.usage)
@@ -323,11 +342,12 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
 @click.option("--qps", type=click.FloatRange(0, 1e9, min_open=True), default=1.0, show_default=True,
               help="Services mode: expected queries per second; sizes each server's replicas.")
 @_format_option("text", "json", default="text")
+@_strict_option
 @_emit_options
 @_placement_options(mode=False)
 def compile_(input_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...],
              backend: str, llm: Any, name: str | None, namespace: str | None, fmt: str, placement: dict,
-             **emit: Any) -> None:
+             strict: bool, **emit: Any) -> None:
     """Compile INPUT to an Argo Workflow: a .txt question, a .py program, or a .json (placed) task graph.
 
     The YAML goes to -o FILE (written atomically) or standard output; a one-line summary goes to
@@ -340,6 +360,8 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
     options = options_from(emit, name=name, namespace=namespace, mode=emit.pop("mode"), qps=emit.pop("qps"))
     result = compile_path(input_file, registry=_registry(operator_dirs), catalogue=load_pools(pools_file),
                           options=options, backend=backend, llm=llm, placement=placement)
+    if strict:
+        _refuse_fallback(input_file, result.warnings)
     for w in result.warnings:
         click.echo(f"{input_file}: warning: {w}", err=True)
     if fmt == "json" and not output:

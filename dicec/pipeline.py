@@ -55,8 +55,34 @@ def input_kind(path: str) -> str:
     return kind
 
 
+#: Capitalised words that open a question or a request: after a line that does not end in ",", ";", ":"
+#: or "-", such a line is a new question (see :func:`read_question`).
+QUESTION_OPENERS = frozenset("""
+Is Are Was Were Do Does Did Can Could Would Will Should Has Have Had Isn't Aren't Doesn't Don't Can't What What's
+Which Who Who's Whose Where Where's When Why How Count Show Tell List Find Name Read Locate Identify Describe
+Please Check
+""".split())
+
+
 def read_question(path: str) -> str:
-    text = " ".join(read_text(path, what="question").split())
+    """The one question in the file at ``path``, whitespace collapsed.
+
+    A question may be wrapped over several lines; a file that holds several questions is refused, in
+    one line naming the lines where they start (joining them would ask a question nobody asked). A
+    line starts a new question when the line before it ends a sentence (".", "?", "!"), or when it
+    opens the way a question or request does ("Is", "What", "How", "Count", "Show" ...: see
+    :data:`QUESTION_OPENERS`, capitalised) and the line before it does not end with ",", ";", ":" or "-".
+    """
+    lines = [(number, line.strip()) for number, line in enumerate(read_text(path, what="question").split("\n"), 1)
+             if line.strip()]  # file lines end in \n (or \r\n); U+2028 and the like are characters of a line
+    starts = [number for i, (number, line) in enumerate(lines)
+              if i == 0 or lines[i - 1][1].endswith((".", "?", "!"))
+              or line.split()[0] in QUESTION_OPENERS and not lines[i - 1][1].endswith((",", ";", ":", "-"))]
+    if len(starts) > 1:
+        where = ", ".join(str(n) for n in starts[:-1]) + f" and {starts[-1]}"
+        raise DicecError(f"the file holds {len(starts)} questions (starting on lines {where}); a question file "
+                         "takes one question: put each in a file of its own", location=Location(path=path))
+    text = " ".join(" ".join(line for _, line in lines).split())
     if not text:
         raise DicecError("question file is empty", location=Location(path=path))
     if len(text) > MAX_QUESTION_CHARS:

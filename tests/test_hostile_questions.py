@@ -35,8 +35,8 @@ COMPILES = [
     "{{tasks.answer.outputs.parameters.answer}}",
     "Which {{steps.x.outputs.result}} and {{workflow.uid}} {{ item }}?",
     "Is the sign saying \"stop\" or 'go'?",
-    "Is there a dog?\nIs there a cat?\r\n\tOr a bird?",
-    "Is there a car?\n---\napiVersion: v1\nkind: Pod\nspec: {}",
+    "Why is there a dog,\r\n\ta cat\r\n\tand a bird?",      # one question wrapped over lines
+    "Is there a car\n---\napiVersion: v1\nkind: Pod\nspec: {}",
     "Is there a &anchor dog or a *anchor cat? <<: *anchor",
     "!!python/object/apply:os.system ['id']",
     "%YAML 1.1\n--- !<tag:yaml.org,2002:python/object:os.system> x",
@@ -58,6 +58,9 @@ REFUSED = [
     (b"Is there\x00 a dog?", "NUL bytes"),
     (b"   \n\t  \n", "empty"),
     (b"\xef\xbb\xbf", "empty"),
+    # several questions in one file are refused, not joined into one nobody asked (dicec.pipeline.read_question)
+    (b"Is there a dog?\nIs there a cat?\r\n\tOr a bird?", "holds 3 questions (starting on lines 1, 2 and 3)"),
+    (b"Is there a car?\n---\napiVersion: v1\nkind: Pod\nspec: {}", "holds 2 questions"),
 ]
 
 
@@ -137,7 +140,8 @@ def test_hostile_question_compiles_to_an_inert_workflow(tmp_path, question, base
     assert out2.read_bytes() == out.read_bytes()  # deterministic
 
 
-@pytest.mark.parametrize("data, message", REFUSED, ids=["100KB", "non-utf8", "nul", "blank", "bom-only"])
+@pytest.mark.parametrize("data, message", REFUSED, ids=["100KB", "non-utf8", "nul", "blank", "bom-only",
+                                                      "three-questions", "yaml-document"])
 def test_hostile_input_is_refused_in_one_line(tmp_path, data, message):
     result, out = compile_question(tmp_path, data)
     assert result.exit_code == 1

@@ -7,7 +7,9 @@ How a question flows through the package:
 
 1. :func:`generate_offline` (``generator``) checks the text (a string, not empty, at most
    :data:`MAX_QUESTION_CHARS` characters) and makes a ``question.Question``: the text as asked,
-   for ``simple_query``, and a normalised form to parse.
+   for ``simple_query``, and a normalised form to parse, in which indirect questions ("Tell me
+   what colour the car is"), imperatives ("Count the dogs.", "Show me the cat") and negative or
+   contracted questions ("Isn't there a dog?", "What's on the table?") read as direct ones.
 2. The rule table, :data:`RULES` (``rules``), is tried from the top. Each row names a family and a
    handler in ``families/``. A handler matches the question's shape with regular expressions,
    reads the objects in it with ``phrases`` (noun phrases, properties, relations, over the word
@@ -25,15 +27,17 @@ The modules:
 
 * ``generator``: :func:`generate_offline`, the flow above.
 * ``rules``: :class:`Rule` and :data:`RULES`, the order in which families are tried.
-* ``question``: the question as the rules see it, and its normalisation.
+* ``question``: the question as the rules see it, and its normalisation (direct form).
 * ``english``: word lists (colours, materials, determiners, relations ...), singular and plural,
   phrasings several families share.
-* ``phrases``: noun phrases and the qualifiers that narrow their detections.
+* ``phrases``: noun phrases and the qualifiers that narrow their detections (properties, positions,
+  relations, an owner: "the girl's dress", "the boy shorts").
 * ``program``: :class:`GeneratedProgram` and the writer that makes it, with the operators a
   registry offers.
 * ``literals``: string literals and ASCII names, the only way question text reaches a program.
 * ``families/``: one module per family of question (existence, counting, attributes, relations,
-  comparisons, logic, choices, which, objects, position, scene, damage, search) and the fallback.
+  comparisons, logic, choices, which, objects, position, scene, damage, search, text) and the
+  fallback.
 
 A new kind of question is a new family module and a row in :data:`RULES`; a new way of saying
 something the rules already handle is usually a word in ``english`` or a pattern in its family.

@@ -38,6 +38,8 @@ ATTRIBUTE_WORDS = frozenset(COLORS + SIZES + SHAPES + PATTERNS + (
 
 #: Attribute words that are also things ("the metal", "the plastic").
 MATERIAL_NOUNS = frozenset({"metal", "plastic", "leather", "brick", "stone", "concrete", "steel", "cardboard"})
+#: Attribute words that name a thing when nothing else in the phrase does ("a square", "an orange", "the light").
+NOUN_ATTRIBUTES = MATERIAL_NOUNS | frozenset({"square", "oval", "orange", "light", "gold", "silver"})
 
 #: The words ``best_text_match`` chooses among for an attribute kind, when ``simple_query`` is missing.
 KIND_WORDS = {"color": COLORS, "material": MATERIALS, "shape": SHAPES, "size": SIZES, "pattern": PATTERNS}
@@ -63,7 +65,8 @@ different more less most least many much few several of for from into onto by ab
 through during without toward towards up down out off around across along a an the this that these
 those his her their its my your our kind type sort color material shape size pattern called made
 look looks see seen else other another own such only just really maybe perhaps likely two three four
-five six seven eight nine ten
+five six seven eight nine ten in on at to near over under behind above below beside inside atop within
+beneath underneath
 """.split())
 
 #: One word as the rules accept it in a noun phrase or property: letters and digits, inner ' and -.
@@ -91,12 +94,29 @@ RELATIONS = tuple(sorted((
     ("next to", "near"), ("close to", "near"), ("near", "near"), ("beside", "near"),
     ("above", "above"), ("over", "above"), ("below", "below"), ("beneath", "under"),
     ("underneath", "under"), ("under", "under"), ("on", "on"), ("atop", "on"), ("inside", "in"),
-    ("in", "in"), ("within", "in"),
+    ("in", "in"), ("within", "in"), ("around", "near"),
 ), key=lambda pair: (-len(pair[0]), pair[0])))
 #: A regular-expression alternation of the relation phrases, longest first.
 RELATION_RE = "|".join(re.escape(p) for p, _ in RELATIONS)
 RELATION_NAMES = dict(RELATIONS)
 RELATION_FIRST_WORDS = frozenset(p.split()[0] for p, _ in RELATIONS)
+#: A canonical relation seen from the other object ("the towel is on the bathtub": the bathtub is under the towel).
+INVERSE_RELATIONS = {"left": "right", "right": "left", "above": "below", "below": "above", "on": "under",
+                     "under": "on", "in": "in", "near": "near", "behind": "front", "front": "behind"}
+
+#: Who or what owns things in a compound without "'s" ("the boy shorts", "the dog collar"), and the things
+#: they have on or about them: the compound is read as a possessive ("the boy's shorts").
+OWNER_NOUNS = frozenset("""
+man woman boy girl person child kid lady guy baby player skier surfer snowboarder skateboarder batter
+catcher pitcher umpire rider driver chef cook officer soldier worker student teacher dog cat horse cow
+elephant giraffe zebra bear sheep bird puppy kitten
+""".split())
+BELONGING_NOUNS = frozenset("""
+shirt dress shorts pants jeans trousers skirt jacket coat sweater hoodie vest uniform jersey suit wetsuit
+hat cap helmet hood shoe boot sneaker sock glove mitten scarf tie belt apron mask glasses sunglasses
+goggles necklace bracelet earring ring backpack purse handbag collar leash saddle hair head face hand arm
+leg foot ear eye nose mouth beard mustache tail mane trunk neck tusk horn paw fur wing beak feather
+""".split())
 
 #: Verbs after "who"/"does" and the participle a qualifier or property uses ("wears a cap" -> "wearing a cap").
 THIRD_PERSON = {"wears": "wearing", "wear": "wearing", "holds": "holding", "hold": "holding",
@@ -113,6 +133,7 @@ _IRREGULAR = {
     "thieves": "thief", "buses": "bus", "gases": "gas", "lenses": "lens", "tomatoes": "tomato",
     "potatoes": "potato", "heroes": "hero", "mangoes": "mango", "volcanoes": "volcano",
     "cacti": "cactus", "fungi": "fungus", "dice": "die", "skis": "ski", "taxis": "taxi",
+    "hooves": "hoof", "kiwis": "kiwi",
 }
 _PLURAL_ONLY = frozenset("""
 glasses sunglasses eyeglasses goggles pants jeans shorts trousers scissors clothes headphones

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dicec.codegen.offline.english import (ATTRIBUTE_WORDS, DEFINITE, DETERMINERS, LINKING_VERBS,
-                                           MATERIAL_NOUNS, PARTICIPLES, POSTURE_VERBS, RELATION_FIRST_WORDS,
-                                           RELATION_RE, RELATIONS, STOP_WORDS, THIRD_PERSON, WORD, is_plural,
-                                           singular)
+from dicec.codegen.offline.english import (ATTRIBUTE_WORDS, BELONGING_NOUNS, DEFINITE, DETERMINERS,
+                                           INVERSE_RELATIONS, LINKING_VERBS, NOUN_ATTRIBUTES, OWNER_NOUNS, PARTICIPLES,
+                                           POSTURE_VERBS, RELATION_FIRST_WORDS, RELATION_NAMES, RELATION_RE, RELATIONS,
+                                           STOP_WORDS, THIRD_PERSON, WORD, is_plural, singular)
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,10 @@ class Filter:
     """A qualifier that narrows a noun phrase's detections.
 
     ``kind`` is ``prop`` (``value`` is a property for ``verify_property``), ``position`` (``value``
-    is left/right/top/bottom/middle of the image) or ``relation`` (``value`` is a canonical relation,
-    ``ref`` the noun phrase it relates to). ``negated`` flips it ("that are not white").
+    is left/right/top/bottom/middle of the image), ``relation`` (``value`` is a canonical relation,
+    ``ref`` the noun phrase it relates to) or ``owner`` (``ref`` owns the noun: "the girl's dress";
+    the detections inside an owner's box, or all of them when none is). ``negated`` flips it ("that
+    are not white").
     """
 
     kind: str
@@ -68,6 +70,10 @@ class NounPhrase:
 #: Words that end a noun phrase's core and start a qualifier.
 _QUALIFIER_START = RELATION_FIRST_WORDS | PARTICIPLES | {"that", "which", "who", "with"}
 
+#: A relative clause without "that" whose verb's object is the noun before it ("the towel is on").
+_REDUCED_RELATIVE = re.compile(rf"(?P<np>.+?) (?:is|are|was|were) (?:(?:{'|'.join(sorted(POSTURE_VERBS))}) )?"
+                               rf"(?P<rel>{RELATION_RE})")
+
 #: Nouns dropped before "of" ("a piece of cake" -> cake, "a pair of shoes" -> shoe).
 _OF_DROP = frozenset({"piece", "pieces", "pair", "pairs", "kind", "kinds", "type", "types", "sort", "sorts"})
 
@@ -80,10 +86,13 @@ _POSITION = re.compile(
 def parse_noun_phrase(text: str, depth: int = 0) -> NounPhrase | None:
     """Parse a noun phrase: determiners, a core of at most four words, then one optional qualifier.
 
-    The qualifier is a relative clause ("that is drinking", "which is to the right of the tap"), a
-    relation ("to the left of the fence"), a participle phrase ("riding the green train"), a "with"
-    phrase, or a position in the image ("on the right", "in the bottom"). Returns ``None`` for
-    anything else (pronouns, verbs, punctuation, too many words).
+    The qualifier is a relative clause ("that is drinking", "which is to the right of the tap", "the
+    towel is on" in "the bathtub the towel is on"), a relation ("to the left of the fence"), a
+    participle phrase ("riding the green train"), a "with" phrase, or a position in the image ("on
+    the right", "in the bottom"). A possessive core ("the girl's dress", or "the boy shorts" where a
+    person or animal comes before something worn or a part of the body) keeps its owner as an
+    ``owner`` filter. Returns ``None`` for anything else (pronouns, verbs, punctuation, too many
+    words).
     """
     words = text.split()
     if not words or len(words) > 16:
@@ -93,25 +102,27 @@ def parse_noun_phrase(text: str, depth: int = 0) -> NounPhrase | None:
         definite = words[0] in DEFINITE
     while words and (words[0] in DETERMINERS or words[0] == "other"):
         words.pop(0)
-    end = next((i for i in range(1, len(words)) if words[i] in _QUALIFIER_START
+    end = next((i for i in range(1, len(words)) if words[i] in _QUALIFIER_START or words[i] in DETERMINERS
                 or words[i] == "of" and i + 1 < len(words) and words[i + 1] in DEFINITE), len(words))
     core, rest = words[:end], words[end:]
     if len(core) >= 3 and core[1] == "of" and core[0] in _OF_DROP:
         core = core[2:]
-    if not 1 <= len(core) <= 4:
+    owner_words, core = _split_owner(core)
+    if not 1 <= len(core) <= 4 or not _valid_core(core):
         return None
-    if any(not WORD.fullmatch(w) or w in STOP_WORDS for w in core) or core[-1] in ("left", "right", "top", "bottom"):
-        return None
-    if len(core) == 1 and core[0] in ATTRIBUTE_WORDS and core[0] not in MATERIAL_NOUNS:
-        return None  # "the blue": an adjective, not a thing to find
     filters: tuple[Filter, ...] = ()
+    if owner_words:
+        owner = parse_noun_phrase(" ".join(owner_words), depth + 1) if _valid_core(owner_words) else None
+        if owner is None:
+            return None
+        filters = (Filter("owner", "in", False, owner),)
     if rest:
         if depth >= 2 or (len(rest) == 1 and rest[0] in PARTICIPLES):
             return None
         parsed = _parse_qualifier(rest, depth)
         if parsed is None:
             return None
-        filters = parsed
+        filters += parsed
     attrs: list[str] = []
     while len(core) > 1 and core[0] in ATTRIBUTE_WORDS:
         attrs.append(core.pop(0))
@@ -120,10 +131,39 @@ def parse_noun_phrase(text: str, depth: int = 0) -> NounPhrase | None:
     return NounPhrase(head=head, attrs=tuple(attrs), filters=filters, plural=plural, definite=definite)
 
 
+def _valid_core(core: list[str]) -> bool:
+    """Whether ``core`` can name a thing: at most four plain words, none a stop word, not a lone adjective."""
+    if not 1 <= len(core) <= 4:
+        return False
+    if any(not WORD.fullmatch(w) or w in STOP_WORDS or w.endswith("'s") for w in core):
+        return False  # a stop word, or a possessive without the thing possessed ("the girl's")
+    if core[-1] in ("left", "right", "top", "bottom"):
+        return False
+    return not (len(core) == 1 and core[0] in ATTRIBUTE_WORDS and core[0] not in NOUN_ATTRIBUTES)  # "the blue"
+
+
+def _split_owner(core: list[str]) -> tuple[list[str], list[str]]:
+    """(owner words, the rest) of a possessive core: "girl's dress" -> (girl, dress), "boy shorts" -> (boy, shorts)."""
+    for i in range(len(core) - 2, -1, -1):
+        word = core[i]
+        if len(word) > 2 and word.endswith(("'s", "s'")):
+            return [*core[:i], word[:-2] if word.endswith("'s") else word[:-1]], core[i + 1:]
+    if len(core) >= 2 and singular(core[-2]) in OWNER_NOUNS and singular(core[-1]) in BELONGING_NOUNS:
+        return core[:-1], core[-1:]
+    return [], core
+
+
 def _parse_qualifier(words: list[str], depth: int) -> tuple[Filter, ...] | None:
     """The qualifier after a noun phrase's core: "of the house", "that is not white", "riding the train" ..."""
     rest = " ".join(words)
     negated = False
+    if words[0] in DETERMINERS and words[0] != "that":
+        # "the bathtub the towel is on": a relative clause without "that", its object the noun before it
+        m = _REDUCED_RELATIVE.fullmatch(rest)
+        other = parse_noun_phrase(m.group("np"), depth + 1) if m else None
+        if m is None or other is None:
+            return None
+        return (Filter("relation", INVERSE_RELATIONS[RELATION_NAMES[m.group("rel")]], False, other),)
     if words[0] == "of" and len(words) > 2 and words[1] in DEFINITE:
         # "the roof of the house": a part, found inside the whole
         whole = parse_noun_phrase(" ".join(words[1:]), depth + 1)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dicec.codegen.offline.literals import comment_words, list_literal, literal, slug
-from dicec.codegen.offline.phrases import NounPhrase
+from dicec.codegen.offline.phrases import Filter, NounPhrase
 from dicec.codegen.usage import NONE as NO_USAGE
 from dicec.codegen.usage import Usage
 from dicec.tools.registry import Registry
@@ -38,7 +38,7 @@ class GeneratedProgram:
             parses with :mod:`ast` and calls only operators of the registry it was generated for.
         family: the rule that matched: ``existence``, ``count``, ``attribute``, ``relation``,
             ``compare``, ``logic``, ``choice``, ``which``, ``object``, ``position``, ``scene``,
-            ``damage``, ``search``, or ``fallback`` when no rule decomposed the question.
+            ``damage``, ``search``, ``text``, or ``fallback`` when no rule decomposed the question.
         warnings: one-line messages, e.g. the fallback's "could not decompose the question; asking
             the whole image", or an operator the registry lacks and what was used instead.
         backend: the backend that wrote it: ``offline``, ``anthropic`` (family ``llm``) or ``replay``
@@ -58,7 +58,7 @@ class GeneratedProgram:
 # -- operators the registry offers -------------------------------------------------------------------
 #: The ImagePatch methods the rules call, with the number of arguments they pass.
 _METHOD_ARGS = {"find": 1, "exists": 1, "verify_property": 2, "best_text_match": 1, "simple_query": 1,
-                "compute_depth": 0}
+                "compute_depth": 0, "read_text": 0}
 
 
 class OperatorUnavailable(Exception):
@@ -182,6 +182,15 @@ class ProgramWriter:
         self.need("compute_depth")
         return f"{patch}.compute_depth()"
 
+    def read_text(self, patch: str, question: str) -> str:
+        """``patch.read_text()``, or ``simple_query(question)`` on the patch without it."""
+        if self.has("read_text"):
+            return f"{patch}.read_text()"
+        if self.has("simple_query"):
+            self.note("read_text is not in the registry; asking simple_query instead")
+            return self.query(patch, question)
+        raise OperatorUnavailable("read_text")
+
     def ask_whole(self, depth: int) -> None:
         """``return image_patch.simple_query(<question>)``, or ``return <default>`` without simple_query."""
         if self.has("simple_query"):
@@ -241,17 +250,24 @@ class ProgramWriter:
         if np in self._located:
             return
         name = self._find_name(np)
-        raw = self._found[(receiver, name)]
+        var = self._found[(receiver, name)]
         attrs = np.attrs if name == np.head else ()
-        if not attrs and not np.filters:
-            self._located[np] = raw
-            return
-        refs = [f.ref for f in np.filters if f.kind == "relation" and f.ref is not None and f.ref.definite]
+        filters = [f for f in np.filters if f.kind != "owner"]
+        if attrs or filters:
+            var = self._narrow_by(np, var, attrs, filters)
+        for f in np.filters:
+            if f.kind == "owner":
+                var = self._owned(np, var, f)
+        self._located[np] = var
+
+    def _narrow_by(self, np: NounPhrase, raw: str, attrs: tuple[str, ...], filters: list) -> str:
+        """The detections in ``raw`` that have ``attrs`` and pass ``filters``, as a new list variable."""
+        refs = [f.ref for f in filters if f.kind == "relation" and f.ref is not None and f.ref.definite]
         ref_vars = self.firsts(*refs) if refs else []
         item = self.name(f"{slug(np.head)}_patch")
         conds = []
         ref_iter = iter(ref_vars)
-        for f in np.filters:
+        for f in filters:
             if f.kind == "position":
                 conds.append(_negate(self.on_side(item, f.value), f.negated))
             elif f.kind == "relation":
@@ -265,17 +281,28 @@ class ProgramWriter:
                     conds.append(_negate(test, f.negated))
         for attr in attrs:
             conds.append(self.verify(item, np.head, attr))
-        for f in np.filters:
+        for f in filters:
             if f.kind == "prop":
                 conds.append(self.verify(item, np.head, f.value, negated=f.negated))
-        tag = "_".join(attrs) or self._tag(np)
+        tag = "_".join(attrs) or self._tag(filters[0])
         var = self.name(f"{slug(tag + ' ' + np.head)}_patches")
         self.add(1, f"{var} = [{item} for {item} in {raw} if {' and '.join(conds)}]")
-        self._located[np] = var
+        return var
+
+    def _owned(self, np: NounPhrase, raw: str, owner: Filter) -> str:
+        """The detections in ``raw`` inside an owner's box ("the girl's dress"), or all of them if none is."""
+        assert owner.ref is not None
+        owners = self._located[owner.ref]
+        item, other = self.name(f"{slug(np.head)}_patch"), self.name(f"{slug(owner.ref.head)}_patch")
+        var = self.name(f"{slug(owner.ref.head + ' ' + np.head)}_patches")
+        self.add(1, f"# The {comment_words(np.head)} of a {comment_words(owner.ref.head)}, or any {comment_words(np.head)} "
+                    f"if none is on one")
+        self.add(1, f"{var} = [{item} for {item} in {raw} if any({self.relation('in', item, other)} "
+                    f"for {other} in {owners})] or {raw}")
+        return var
 
     @staticmethod
-    def _tag(np: NounPhrase) -> str:
-        f = np.filters[0]
+    def _tag(f: Filter) -> str:
         prefix = "not " if f.negated else ""
         if f.kind == "prop":
             return prefix + f.value.split()[0]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from dicec.codegen.offline.english import (ATTRIBUTE_KINDS_RE, KIND_WORDS, LINKING_VERB_RE, RELATION_FIRST_WORDS,
-                                           THIRD_PERSON)
+from dicec.codegen.offline.english import (ATTRIBUTE_KINDS_RE, BELONGING_NOUNS, KIND_WORDS, LINKING_VERB_RE, OWNER_NOUNS,
+                                           RELATION_FIRST_WORDS, THIRD_PERSON, singular)
 from dicec.codegen.offline.literals import comment_words, slug
 from dicec.codegen.offline.phrases import NounPhrase, parse_noun_phrase, parse_property
 from dicec.codegen.offline.program import OperatorUnavailable, ProgramWriter
@@ -95,6 +95,8 @@ def has_property(q: Question, p: ProgramWriter) -> bool:
                 rest = rest[1:]
             if not rest or rest[0] in RELATION_FIRST_WORDS:
                 continue  # a relation, which is_related handles
+            if singular(words[i - 1]) in OWNER_NOUNS and singular(rest[0]) in BELONGING_NOUNS:
+                continue  # "is the boy shorts blue": "the boy shorts" is one noun phrase
             candidates.append((" ".join(words[:i]), " ".join(rest), neg))
     for np_text, prop_text, negated in candidates:
         np = parse_noun_phrase(np_text)

@@ -14,7 +14,7 @@ import re
 from dicec.codegen.offline.english import ATTRIBUTE_KINDS_RE
 from dicec.codegen.offline.families.attributes import describe
 from dicec.codegen.offline.literals import slug
-from dicec.codegen.offline.phrases import parse_noun_phrase
+from dicec.codegen.offline.phrases import NounPhrase, parse_noun_phrase
 from dicec.codegen.offline.program import ProgramWriter
 from dicec.codegen.offline.question import Question
 
@@ -32,7 +32,8 @@ COMPARATIVE_RE = "|".join(COMPARATIVES)
 def compare_two(q: Question, p: ProgramWriter) -> bool:
     """Comparing two objects: "Is the car bigger than the truck?" (box sizes, positions or depth), "Are
     the shirt and the pants the same colour?", "Is the material of the window the same as the
-    table?", "Are there more forks than knives?". The two objects are independent finds."""
+    table?", "Are there more forks than knives?", "What type of bird is the same color as the
+    motorcycle?". The two objects are independent finds."""
     s = q.s
     m = re.fullmatch(rf"(?:is|are) (?P<a>.+?) (?P<cmp>{COMPARATIVE_RE}) than (?P<b>.+)", s)
     if m:
@@ -61,6 +62,10 @@ def compare_two(q: Question, p: ProgramWriter) -> bool:
         rf"(?:is|are|does|do) (?P<a>.+?) (?:have )?(?:the )?(?P<diff>same|different) (?P<kind>{ATTRIBUTE_KINDS_RE}) (?:as|than|from) (?P<b>.+)",
         rf"(?:is|are) the (?P<kind>{ATTRIBUTE_KINDS_RE}) of (?P<a>.+?) (?:the )?(?P<diff>same|different) (?:as|than|from) (?:that of )?(?P<b>.+)",
     ]
+    m = re.fullmatch(rf"(?:what|which) (?:(?:kind|type|sort)s? of )?(?P<cat>[\w'-]+(?: [\w'-]+)?) (?:is|are) (?:of )?(?:the )?same "
+                     rf"(?P<kind>{ATTRIBUTE_KINDS_RE}) (?:as|that) (?P<b>.+)", s)
+    if m:
+        return _which_same_as(q, p, m.group("cat"), m.group("kind"), m.group("b"))
     for pattern in same:
         m = re.fullmatch(pattern, s)
         if m:
@@ -80,3 +85,23 @@ def compare_two(q: Question, p: ProgramWriter) -> bool:
             p.add(1, f"return bool_to_yesno({values[0]} {op} {values[1]})")
             return True
     return False
+
+
+def _which_same_as(q: Question, p: ProgramWriter, cat_text: str, kind: str, other_text: str) -> bool:
+    """"What type of bird is the same color as the motorcycle?": the detection whose ``kind`` matches the
+    other object's, asked what it is (a fan-out of ``describe`` over the candidates)."""
+    cat, other = parse_noun_phrase(cat_text), parse_noun_phrase(other_text)
+    if cat is None or other is None or cat.filters or cat.head == other.head:
+        return False
+    kind = {"type": "kind"}.get(kind, kind)
+    cat = NounPhrase(head=cat.head, attrs=cat.attrs, plural=False, definite=False)
+    found, _ = p.locate(cat, other)
+    (other_patch,) = p.firsts(other)
+    value = p.name(f"{slug(other.head)}_{kind}")
+    p.add(1, f"{value} = {describe(p, other_patch, other, kind)}")
+    item = p.name(f"{slug(cat.head)}_patch")
+    p.add(1, f"for {item} in {found}:")
+    p.add(2, f"if {describe(p, item, cat, kind)} == {value}:")
+    p.add(3, f"return {p.query(item, f'What {cat.head} is this?')}")
+    p.ask_whole(1)
+    return True

@@ -1,6 +1,7 @@
 """The ``count`` family: how many of an object there are, or whether there are that many.
 
-"How many dogs are there?" -> ``str(len(image_patch.find("dog")))``; the detections are narrowed
+"How many dogs are there?" (or "Count the dogs.", "How many dogs are there in total?")
+-> ``str(len(image_patch.find("dog")))``; the detections are narrowed
 first for "How many black cars are there?" or "How many people are wearing hats?"; "Are there two
 dogs?", "Are there at least three cars?" compare the count with the number.
 """
@@ -13,7 +14,10 @@ from dicec.codegen.offline.phrases import parse_noun_phrase
 from dicec.codegen.offline.program import ProgramWriter
 from dicec.codegen.offline.question import Question
 
-_COUNT_SUFFIX = re.compile(r" (?:(?:are|is) there|there are|can you see|do you see|can be seen|(?:are|is) (?:visible|shown|pictured|present|there)|are|is)$")
+_COUNT_SUFFIX = re.compile(r" (?:(?:are|is) there|there are|there is|(?:can|do) you (?:see|count|find|spot)|can be seen|"
+                           r"(?:are|is) (?:visible|shown|pictured|present|there)|are|is)$")
+#: Words that add nothing to a count: "How many dogs are there in total?", "... altogether?".
+_TOTAL = re.compile(r",? (?:in total|altogether|all together|overall|in all|all told|total)$")
 _NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
 _AT_LEAST = {"at least": ">=", "more than": ">", "fewer than": "<", "less than": "<", "at most": "<=", "exactly": "=="}
 
@@ -37,7 +41,7 @@ def how_many(q: Question, p: ProgramWriter) -> bool:
     m = re.fullmatch(r"how many (?P<rest>.+)", q.s)
     if not m:
         return False
-    rest = _COUNT_SUFFIX.sub("", m.group("rest"))
+    rest = _COUNT_SUFFIX.sub("", _TOTAL.sub("", m.group("rest")))
     np = parse_noun_phrase(rest)
     if np is None:
         for split in re.finditer(r" (?:are|is) | (?:can|do) you see ", rest):

@@ -17,26 +17,21 @@ from dicec.codegen.offline.question import Question
 
 
 def and_or(q: Question, p: ProgramWriter) -> bool:
-    """And/or of conditions: "Is there a cat or a dog?", "Are there both forks and knives?", "Are there
-    any bottles or mugs that are not purple?" (one independent check per object), "Is the field green
+    """And/or of conditions: "Is there a cat or a dog?", "Are there both forks and knives?", "Is there a
+    cat, a dog or a bird?", "Are there any bottles or mugs that are not purple?" (one independent check
+    per object), "Is the field green
     and small?", "Does the water have small size and white color?", "Are the glove and the
     undershirt both black?" (two properties of one object, or one of two)."""
     s = q.s
-    m = re.fullmatch(rf"{EXIST_PREFIX} (?:any )?(?P<a>.+?) (?P<op>or|and) (?:any |also )?(?P<b>.+?)", s)
+    m = re.fullmatch(rf"{EXIST_PREFIX} (?P<body>.+)", s)
     if m:
-        a_text, b_text, suffix = m.group("a"), m.group("b"), ""
-        tail = re.search(r" (?:that|which|who) .+$", b_text)
-        if tail:
-            b_text, suffix = b_text[:tail.start()], tail.group()
-        a, b = parse_noun_phrase(a_text + suffix), parse_noun_phrase(b_text + suffix)
-        if a is None or b is None or a.head == b.head:
+        listed = _object_list(m.group("body"))
+        if listed is None:
             return False
-        if m.group("op") == "or" and a.attrs and not b.attrs and b_text.split()[0] not in DETERMINERS:
-            b = NounPhrase(head=b.head, attrs=a.attrs, filters=b.filters, plural=b.plural, definite=b.definite)
+        nps, op = listed
         p.default = "no"
-        checks = _existence_checks(p, [a, b])
-        joiner = f" {m.group('op')} "
-        p.add(1, f"return bool_to_yesno({joiner.join(checks)})")
+        checks = _existence_checks(p, nps)
+        p.add(1, f"return bool_to_yesno({f' {op} '.join(checks)})")
         return True
     m = re.fullmatch(r"(?:are|is) (?:both )?(?P<body>.+)", s)
     if m:
@@ -86,6 +81,38 @@ def and_or(q: Question, p: ProgramWriter) -> bool:
             p.add(1, f"return bool_to_yesno({names[0]} {m.group('op')} {names[1]})")
             return True
     return False
+
+
+#: Where a list of objects splits: ", ", ", and ", ", or ", " and ", " or ".
+_LIST_SEPARATOR = re.compile(r",? (and|or) |, ")
+
+
+def _object_list(body: str) -> tuple[list[NounPhrase], str] | None:
+    """The objects of "a cat, a dog or a bird" and the operator joining them (``or``/``and``), or ``None``.
+
+    A relative clause after the last object ("bottles or mugs that are not purple") applies to every
+    object; with ``or``, attribute adjectives before the first object apply to the objects written
+    without a determiner ("a black cat or bird").
+    """
+    body = re.sub(r"^(?:any|either|both) ", "", body)
+    ops = {m.group(1) for m in _LIST_SEPARATOR.finditer(body) if m.group(1)}
+    if len(ops) != 1:
+        return None
+    (op,) = ops
+    texts = [re.sub(r"^(?:any|also|either|both) ", "", t) for t in _LIST_SEPARATOR.split(body) if t and t not in ("and", "or")]
+    suffix = ""
+    tail = re.search(r" (?:that|which|who) .+$", texts[-1])
+    if tail:
+        texts[-1], suffix = texts[-1][:tail.start()], tail.group()
+    nps = [parse_noun_phrase(t + suffix) for t in texts]
+    if len(nps) < 2 or any(np is None for np in nps) or len({np.head for np in nps}) < len(nps):
+        return None
+    first = nps[0]
+    if op == "or" and first.attrs:
+        nps = [first] + [NounPhrase(head=np.head, attrs=first.attrs, filters=np.filters, plural=np.plural,
+                                    definite=np.definite) if t.split()[0] not in DETERMINERS and not np.attrs else np
+                         for np, t in zip(nps[1:], texts[1:])]
+    return nps, op
 
 
 def _splits(text: str, sep: str):

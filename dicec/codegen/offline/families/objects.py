@@ -30,8 +30,8 @@ def what_object_does(q: Question, p: ProgramWriter) -> bool:
         rest = words[i:]
         if np is None or (not rest and not asks_object):
             continue
-        if len(rest) > 5 or any(not WORD.fullmatch(w) for w in rest):
-            continue
+        if len(rest) > 5 or any(not WORD.fullmatch(w) for w in rest) or rest[:1] == ["of"]:
+            continue  # too long, not words, or the noun phrase cut inside "to the right | of the helmet"
         if rest and rest[0] in RELATION_FIRST_WORDS and " ".join(rest) not in RELATION_NAMES:
             continue
         p.locate(np)

@@ -1,15 +1,19 @@
-"""The ``position`` family: where an object is in the frame, from its detection's box.
+"""The ``position`` family: where an object is, from its detection's box.
 
 "On which side is the car, the left or the right?", "In which part is the remote, the bottom or the
 top?", "Is the bottle in the bottom of the image?", "Are the black cars in the top part of the
-photo?". No operator beyond ``find``: the box's centre against the image's.
+photo?": no operator beyond ``find``, the box's centre against the image's. "Where is the car?"
+(and "Show me the car", "Find the dogs", which the normaliser reads so): the object's box grown by
+its own size on every side, clipped to the image, asked where the object is, so the answer can
+name what is around it ("on the street").
 """
 
 from __future__ import annotations
 
 import re
 
-from dicec.codegen.offline.literals import literal, slug
+from dicec.codegen.offline.english import DETERMINERS
+from dicec.codegen.offline.literals import comment_words, literal, slug
 from dicec.codegen.offline.phrases import parse_noun_phrase
 from dicec.codegen.offline.program import ProgramWriter
 from dicec.codegen.offline.question import Question
@@ -57,4 +61,41 @@ def _which_side(p: ProgramWriter, text: str, sides: tuple[str, str]) -> bool:
     p.add(1, f"if {patch}.{axis} < image_patch.{axis}:")
     p.add(2, f"return {literal(sides[0])}")
     p.add(1, f"return {literal(sides[1])}")
+    return True
+
+
+def where_is(q: Question, p: ProgramWriter) -> bool:
+    """Where an object is: "Where is the car?", "Where are the boats?", "Where is the cat sitting?",
+    "Show me the red car", "Find the dogs" -> ``simple_query`` on the object's surroundings (its box,
+    or the box around all of them, grown by its own size on every side)."""
+    m = re.fullmatch(r"where (?:is|are) (?P<np>.+?)(?: (?:located|placed|positioned|situated|sitting|standing|"
+                     r"lying|parked|kept|hanging))?", q.s)
+    if not m:
+        return False
+    np = parse_noun_phrase(m.group("np"))
+    if np is None:
+        return False
+    words = m.group("np").split()
+    while words and words[0] in DETERMINERS:
+        words.pop(0)
+    p.question = f"Where {np.be} the {' '.join(words)}?"  # "Show me the dogs" is asked as "Where are the dogs?"
+    (found,) = p.locate(np)
+    p.ask_whole_if_empty(found)
+    if np.plural:
+        box = [p.name(side) for side in ("left", "lower", "right", "upper")]
+        item = p.name(f"{slug(np.head)}_patch")
+        for var, side, pick in zip(box, ("left", "lower", "right", "upper"), ("min", "min", "max", "max")):
+            p.add(1, f"{var} = {pick}({item}.{side} for {item} in {found})")
+    else:
+        patch = p.name(f"{slug(np.head)}_patch")
+        p.add(1, f"{patch} = {found}[0]")
+        box = [f"{patch}.{side}" for side in ("left", "lower", "right", "upper")]
+    width, height = p.name("width"), p.name("height")
+    p.add(1, f"{width} = {box[2]} - {box[0]}")
+    p.add(1, f"{height} = {box[3]} - {box[1]}")
+    region = p.name("surroundings")
+    p.add(1, f"# Ask about the {comment_words(np.head)} with what is around it: the box grown by its size on every side")
+    p.add(1, f"{region} = image_patch.crop(max(image_patch.left, {box[0]} - {width}), max(image_patch.lower, {box[1]} - {height}), "
+             f"min(image_patch.right, {box[2]} + {width}), min(image_patch.upper, {box[3]} + {height}))")
+    p.add(1, f"return {p.query(region, p.question)}")
     return True

@@ -2,7 +2,8 @@
 
 "Which animal is larger, the dog or the cat?" (two named objects compared), "What animal is white?"
 (a fan-out of checks over the detections, then ask the match what it is), "Who is holding the
-umbrella?" (the same over every person found).
+umbrella?" (the same over every person found), "What animals are there?" (every detection asked
+what it is).
 """
 
 from __future__ import annotations
@@ -112,3 +113,22 @@ def which_has_property(q: Question, p: ProgramWriter) -> bool:
         p.add(1, f"return {p.query(patch, f'What {np.head} is this?')}")
         return True
     return False
+
+
+def what_kinds_are_there(q: Question, p: ProgramWriter) -> bool:
+    """Which things of a kind there are: "What animals are there?", "What kinds of fruit can you see?",
+    "List the vehicles." (the normaliser reads it so) -> every detection asked what it is, a fan-out."""
+    m = re.fullmatch(r"(?:what|which) (?:(?:kinds?|types?|sorts?) of )?(?P<cat>.+?) (?:(?:is|are) (?:there|visible|present|shown)|"
+                     r"(?:can|do) you see)", q.s)
+    if not m:
+        return False
+    cat = parse_noun_phrase(m.group("cat"))
+    if cat is None or m.group("cat") in KIND_WORDS:
+        return False
+    (found,) = p.locate(cat)
+    item = p.name(f"{slug(cat.head)}_patch")
+    names = p.name(f"{slug(cat.head)}_names")
+    p.add(1, f"{names} = [{p.query(item, f'What {cat.head} is this?')} for {item} in {found}]")
+    p.ask_whole_if_empty(names)
+    p.add(1, f'return ", ".join({names})')
+    return True
