@@ -17,7 +17,7 @@ import click
 
 from dicec import __version__
 from dicec.errors import DicecError
-from dicec.output import dumps_json, placement_options, write_or_echo
+from dicec.output import dumps_json, placement_options, to_stdout, write_or_echo
 
 EXIT_INPUT = 1
 EXIT_INTERNAL = 70
@@ -30,7 +30,7 @@ _pools_option = click.option(
     help="Pool catalogue YAML to place on (default: the shipped A4000/A6000/A100 list prices).")
 _output_option = click.option(
     "-o", "--output", metavar="FILE", default=None,
-    help="Write the result to FILE (atomically) instead of standard output.")
+    help="Write the result to FILE (atomically; '-': standard output) instead of standard output.")
 
 
 def _llm_options(command: Callable) -> Callable:
@@ -342,7 +342,7 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
                           options=options, backend=backend, llm=llm, placement=placement)
     for w in result.warnings:
         click.echo(f"{input_file}: warning: {w}", err=True)
-    if fmt == "json" and not output:
+    if fmt == "json" and to_stdout(output):
         raise DicecError("--format json prints a summary, so the workflow needs -o FILE")
     write_or_echo(result.yaml, output)
     stats = result.graph.stats
@@ -357,7 +357,7 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
     if fmt == "json":
         click.echo(dumps_json(summary), nl=False)
     else:
-        where = output or "stdout"
+        where = "stdout" if to_stdout(output) else output
         fused = f"{len(summary['fused'])} fused group(s); " if summary["fused"] else ""
         click.echo(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
                    f"{stats['critical_path']}, width {stats['max_width']}; pools "
