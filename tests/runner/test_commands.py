@@ -110,3 +110,21 @@ def test_a_missing_remote_image_is_one_line(files, stores):
     assert result.exit_code == 1
     assert result.output.strip() == f"{missing}: cannot read image: no such object"
 
+
+def test_run_refuses_a_foreign_command_in_one_line_and_the_flag_says_the_danger(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "hello-"},
+          "spec": {"entrypoint": "main", "templates": [
+              {"name": "main", "container": {"image": "busybox", "command": ["sh", "-c"], "args": ["touch MARK"]}}]}}
+    (tmp_path / "hello.yaml").write_text(yaml.safe_dump(wf))
+    r = CliRunner()
+    refused = r.invoke(main, ["run", "hello.yaml"])
+    assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1
+    assert "not a dicec step command" in refused.output and not (tmp_path / "MARK").exists()
+    assert "--run-any-command" in refused.output
+    help_text = " ".join(r.invoke(main, ["run", "--help"]).output.split())
+    assert "DANGER" in help_text and "on this machine, as this user, outside any container" in help_text
+    ran = r.invoke(main, ["run", "hello.yaml", "--run-any-command"])
+    assert ran.exit_code == 0 and (tmp_path / "MARK").exists()
