@@ -371,7 +371,9 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
 @_format_option("text", "json", default="text")
 def validate(files: tuple[str, ...], fmt: str) -> None:
     """Check workflow YAML: Argo's JSON schema (unknown fields refused) plus DAG cycles, dangling
-    dependencies and template references, unresolved {{...}} references and Kubernetes name rules.
+    dependencies and template references, unresolved {{...}} references, Kubernetes name rules and
+    resource quantities; services mode's Deployments and Services against Kubernetes' schema when
+    kubernetes-validate is installed (a note on stderr says when they were skipped).
 
     Prints one line per problem (file:line: message) and exits 1 if there is any.
     """
@@ -393,6 +395,11 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
         ok = [p for p, ls in results.items() if not ls]
         if ok:
             click.echo(f"{len(ok)} of {len(files)} file(s) valid", err=True)
+    from dicec.validate.kubernetes import skipped_note
+
+    note = skipped_note(list(files))
+    if note is not None:  # said, not counted: the exit code is the checks' that ran
+        click.echo(note, err=True)
     if problems:
         sys.exit(EXIT_INPUT)
 
