@@ -49,7 +49,9 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     dirs += [os.path.abspath(d) for d in operator_dirs]
     if dirs:
         env[OPERATORS_ENV] = os.pathsep.join(dirs)
-    tty = sys.stderr.isatty()
+    from dicec import verbosity
+
+    tty = sys.stderr.isatty() and verbosity.level() > verbosity.QUIET  # -q: no progress line
 
     def progress(text: str) -> None:
         click.echo("\r\x1b[K" + (f"dicec run: {text}" if text else ""), err=True, nl=False)
