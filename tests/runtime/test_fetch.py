@@ -236,3 +236,17 @@ class TokenAndObjects(GcsStandIn):
         if handler.headers.get("Authorization") != "Bearer token-from-the-key":
             return self._error(handler, 401, "no token")
         return super().answer(handler)
+
+
+def test_the_documented_bounds_are_the_code_s():
+    """README and docs/production.md state these figures; the bounds' behaviour is tested above."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    readme, production = (repo / "README.md").read_text(), (repo / "docs" / "production.md").read_text()
+    assert images.MAX_IMAGE_BYTES == 256 * 2**20 and images.MAX_PIXELS == 64_000_000
+    assert "at most 256 MiB and 64 megapixels" in " ".join(readme.split())
+    assert (fetch.CONNECT_TIMEOUT_S, fetch.READ_TIMEOUT_S, fetch.TOTAL_TIMEOUT_S) == (10, 60, 300)
+    assert "waits at most 10 s to connect, 60 s for any read and 300 s in all" in " ".join(production.split())
+    assert "refused past 256 MiB" in " ".join(production.split())
+    assert fetch.CREDENTIALS_MOUNT in production and fetch.GCS_KEY_FILE in production
