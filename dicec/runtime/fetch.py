@@ -150,6 +150,10 @@ def _read_http(uri: str, *, sink: BoundedBuffer, where: Location) -> None:
     from dicec import __version__
 
     parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        raise DicecError("an http(s) image URI with a malformed port", location=where) from None
     if not parts.hostname:
         raise DicecError("an http(s) image URI needs a host", location=where)
     headers = {"User-Agent": f"dicec/{__version__}", "Accept": "image/*, */*;q=0.5"}
@@ -157,7 +161,7 @@ def _read_http(uri: str, *, sink: BoundedBuffer, where: Location) -> None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        uri = urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path,
+        uri = urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path,
                           parts.query, ""))
     opener = urllib.request.build_opener(_http_only_redirects())
     request = urllib.request.Request(uri, headers=headers)

@@ -90,6 +90,15 @@ def test_http_redirect_to_http_is_followed():
         assert load_image(server.url + "/moved.png").digest == load_image(server.url + "/real.png").digest
 
 
+@pytest.mark.parametrize("uri, expected", [
+    ("http://127.0.0.1:port/a.png", "malformed port"),
+    ("https:///a.png", "needs a host"),
+])
+def test_malformed_http_uris_are_one_line(uri, expected):
+    with pytest.raises(DicecError, match=expected):
+        load_image(uri)
+
+
 def test_nothing_listening_is_one_line():
     with HttpImages({}) as server:
         url = server.url
