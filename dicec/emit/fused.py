@@ -2,8 +2,9 @@
 
 A placed graph's fused groups (:mod:`dicec.placement.fusion`) become one DAG task each, named for
 what it runs (:func:`step_names`: ``fused-`` + the group's operators in first-seen order + its pool,
-``fused-find-verify-property-a4000``, with ``-2``, ``-3``... for a second group of the same kind),
-running a template of that name on the group's pool: the vision image running ``dicec op --group`` (the contract is in :mod:`dicec.emit.steps`), with an input
+``fused-find-verify-property-a4000``, with ``-2``, ``-3``... for a second group of the same kind; a
+group of one fan-out task keeps the task's id), running a template of that name (``fused-ID`` for a
+one-task group) on the group's pool: the vision image running ``dicec op --group`` (the contract is in :mod:`dicec.emit.steps`), with an input
 ``inputs`` holding the values of the tasks outside the group that it needs, and the output
 parameters ``value-TASK`` and ``record-TASK`` for each of its tasks. Everything that referred to a
 grouped task -- a dependency, a ``withParam``, a ``--patch`` or ``--refs`` value, the final step's
@@ -27,11 +28,15 @@ _MAX_NAME = 120
 
 
 def step_names(placed, groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """A step name for each group (keyed by its first task): ``fused-OPS-POOL``, unique among the groups
-    and the graph's task ids, the same for the same placed graph."""
+    """A step name for each group (keyed by its first task): ``fused-OPS-POOL`` for a group of several
+    tasks, unique among the groups and the graph's task ids; a group of one task (a fan-out run in one
+    pod) keeps that task's id, which says what it runs. The same for the same placed graph."""
     taken = {t.id for t in placed.graph.tasks}
     out = {}
     for first, tasks in groups.items():
+        if len(tasks) == 1:
+            out[first] = first
+            continue
         operators = list(dict.fromkeys(placed.graph.task(t).operator.replace("_", "-").lower() for t in tasks))
         pool = placed.placements[first].pool
         kept = []
@@ -120,7 +125,8 @@ class FusedSteps:
         inside = set(self.groups[first])
         needed = sorted({d for t in members for d in t.depends if d not in inside})
         pool = placed.pools[placed.placements[members[0].id].pool]
-        name = template_name = self.names[first]
+        name = self.names[first]
+        template_name = name if name.startswith(TEMPLATE_PREFIX) else TEMPLATE_PREFIX + name
         while template_name in templates:  # an operator template of the same name (unlikely, but possible)
             template_name += "-group"
         command, args = steps.group_command(image=image)

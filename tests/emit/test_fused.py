@@ -37,8 +37,8 @@ def test_a_fused_group_is_one_step_and_everything_refers_to_its_outputs(builtin_
     placed, wf = build(builtin_registry, pools)
     verify, query = (t.id for t in placed.graph.tasks[1:])
     assert [g.tasks for g in placed.fusion] == [("find-car", verify), (query,)]
-    # each group's step is named for what it runs: its operators and its pool
-    cars, kinds = "fused-find-verify-property-a4000", f"fused-simple-query-{placed.placements[query].pool}"
+    # each group's step is named for what it runs: its operators and its pool (one task: the task's id)
+    cars, kinds = "fused-find-verify-property-a4000", query
     templates = {t["name"]: t for t in wf["spec"]["templates"]}
     tasks = {t["name"]: t for t in templates["main"]["dag"]["tasks"]}
     assert set(tasks) == {cars, kinds, "answer"}  # find-car and verify run in one step
@@ -70,12 +70,13 @@ def test_fused_step_names_are_unique_stable_and_fit_argo(builtin_registry, pools
 
     placed, _ = build(builtin_registry, pools)
     verify, query = (t.id for t in placed.graph.tasks[1:])
-    groups = {"find-car": ("find-car", verify), verify: (verify,), query: (query,)}  # two of one kind
+    groups = {"find-car": ("find-car", verify), verify: (verify,), query: (query,)}
     names = step_names(placed, groups)
-    assert names == {"find-car": "fused-find-verify-property-a4000", verify: "fused-verify-property-a4000",
-                     query: f"fused-simple-query-{placed.placements[query].pool}"}
-    twins = step_names(placed, {"find-car": ("find-car",), verify: ("find-car",)})
-    assert list(twins.values()) == ["fused-find-a4000", "fused-find-a4000-2"]
+    assert names == {"find-car": "fused-find-verify-property-a4000", verify: verify, query: query}
+    twins = step_names(placed, {"find-car": ("find-car", verify), verify: (verify, "find-car")})
+    assert list(twins.values()) == ["fused-find-verify-property-a4000", "fused-verify-property-find-a4000"]
+    same = step_names(placed, {"find-car": ("find-car", verify), verify: ("find-car", verify)})
+    assert list(same.values()) == ["fused-find-verify-property-a4000", "fused-find-verify-property-a4000-2"]
     assert step_names(placed, groups) == names  # the same graph, the same names
     many = SimpleNamespace(graph=SimpleNamespace(tasks=[], task=lambda t: SimpleNamespace(operator=t)),
                            placements={"a": SimpleNamespace(pool="a100-80gb")})
