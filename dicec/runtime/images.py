@@ -171,7 +171,7 @@ def image_size(data: bytes, *, where: str) -> tuple[int, int]:
         if width == 0 or height == 0 or width * height > MAX_PIXELS:
             raise DicecError(f"unreadable image: {width}x{height} pixels", location=Location(path=where))
         return width, height
-    with _pillow_image(data, where=where) as im:
+    with _PillowHeader(data, where=where) as im:
         width, height = im.size
         if im.getexif().get(_EXIF_ORIENTATION) in _SWAPS_SIDES:
             return height, width
@@ -194,14 +194,14 @@ def decode_with_pillow(data: bytes, *, where: str) -> np.ndarray:
     """:func:`decode` through Pillow whatever the format (the PNG decoder's pixels equal these)."""
     from PIL import ImageOps
 
-    with _pillow_image(data, where=where) as im:
+    with _PillowHeader(data, where=where) as im:
         try:
             return _rgb(ImageOps.exif_transpose(im))
         except Exception as exc:  # Pillow raises many types for a file that breaks while decoding
             raise DicecError(f"unreadable image: {one_line(exc)}", location=Location(path=where)) from None
 
 
-class _pillow_image:  # noqa: N801 (used as a context manager, like open())
+class _PillowHeader:
     """Opens ``data`` with Pillow (header only) and checks its size against :data:`MAX_PIXELS` before any
     pixel is decoded; every failure is one :class:`DicecError` line."""
 
