@@ -2,7 +2,7 @@
 
 Exit codes, for scripts: 0 success; 1 bad input or a failed check (one line per problem on
 stderr, ``file:line: message``); 2 a usage error; 70 an internal error (a bug in dicec); 130
-interrupted. Verbs import the stage they need inside their body, so ``dicec tools`` never loads hera
+interrupted. ``-q`` and ``-v`` on the group set how much is said besides (:mod:`dicec.verbosity`). Verbs import the stage they need inside their body, so ``dicec tools`` never loads hera
 and no verb loads anthropic or kubernetes unless it uses them.
 """
 
@@ -17,7 +17,8 @@ import click
 
 from dicec import __version__
 from dicec.errors import DicecError
-from dicec.output import dumps_json, placement_options, write_or_echo
+from dicec.output import dumps_json, placement_options, to_stdout, write_or_echo
+from dicec.verbosity import note
 
 EXIT_INPUT = 1
 EXIT_INTERNAL = 70
@@ -30,7 +31,7 @@ _pools_option = click.option(
     help="Pool catalogue YAML to place on (default: the shipped A4000/A6000/A100 list prices).")
 _output_option = click.option(
     "-o", "--output", metavar="FILE", default=None,
-    help="Write the result to FILE (atomically) instead of standard output.")
+    help="Write the result to FILE (atomically; '-': standard output) instead of standard output.")
 
 
 def _llm_options(command: Callable) -> Callable:
@@ -174,8 +175,13 @@ def _error_line(problem: object) -> str:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="dicec")
-def cli() -> None:
+@click.version_option(__version__, "-V", "--version", prog_name="dicec")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only results, warnings about the input and errors (no summaries or notes).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also say how the work is done: which onnxruntime provider runs each model, and once "
+                   "when CUDA was requested but is not usable.")
+def cli(quiet: bool, verbose: bool) -> None:
     """Compile a question about images into a parallel, cost-placed Argo Workflow.
 
     \b
@@ -189,11 +195,21 @@ def cli() -> None:
       validate   check workflow YAML against Argo's schema and references
       exec       run a serial program on an image (the baseline)
       run        run a compiled workflow on this machine, in parallel
+      cost       dollars per task, per query and per N queries, against baselines
+      simulate   makespan, speed-up and dollars on a modelled cluster of N nodes
+      edge       edge-cloud against cloud-only, with an edge pool in the catalogue
+      pools      print the pool catalogue, or build one from a live cluster
       submit     create a compiled workflow in a cluster (kubernetes API)
       op, answer the commands each workflow step's container runs
 
     Exit codes: 0 ok, 1 bad input or failed check, 2 usage error, 70 internal error.
     """
+    from dicec import verbosity
+
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose cannot be given together")
+    if quiet or verbose:  # else $DICEC_VERBOSITY (a pod's env, a parent dicec's level) or the default stands
+        verbosity.set_level(verbosity.QUIET if quiet else verbosity.VERBOSE)
 
 
 def _registry(operator_dirs: tuple[str, ...]):
@@ -257,8 +273,8 @@ def codegen(question_file: str, output: str | None, backend: str, llm: Any, oper
     else:
         text = generated.code
         if backend != "offline":
-            click.echo(f"{question_file}: {backend} ({generated.family}): {usage['llm_calls']} LLM call(s), "
-                       f"{usage['input_tokens']} input + {usage['output_tokens']} output tokens", err=True)
+            note(f"{question_file}: {backend} ({generated.family}): {usage['llm_calls']} LLM call(s), "
+                 f"{usage['input_tokens']} input + {usage['output_tokens']} output tokens")
     write_or_echo(text, output)
 
 
@@ -364,7 +380,7 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
         _refuse_fallback(input_file, result.warnings)
     for w in result.warnings:
         click.echo(f"{input_file}: warning: {w}", err=True)
-    if fmt == "json" and not output:
+    if fmt == "json" and to_stdout(output):
         raise DicecError("--format json prints a summary, so the workflow needs -o FILE")
     write_or_echo(result.yaml, output)
     stats = result.graph.stats
@@ -379,13 +395,13 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
     if fmt == "json":
         click.echo(dumps_json(summary), nl=False)
     else:
-        where = output or "stdout"
+        where = "stdout" if to_stdout(output) else output
         fused = f"{len(summary['fused'])} fused group(s); " if summary["fused"] else ""
-        click.echo(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
-                   f"{stats['critical_path']}, width {stats['max_width']}; pools "
-                   f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
-                   f"est. ${totals['usd_per_query']:.6f} per query of GPU time "
-                   "(placement's estimate; dicec cost adds step start-up)", err=True)
+        note(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
+             f"{stats['critical_path']}, width {stats['max_width']}; pools "
+             f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
+             f"est. ${totals['usd_per_query']:.6f} per query of GPU time "
+             "(placement's estimate; dicec cost adds step start-up)")
 
 
 @cli.command()
@@ -393,7 +409,9 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
 @_format_option("text", "json", default="text")
 def validate(files: tuple[str, ...], fmt: str) -> None:
     """Check workflow YAML: Argo's JSON schema (unknown fields refused) plus DAG cycles, dangling
-    dependencies and template references, unresolved {{...}} references and Kubernetes name rules.
+    dependencies and template references, unresolved {{...}} references, Kubernetes name rules and
+    resource quantities; services mode's Deployments and Services against Kubernetes' schema when
+    kubernetes-validate is installed (a note on stderr says when they were skipped).
 
     Prints one line per problem (file:line: message) and exits 1 if there is any.
     """
@@ -414,7 +432,12 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
             click.echo(line, err=True)
         ok = [p for p, ls in results.items() if not ls]
         if ok:
-            click.echo(f"{len(ok)} of {len(files)} file(s) valid", err=True)
+            note(f"{len(ok)} of {len(files)} file(s) valid")
+    from dicec.validate.kubernetes import skipped_note
+
+    skipped = skipped_note(list(files))
+    if skipped is not None:  # said, not counted: the exit code is the checks' that ran
+        note(skipped)
     if problems:
         sys.exit(EXIT_INPUT)
 

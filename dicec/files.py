@@ -2,12 +2,15 @@
 
 Inputs are checked before any stage sees them (missing, a directory, empty, binary, not UTF-8) so each
 problem is one clear line. Outputs are written to a temporary file in the target's directory and renamed
-into place, so a failure never leaves a half-written or truncated file behind.
+into place, so a failure never leaves a half-written or truncated file behind; through a symlink that
+happens at the link's target, and a special file (``/dev/null``, a FIFO, a device) is written in place
+rather than replaced by a regular file (which, run as root, would turn ``/dev/null`` into one).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -63,15 +66,30 @@ def read_text(path: str | os.PathLike[str], *, what: str = "input") -> str:
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
-    """Write ``data`` to ``path`` all-or-nothing: a temporary file beside it, then ``os.replace``."""
+    """Write ``data`` to ``path``: all-or-nothing over a regular file or none (a temporary file beside it,
+    then ``os.replace``); through a symlink, the same at the link's target (the link stays); a special
+    file (``/dev/null``, a FIFO, a device) is written in place, never replaced by a regular file."""
     p = Path(path)
     where = Location(path=str(path))
-    if p.is_dir():
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
+        if p.is_symlink():
+            raise DicecError("output path is a symlink loop", location=where)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise DicecError(f"cannot write: {exc.strerror or exc}", location=where) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise DicecError("output path is a directory", location=where)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        _write_in_place(p, raw, where, st)
+        return
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise DicecError(f"output directory {str(parent)!r} does not exist", location=where)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:
@@ -81,8 +99,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
-        os.chmod(tmp, mode)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o644)
         os.replace(tmp, p)
     except OSError as exc:
         _unlink_quietly(tmp)
@@ -90,6 +107,24 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _write_in_place(path: Path, raw: bytes, where: Location, st: os.stat_result) -> None:
+    """Write to a device or a FIFO as a shell's ``>`` would (a FIFO waits for its reader)."""
+    if stat.S_ISSOCK(st.st_mode):
+        raise DicecError("output path is a socket, not a file", location=where)
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise DicecError(f"cannot write: {exc.strerror or exc}", location=where) from None
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise DicecError(f"cannot write: {exc.strerror or exc}", location=where) from None
+    finally:
+        os.close(fd)
 
 
 def _unlink_quietly(path: str) -> None:

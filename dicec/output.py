@@ -1,7 +1,8 @@
 """What the click verbs share when they talk to a script or a file.
 
 One JSON style for ``--format json`` (sorted keys, two-space indent, UTF-8 kept, a final newline) so
-every verb's output diffs the same way; ``-o FILE`` written atomically or the text printed; and
+every verb's output diffs the same way; ``-o FILE`` written atomically or the text printed (``-o -``
+too); and
 ``-p NAME=VALUE`` parameters parsed the way ``argo submit -p`` takes them; and the placement
 options (``--objective``, ``--max-latency``, ``--spot``, ``--fuse/--no-fuse``) that ``place``,
 ``compile``, ``cost`` and ``simulate`` all take, defined once so their meaning and help agree; with them,
@@ -24,14 +25,21 @@ def dumps_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def to_stdout(output: str | None) -> bool:
+    """Whether ``-o`` names standard output: not given, or ``-``."""
+    return not output or output == "-"
+
+
 def write_or_echo(text: str, output: str | None) -> None:
-    """Write ``text`` atomically to ``output``, or print it when no file is given."""
-    if output:
+    """What every verb's ``-o FILE`` does: print ``text`` when no file is given or FILE is ``-``, else write it
+    with :func:`dicec.files.write_atomic` (atomically over a regular file, through a symlink to its
+    target, in place to ``/dev/null``, a FIFO or a device)."""
+    if to_stdout(output):
+        click.echo(text, nl=False)
+    else:
         from dicec.files import write_atomic
 
         write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
 
 
 def parse_parameters(values: tuple[str, ...]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -182,3 +183,34 @@ def test_runs_from_a_checkout_on_sys_path(tmp_path):
                          text=True, cwd=repo)
     assert out.returncode == 0, out.stderr
     assert "find" in [o["name"] for o in json.loads(out.stdout)["operators"]]
+
+
+def test_help_lists_every_verb_and_the_group_options():
+    help_text = CliRunner().invoke(cli, ["--help"]).output
+    overview = help_text.split("Exit codes")[0]
+    for name in cli.commands:  # every verb, those registered late (cost, simulate, pools, edge, submit) too
+        assert f"\n    {name} " in overview or f" {name}," in overview or f", {name} " in overview, name
+    for option in ("-V, --version", "-q, --quiet", "-v, --verbose"):
+        assert option in help_text
+
+
+def test_version():
+    from dicec import __version__
+
+    for flag in ("--version", "-V"):
+        result = CliRunner().invoke(cli, [flag])
+        assert result.exit_code == 0 and result.output == f"dicec, version {__version__}\n"
+
+
+def test_quiet_drops_the_summary_and_verbose_contradicting_quiet_is_a_usage_error(tmp_path, prog, synthetic_dir,
+                                                                                monkeypatch):
+    from dicec import verbosity
+
+    monkeypatch.setenv(verbosity.ENV, "0")  # restored after the test, whatever the commands set
+    loud = run("compile", str(prog), "-o", str(tmp_path / "a.yaml"), ops=synthetic_dir)
+    assert "tasks" in loud.stderr
+    quiet = run("-q", "compile", str(prog), "-o", str(tmp_path / "b.yaml"), ops=synthetic_dir)
+    assert quiet.exit_code == 0 and quiet.stderr == "" and (tmp_path / "b.yaml").read_text()
+    assert os.environ[verbosity.ENV] == "-1"  # what the steps dicec run starts inherit
+    both = CliRunner().invoke(cli, ["-q", "-v", "tools"])
+    assert both.exit_code == 2 and "cannot be given together" in both.output

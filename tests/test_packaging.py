@@ -74,3 +74,18 @@ def test_every_subpackage_is_listed_in_setup_cfg():
     on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "dicec").rglob("__init__.py")}
     missing = sorted(on_disk - listed)
     assert not missing, f"add to setup.cfg [options] packages: {missing}"
+
+
+def test_every_install_and_the_image_read_jpeg_webp_and_object_stores():
+    """Pillow, boto3 and google-cloud-storage are install requirements (the image's `pip install .`
+    gets them), and the image's build fails if JPEG or WebP decoding or either client is missing."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    required = {re.split(r"[<>=\[ ]", line.strip())[0].lower() for line in cfg["options"]["install_requires"].splitlines()
+                if line.strip() and not line.strip().startswith("#")}
+    assert {"pillow", "boto3", "google-cloud-storage"} <= required
+    text = re.sub(r"\\\n", " ", (REPO / "images" / "Dockerfile.vision").read_text())
+    assert re.search(r"RUN pip install \. ", text)
+    assert "features.check('jpg') and features.check('webp')" in text and "import boto3, google.cloud.storage" in text

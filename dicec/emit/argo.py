@@ -35,7 +35,7 @@ from hera.workflows.models import Toleration, ValueFrom
 
 from dicec import __version__
 from dicec.analysis.graph import Format, Ref
-from dicec.emit import metadata, offload, services, steps
+from dicec.emit import credentials, metadata, offload, services, steps
 from dicec.emit.hardening import DEFAULT as DEFAULT_HARDENING
 from dicec.emit.hardening import Hardening, ResourceSpec, container_security_context, pod_security_context
 from dicec.emit.fused import FusedSteps
@@ -79,6 +79,9 @@ class EmitOptions:
         service_account: ``spec.serviceAccountName`` of the step pods, or ``None`` for the namespace default.
         executor_service_account: service account of Argo's executor containers when the step pods get
             no token (default: ``service_account``, else ``default``).
+        image_secret: a Secret in the workflow's namespace whose keys every step gets as environment
+            variables and files, to read an ``s3://`` or ``gs://`` image (:mod:`dicec.emit.credentials`),
+            or ``None``.
         retry_limit: retries of a failed step.
         retry_policy: which failures are retried (Argo's ``Always``, ``OnFailure``, ``OnError``,
             ``OnTransientError``).
@@ -113,6 +116,7 @@ class EmitOptions:
     hardening: Hardening = DEFAULT_HARDENING
     service_account: str | None = None
     executor_service_account: str | None = None
+    image_secret: str | None = None
     retry_limit: int = 2
     retry_policy: str = "Always"
     retry_backoff: int = 15
@@ -129,7 +133,8 @@ class EmitOptions:
     def __post_init__(self) -> None:
         for what, value in (("name", self.name), ("namespace", self.namespace),
                             ("service-account", self.service_account),
-                            ("executor-service-account", self.executor_service_account)):
+                            ("executor-service-account", self.executor_service_account),
+                            ("image-secret", self.image_secret)):
             if value is not None and (not _DNS_SUBDOMAIN.match(value) or (what == "namespace" and len(value) > 63)):
                 raise DicecError(f"--{what} {value!r} is not a valid Kubernetes name "
                                  "(lower-case letters, digits, '-' and '.', starting and ending alphanumeric)")
@@ -363,11 +368,15 @@ def _placement_fields(pool: Pool, options: EmitOptions) -> dict[str, Any]:
 def _pod_fields(options: EmitOptions) -> dict[str, Any]:
     """What every step pod gets, whatever its pool: the lock-down, a writable /tmp, retries and a deadline."""
     h = options.hardening
+    secret = credentials.secret_fields(options.image_secret) if options.image_secret else {}
     return {
         "pod_security_context": m.PodSecurityContext.model_validate(pod_security_context(h)),
         "security_context": m.SecurityContext.model_validate(container_security_context(h)),
-        "volumes": [m.Volume.model_validate(tmp_volume(h))],
-        "volume_mounts": [m.VolumeMount.model_validate(tmp_volume_mount())],
+        "volumes": [m.Volume.model_validate(v) for v in (tmp_volume(h), *secret.get("volumes", ()))],
+        "volume_mounts": [m.VolumeMount.model_validate(v)
+                          for v in (tmp_volume_mount(), *secret.get("volume_mounts", ()))],
+        "env_from": [m.EnvFromSource.model_validate(e) for e in secret["env_from"]] if secret else None,
+        "env": [m.EnvVar.model_validate(e) for e in secret["env"]] if secret else None,
         "automount_service_account_token": h.automount_service_account_token,
         "active_deadline_seconds": options.step_deadline_seconds,
         "retry_strategy": m.RetryStrategy(

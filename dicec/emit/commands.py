@@ -14,8 +14,8 @@ import click
 from dicec.errors import DicecError
 
 _KEYS = ("kind", "batch", "parallelism", "input_artifact", "service_account", "executor_service_account",
-         "automount_token", "run_as_user", "tmp_size", "gpu_cpu", "gpu_memory", "cpu_step_cpu", "cpu_step_memory",
-         "retry_limit", "retry_policy", "step_deadline", "workflow_deadline", "pod_gc", "ttl_after_success",
+         "image_secret", "automount_token", "run_as_user", "tmp_size", "gpu_cpu", "gpu_memory", "cpu_step_cpu",
+         "cpu_step_memory", "retry_limit", "retry_policy", "step_deadline", "workflow_deadline", "pod_gc", "ttl_after_success",
          "ttl_after_failure")
 
 _OPTIONS = [
@@ -32,6 +32,10 @@ _OPTIONS = [
     click.option("--service-account", default=None, metavar="NAME", help="serviceAccountName of the step pods."),
     click.option("--executor-service-account", default=None, metavar="NAME",
                  help="Service account of Argo's executor (default: --service-account, else default)."),
+    click.option("--image-secret", default=None, metavar="SECRET",
+                 help="A Secret every step gets as environment variables (envFrom: AWS_ACCESS_KEY_ID, ...) and as "
+                      "read-only files (a gcp-service-account.json key), to read s3:// or gs:// images without "
+                      "a pod identity (IRSA, Workload Identity)."),
     click.option("--automount-service-account-token", "automount_token", is_flag=True,
                  help="Mount the service account token into step pods (off by default: steps never call the API)."),
     click.option("--run-as-user", type=click.IntRange(1, 2**31 - 1), default=10001, show_default=True,
@@ -93,7 +97,7 @@ def options_from(values: dict[str, Any], **fixed: Any):
     return EmitOptions(
         **fixed, kind=v["kind"], batch=v["batch"], parallelism=v["parallelism"], input_artifact=v["input_artifact"],
         service_account=v["service_account"], executor_service_account=v["executor_service_account"],
-        hardening=hardening,
+        image_secret=v["image_secret"], hardening=hardening,
         gpu_cpu_request=gpu_cpu[0], gpu_cpu_limit=gpu_cpu[1], gpu_memory_request=gpu_memory[0],
         gpu_memory_limit=gpu_memory[1], cpu_step_cpu_request=cpu_cpu[0], cpu_step_cpu_limit=cpu_cpu[1],
         cpu_step_memory_request=cpu_memory[0], cpu_step_memory_limit=cpu_memory[1],

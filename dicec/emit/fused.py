@@ -1,8 +1,10 @@
 """Emitting fused groups: several tasks as ONE container step (``dicec op --group``).
 
-A placed graph's fused groups (:mod:`dicec.placement.fusion`) become one DAG task each, named after
-the group's first task, running a template of its own (``fused-FIRST``) on the group's pool: the
-vision image running ``dicec op --group`` (the contract is in :mod:`dicec.emit.steps`), with an input
+A placed graph's fused groups (:mod:`dicec.placement.fusion`) become one DAG task each, named for
+what it runs (:func:`step_names`: ``fused-`` + the group's operators in first-seen order + its pool,
+``fused-find-verify-property-a4000``, with ``-2``, ``-3``... for a second group of the same kind; a
+group of one fan-out task keeps the task's id), running a template of that name (``fused-ID`` for a
+one-task group) on the group's pool: the vision image running ``dicec op --group`` (the contract is in :mod:`dicec.emit.steps`), with an input
 ``inputs`` holding the values of the tasks outside the group that it needs, and the output
 parameters ``value-TASK`` and ``record-TASK`` for each of its tasks. Everything that referred to a
 grouped task -- a dependency, a ``withParam``, a ``--patch`` or ``--refs`` value, the final step's
@@ -21,6 +23,38 @@ from typing import Any, Callable
 from dicec.emit import steps
 
 TEMPLATE_PREFIX = "fused-"
+#: Room left in Argo's 128-character task and template names for a ``-N`` suffix.
+_MAX_NAME = 120
+
+
+def step_names(placed, groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """A step name for each group (keyed by its first task): ``fused-OPS-POOL`` for a group of several
+    tasks, unique among the groups and the graph's task ids; a group of one task (a fan-out run in one
+    pod) keeps that task's id, which says what it runs. The same for the same placed graph."""
+    taken = {t.id for t in placed.graph.tasks}
+    out = {}
+    for first, tasks in groups.items():
+        if len(tasks) == 1:
+            out[first] = first
+            continue
+        operators = list(dict.fromkeys(placed.graph.task(t).operator.replace("_", "-").lower() for t in tasks))
+        pool = placed.placements[first].pool
+        kept = []
+        for i, op in enumerate(operators):
+            rest = len(operators) - i - 1
+            tail = f"-{pool}" + (f"-{rest}-more" if rest else "")
+            if len(TEMPLATE_PREFIX + "-".join([*kept, op]) + tail) > _MAX_NAME and kept:
+                kept.append(f"{len(operators) - i}-more")
+                break
+            kept.append(op)
+        base = f"{TEMPLATE_PREFIX}{'-'.join(kept)}-{pool}"[:_MAX_NAME].rstrip("-")
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        out[first] = name
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,11 +62,13 @@ class FusedSteps:
     """The fused groups of one placed graph, as emission sees them.
 
     Attributes:
-        groups: by step name (the group's first task), the group's task ids in order.
-        step_of: task id -> the step that runs it (only tasks in a group).
+        groups: by the group's first task id, the group's task ids in order.
+        names: by the group's first task id, the name of its step and template (:func:`step_names`).
+        step_of: task id -> the name of the step that runs it (only tasks in a group).
     """
 
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
     step_of: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -40,8 +76,10 @@ class FusedSteps:
         """The groups of ``placed`` (none in services mode)."""
         if mode != "pods":
             return cls()
-        groups = {g.name: tuple(g.tasks) for g in getattr(placed, "fusion", ())}
-        return cls(groups=groups, step_of={tid: name for name, ts in groups.items() for tid in ts})
+        groups = {g.tasks[0]: tuple(g.tasks) for g in getattr(placed, "fusion", ())}
+        names = step_names(placed, groups)
+        return cls(groups=groups, names=names,
+                   step_of={tid: names[first] for first, ts in groups.items() for tid in ts})
 
     def skip(self, task_id: str) -> bool:
         """Whether the task is emitted as part of a group's step rather than on its own."""
@@ -69,9 +107,9 @@ class FusedSteps:
         """A task's dependencies as DAG task names (``None`` for none, as hera wants)."""
         return self.step_names(task.depends) or None
 
-    def step(self, name: str, graph, placed, templates: dict, *, image: str, arguments: dict[str, str],
+    def step(self, first: str, graph, placed, templates: dict, *, image: str, arguments: dict[str, str],
              inputs: list, fields: Callable[[Any], dict], crops_from: str | None = None):
-        """The hera Task of group ``name``; adds its template to ``templates``.
+        """The hera Task of the group whose first task is ``first``; adds its template to ``templates``.
 
         ``image`` is what ``--image`` gets, ``arguments`` and ``inputs`` the image's task arguments
         and template inputs (:mod:`dicec.emit.inputs`), ``fields(pool)`` the pod fields of a step on
@@ -83,11 +121,12 @@ class FusedSteps:
 
         from dicec.emit import offload
 
-        members = [graph.task(t) for t in self.groups[name]]
-        inside = set(self.groups[name])
+        members = [graph.task(t) for t in self.groups[first]]
+        inside = set(self.groups[first])
         needed = sorted({d for t in members for d in t.depends if d not in inside})
         pool = placed.pools[placed.placements[members[0].id].pool]
-        template_name = TEMPLATE_PREFIX + name
+        name = self.names[first]
+        template_name = name if name.startswith(TEMPLATE_PREFIX) else TEMPLATE_PREFIX + name
         while template_name in templates:  # an operator template of the same name (unlikely, but possible)
             template_name += "-group"
         command, args = steps.group_command(image=image)

@@ -16,12 +16,12 @@ its limit, or a string Kubernetes would not parse, is refused with one clear lin
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from dicec.errors import DicecError
+from dicec.quantities import EXAMPLES, parse_quantity
 
 #: The uid and gid of the ``dicec`` user in ``images/Dockerfile.vision``.
 IMAGE_UID = 10001
@@ -29,26 +29,14 @@ TMP_VOLUME = "tmp"
 TMP_PATH = "/tmp"
 GPU_RESOURCE = "nvidia.com/gpu"
 
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1), "k": Decimal(10**3),
-            "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18)}
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|)$")
-
-
 def quantity(text: str, *, what: str) -> Decimal:
-    """The value of a Kubernetes resource quantity (``500m``, ``2``, ``8Gi``, ``1e3`` is not accepted)."""
-    match = _QUANTITY.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise DicecError(f"{what} {text!r} is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 8Gi)")
-    number, suffix = match.groups()
-    try:
-        value = Decimal(number)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        raise DicecError(f"{what} {text!r} is not a Kubernetes quantity") from None
-    scale = _BINARY.get(suffix) or _DECIMAL[suffix]
+    """The value of a positive Kubernetes resource quantity (:mod:`dicec.quantities`: ``500m``, ``2``, ``8Gi``)."""
+    value = parse_quantity(text) if isinstance(text, str) else None
+    if value is None:
+        raise DicecError(f"{what} {text!r} is not a Kubernetes quantity ({EXAMPLES})")
     if value <= 0:
         raise DicecError(f"{what} {text!r} must be positive")
-    return value * scale
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

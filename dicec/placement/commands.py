@@ -41,9 +41,6 @@ def pools(pools_file: str | None, cloud: str | None, from_cluster: bool, kubecon
         raw = {"version": 1, "pools": [p.to_json() for p in defaults.pools]}
     text = (json.dumps(raw, indent=2, sort_keys=True) + "\n" if fmt == "json"
             else yaml.safe_dump(raw, sort_keys=False, default_flow_style=False))
-    if output:
-        from dicec.files import write_atomic
+    from dicec.output import write_or_echo
 
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
+    write_or_echo(text, output)

@@ -31,10 +31,16 @@ from dicec.runtime.commands import MODELS_ENV, OPERATORS_ENV, format_option, mod
 @operators_option
 @format_option
 @click.option("--keep", "keep_dir", metavar="DIR", default=None, help="Keep every step's files under DIR.")
+@click.option("--run-any-command", is_flag=True,
+              help="DANGER: also run containers whose command is not a dicec step (dicec op, dicec answer). "
+                   "They run on this machine, as this user, outside any container: only for a workflow you "
+                   "trust as you would a shell script.")
 def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None, models: str,
-        isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None) -> None:
+        isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None,
+        run_any_command: bool) -> None:
     """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
-    commands its containers would run; prints the answer."""
+    commands its containers would run; prints the answer. Only dicec's own step commands run, unless
+    --run-any-command."""
     from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
     from dicec.runtime.calls import answer_text
 
@@ -43,13 +49,16 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     dirs += [os.path.abspath(d) for d in operator_dirs]
     if dirs:
         env[OPERATORS_ENV] = os.pathsep.join(dirs)
-    tty = sys.stderr.isatty()
+    from dicec import verbosity
+
+    tty = sys.stderr.isatty() and verbosity.level() > verbosity.QUIET  # -q: no progress line
 
     def progress(text: str) -> None:
         click.echo("\r\x1b[K" + (f"dicec run: {text}" if text else ""), err=True, nl=False)
 
     options = RunOptions(parameters=parse_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
-                         isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir)
+                         isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir,
+                         run_any_command=run_any_command)
     try:
         result = run_workflow(workflow_file, options)
     except StepFailed as exc:

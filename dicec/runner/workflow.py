@@ -34,6 +34,11 @@ step left at that output artifact's path (an edge step's crops, :mod:`dicec.runt
 missing output artifact fails its step unless it is ``optional``.
 
 A failing step (after its retries) stops the run: its name and the tail of its log are reported.
+
+Only dicec's own step commands run (:data:`dicec.runtime.contract.STEP_COMMANDS`: ``dicec op ...``,
+``dicec answer ...``): a workflow with any other container command is refused in one line before
+anything runs, since it would run on this machine, as this user, outside any container. The user
+lifts that with ``RunOptions.run_any_command`` (``dicec run --run-any-command``).
 """
 
 from __future__ import annotations
@@ -51,11 +56,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dicec.errors import DicecError
+from dicec.errors import DicecError, one_line
 from dicec.runner.artifacts import resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
 from dicec.runner.launcher import LAUNCHER, subprocess_env
-from dicec.runtime.contract import RESULT_DIR
+from dicec.runtime.contract import RESULT_DIR, is_step_command
 
 #: How a task's output artifacts are kept among its outputs (the name after it; the value a local file).
 ARTIFACT_KEY = "artifact:"
@@ -89,6 +94,8 @@ class RunOptions:
         progress: a callback given a one-line status after every change, or ``None``.
         keep_dir: keep the step folders (their files and ``step.log``) here instead of a temporary
             folder removed at the end.
+        run_any_command: also run containers whose command is not a dicec step command (they run on
+            this machine as this user; see :func:`check_commands`).
     """
 
     parameters: dict[str, str] = field(default_factory=dict)
@@ -97,6 +104,7 @@ class RunOptions:
     env: dict[str, str] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
     keep_dir: str | None = None
+    run_any_command: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -533,11 +541,31 @@ def _retry_limit(template: dict) -> int:
         raise DicecError(f"template {template.get('name')!r}: retryStrategy.limit {limit!r} is not a number") from None
 
 
+def check_commands(wf: dict, where: str) -> None:
+    """Refuse, in one line, a workflow with a container whose command + args is not a dicec step command."""
+    for template in wf["spec"].get("templates") or []:
+        container = template.get("container") if isinstance(template, dict) else None
+        if not isinstance(container, dict):
+            continue
+        argv = [str(a) for part in ("command", "args") for a in _as_list(container.get(part))]
+        if argv and not is_step_command(argv):
+            shown = one_line(" ".join(argv[:3]) + (" ..." if len(argv) > 3 else ""), 60)
+            raise DicecError(f"{where}: template {str(template.get('name'))!r} runs {shown!r}, not a dicec step "
+                             "command (dicec op ..., dicec answer ...); dicec run runs only those, unless "
+                             "--run-any-command is given")
+
+
+def _as_list(value: Any) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
 def run_workflow(path: str, options: RunOptions) -> RunResult:
     """Load and run the workflow in ``path`` (with the model servers a services-mode file describes)."""
     from dicec.runner.localservices import serving
 
     docs = read_documents(path)
     workflow = load_workflow(path, docs)
+    if not options.run_any_command:
+        check_commands(workflow, path)
     with serving(path, options, docs) as options:
         return Runner(workflow, options, where=path).run()

@@ -54,7 +54,8 @@ def _stderr(line: str) -> None:
 #: contract, dicec.emit.steps). None is required here: ``op --group`` takes other flags, and the
 #: runtime names whatever is missing (dicec.runtime.step.require_step_flags).
 _STEP_OPTIONS = (
-    click.option("--image", "image_uri", default=None, help="The input image: a path or file:// URI."),
+    click.option("--image", "image_uri", default=None,
+                 help="The input image: a path or a file://, http(s)://, s3:// or gs:// URI."),
     click.option("--crops", default=None, metavar="FILE",
                  help="Instead of --image: the crop bundle an edge step sent (an offloaded cloud step)."),
     click.option("--crops-out", default=None, metavar="PATH",
@@ -98,7 +99,8 @@ def op(**params) -> None:
 
 
 @click.command("answer")
-@click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
+@click.option("--image", "image_uri", required=True,
+              help="The input image: a path or a file://, http(s)://, s3:// or gs:// URI.")
 @click.option("--program", "program_payload", required=True, help="base64url of the serial program's text.")
 @click.option("--records", "records_json", default="[]", show_default=True,
               help="JSON list of the steps' records (elements that are not valid JSON are skipped).")
@@ -208,7 +210,8 @@ def invoke_in_process(command: click.Command, argv: list[str], env: dict[str, st
 # -- local execution -----------------------------------------------------------------------------------
 @click.command("exec")
 @click.argument("program_file", metavar="PROGRAM.py")
-@click.option("--image", "image_uri", required=True, help="The input image: a path or file:// URI.")
+@click.option("--image", "image_uri", required=True,
+              help="The input image: a path or a file://, http(s)://, s3:// or gs:// URI.")
 @models_option("builtin")
 @operators_option
 @format_option

@@ -9,7 +9,9 @@ the runtime (a module with no imports of its own) and the runtime never imports 
   step's argv -- base64url without padding, so it cannot open an Argo ``{{...}}`` expression, a YAML
   structure or a shell word;
 * :data:`RESULT_DIR`: the folder a step writes its results under (``dicec run`` gives each step a
-  folder of its own in its place).
+  folder of its own in its place);
+* :data:`STEP_COMMANDS`: the commands a dicec step container runs, the only ones ``dicec run`` runs on
+  the user's machine unless told otherwise (``--run-any-command``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ import base64
 
 #: Where a step writes its value, record, answer or a fused group's files.
 RESULT_DIR = "/tmp/dicec"
+
+#: The start of every command dicec emits for a step container: ``dicec op ...`` (an operator step, a
+#: fused group, a services-mode call, a batch stage: every subcommand of ``op`` is dicec's own) and
+#: ``dicec answer ...``. A container whose command + args do not start with one of these is not a dicec
+#: step, and ``dicec run`` refuses the workflow before anything runs (:mod:`dicec.runner.workflow`).
+STEP_COMMANDS: tuple[tuple[str, ...], ...] = (("dicec", "op"), ("dicec", "answer"))
+
+
+def is_step_command(argv: list[str]) -> bool:
+    """Whether a container's command + args (before any substitution) is one of :data:`STEP_COMMANDS`."""
+    return any(tuple(argv[:len(start)]) == start for start in STEP_COMMANDS)
 
 
 def b64(data: str) -> str:

@@ -1,14 +1,19 @@
-"""Reading the input image: a local path or ``file://`` URI, PNG decoded here, other formats via Pillow.
+"""Reading the input image: from its URI, decoded to RGB pixels with the orientation a person sees.
 
 Steps and the final step read the image themselves (``--image URI``), so every process decodes the
-same bytes the same way. The image's identity for the seeded backend and the call records is the
-sha256 of its file bytes. PNG (8- and 16-bit, grey/RGB/palette, with or without alpha, not
-interlaced) is decoded with zlib and numpy, so no imaging library is needed; any other format is
-handed to Pillow when it is installed. A tiny PNG writer is included for the scene generator and
-the tests.
+same bytes the same way. A URI is a local path, ``file://``, or ``http(s)://``, ``s3://`` or ``gs://``
+(fetched by :mod:`dicec.runtime.fetch`, with the pod's credentials, bounded and with timeouts). The
+image's identity for the seeded backend and the call records is the sha256 of its file bytes, wherever
+they came from.
 
-Other URI schemes (``s3://``, ``http://``, ...) are refused with one clear line: a container reads
-them through a mounted volume or an Argo input artifact, not through dicec.
+Formats: PNG, JPEG, WebP, GIF and BMP, through Pillow (a dependency of every install), with the pixel
+and byte limits checked from the header before any pixel is decoded (a decompression bomb is one
+line, not gigabytes). A JPEG's or WebP's EXIF orientation is applied (``ImageOps.exif_transpose``), so
+a phone photo's boxes are in the picture a person sees and ``width``/``height`` are the upright ones.
+PNGs without EXIF (8- and 16-bit, grey/RGB/palette, with or without alpha, not interlaced) keep the
+small zlib + numpy decoder below, whose pixels every existing record and test was made with; Pillow
+decodes the rest (interlaced, 1/2/4-bit, or with an ``eXIf`` chunk), with a 16-bit sample's high byte
+kept as that decoder keeps it. A tiny PNG writer is included for the scene generator and the tests.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dicec.errors import DicecError, Location
+from dicec.errors import DicecError, Location, one_line
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
@@ -34,7 +39,7 @@ class SourceImage:
     """The workflow's input image.
 
     Attributes:
-        uri: as the user gave it.
+        uri: as the user gave it (a remote URI without its credentials: :func:`dicec.runtime.fetch.shown_uri`).
         digest: sha256 of the file bytes (hex): the image's identity in call records and seeds.
         width: in pixels.
         height: in pixels.
@@ -82,20 +87,35 @@ def border_ring(pixels: np.ndarray) -> np.ndarray:
 
 _CACHE: dict[tuple, SourceImage] = {}
 _CACHE_LOCK = threading.Lock()
+#: What Pillow may open: the formats a camera, a phone or a browser writes. Pillow's other plugins
+#: (EPS through Ghostscript, PSD, TIFF's many codecs, ...) are not reached by untrusted bytes.
+PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+_EXIF_ORIENTATION = 0x0112
+_SWAPS_SIDES = (5, 6, 7, 8)  # the EXIF orientations that turn the picture by 90 degrees
 
 
 def local_path(uri: str) -> Path:
-    """The local file an image URI names; any scheme other than a path or ``file://`` is a clear error."""
+    """The local file an image URI names (a path or ``file://``); an unsupported scheme is a clear error."""
     from dicec.files import local_file
 
-    return local_file(uri, what="image URI",
-                      elsewhere="on a cluster, mount the image or pass it as an input artifact")
+    return local_file(uri, what="image URI", elsewhere="or an http://, https://, s3:// or gs:// URI")
 
 
 def load_image(uri: str) -> SourceImage:
-    """Read and identify the image at ``uri`` (cached per process by path, size and mtime)."""
+    """Read and identify the image at ``uri``: a local path or ``file://`` (cached per process by path,
+    size and mtime), or ``http(s)://``, ``s3://``, ``gs://`` (:mod:`dicec.runtime.fetch`; cached per
+    process by URI, so the steps ``dicec run`` runs in one process download it once)."""
     if not uri or uri.strip() != uri:
         raise DicecError("the image parameter is empty or has surrounding spaces", location=Location(path=uri or "''"))
+    from dicec.runtime import fetch
+
+    if fetch.is_remote(uri):
+        key: tuple = ("remote", uri)
+        cached = _cached(key, uri)
+        if cached is not None:
+            return cached
+        shown = fetch.shown_uri(uri)  # what messages (and the image's uri) show: no credentials
+        return _remember(key, _identify(fetch.read_remote(uri, max_bytes=MAX_IMAGE_BYTES), uri=shown))
     path = local_path(uri)
     where = Location(path=uri)
     try:
@@ -107,20 +127,34 @@ def load_image(uri: str) -> SourceImage:
     if path.is_dir():
         raise DicecError("is a directory, expected an image file", location=where)
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
+    cached = _cached(key, uri)
     if cached is not None:
-        return cached if cached.uri == uri else SourceImage(uri=uri, digest=cached.digest, width=cached.width,
-                                                            height=cached.height, data=cached.data,
-                                                            _pixels=cached._pixels)
+        return cached
     if st.st_size > MAX_IMAGE_BYTES:
         raise DicecError(f"image is {st.st_size} bytes, over the {MAX_IMAGE_BYTES}-byte limit", location=where)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DicecError(f"cannot read image: {exc.strerror or exc}", location=where) from None
+    return _remember(key, _identify(data, uri=uri))
+
+
+def _identify(data: bytes, *, uri: str) -> SourceImage:
     width, height = image_size(data, where=uri)
-    image = SourceImage(uri=uri, digest=hashlib.sha256(data).hexdigest(), width=width, height=height, data=data)
+    return SourceImage(uri=uri, digest=hashlib.sha256(data).hexdigest(), width=width, height=height, data=data)
+
+
+def _cached(key: tuple, uri: str) -> SourceImage | None:
+    """The image cached under ``key``, as ``uri`` names it (sharing its decoded pixels), or ``None``."""
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is None or cached.uri == uri:
+        return cached
+    return SourceImage(uri=uri, digest=cached.digest, width=cached.width, height=cached.height, data=cached.data,
+                       _pixels=cached._pixels)
+
+
+def _remember(key: tuple, image: SourceImage) -> SourceImage:
     with _CACHE_LOCK:
         if len(_CACHE) > 32:
             _CACHE.clear()
@@ -129,37 +163,106 @@ def load_image(uri: str) -> SourceImage:
 
 
 def image_size(data: bytes, *, where: str) -> tuple[int, int]:
-    """(width, height) from the header, without decoding the pixels."""
-    if data.startswith(PNG_SIGNATURE):
+    """(width, height) as a person sees the image (EXIF orientation applied), from the header alone."""
+    if data.startswith(PNG_SIGNATURE) and not _png_has_exif(data):
         if len(data) < 24 or data[12:16] != b"IHDR":
             raise DicecError("unreadable image: a PNG without its IHDR header", location=Location(path=where))
         width, height = struct.unpack(">II", data[16:24])
         if width == 0 or height == 0 or width * height > MAX_PIXELS:
             raise DicecError(f"unreadable image: {width}x{height} pixels", location=Location(path=where))
         return width, height
-    arr = decode(data, where=where)
-    return arr.shape[1], arr.shape[0]
+    with _PillowHeader(data, where=where) as im:
+        width, height = im.size
+        if im.getexif().get(_EXIF_ORIENTATION) in _SWAPS_SIDES:
+            return height, width
+        return width, height
 
 
 def decode(data: bytes, *, where: str) -> np.ndarray:
-    """Image file bytes -> (H, W, 3) uint8 RGB."""
-    if data.startswith(PNG_SIGNATURE):
+    """Image file bytes -> (H, W, 3) uint8 RGB, upright."""
+    if data.startswith(PNG_SIGNATURE) and not _png_has_exif(data):
         try:
             return _decode_png(data)
+        except _PillowReadsIt:
+            pass
         except (ValueError, zlib.error, struct.error, IndexError) as exc:
             raise DicecError(f"unreadable image: broken PNG ({exc})", location=Location(path=where)) from None
-    try:
-        from PIL import Image  # optional: other formats
-    except ImportError:
-        raise DicecError("unreadable image: not a PNG (install Pillow to read other formats)",
-                         location=Location(path=where)) from None
-    import io
+    return decode_with_pillow(data, where=where)
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except Exception as exc:  # Pillow raises many types for bad files
-        raise DicecError(f"unreadable image: {exc}", location=Location(path=where)) from None
+
+def decode_with_pillow(data: bytes, *, where: str) -> np.ndarray:
+    """:func:`decode` through Pillow whatever the format (the PNG decoder's pixels equal these)."""
+    from PIL import ImageOps
+
+    with _PillowHeader(data, where=where) as im:
+        try:
+            return _rgb(ImageOps.exif_transpose(im))
+        except Exception as exc:  # Pillow raises many types for a file that breaks while decoding
+            raise DicecError(f"unreadable image: {one_line(exc)}", location=Location(path=where)) from None
+
+
+class _PillowHeader:
+    """Opens ``data`` with Pillow (header only) and checks its size against :data:`MAX_PIXELS` before any
+    pixel is decoded; every failure is one :class:`DicecError` line."""
+
+    def __init__(self, data: bytes, *, where: str) -> None:
+        self.data, self.where = data, Location(path=where)
+        self.image = None
+
+    def __enter__(self):
+        import io
+        import warnings
+
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                self.image = Image.open(io.BytesIO(self.data), formats=PILLOW_FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DicecError(f"unreadable image: over the {MAX_PIXELS}-pixel limit (a decompression bomb?)",
+                             location=self.where) from None
+        except UnidentifiedImageError:
+            raise DicecError(f"unreadable image: not a {', '.join(PILLOW_FORMATS[:-1])} or {PILLOW_FORMATS[-1]} file",
+                             location=self.where) from None
+        except Exception as exc:  # a header Pillow cannot parse
+            raise DicecError(f"unreadable image: {one_line(exc)}", location=self.where) from None
+        width, height = self.image.size
+        if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+            self.image.close()
+            raise DicecError(f"unreadable image: {width}x{height} pixels is over the {MAX_PIXELS}-pixel limit",
+                             location=self.where)
+        return self.image
+
+    def __exit__(self, *exc: object) -> None:
+        if self.image is not None:
+            self.image.close()
+
+
+def _rgb(im) -> np.ndarray:
+    """A Pillow image -> (H, W, 3) uint8 RGB; a 16-bit grey sample keeps its high byte (as :func:`_decode_png`)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = (np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+    return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+
+
+def _png_has_exif(data: bytes) -> bool:
+    """Whether a PNG carries an ``eXIf`` chunk (its orientation is applied through Pillow); chunk headers
+    only, and a header cut short (the first bytes of a file) has none."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"eXIf":
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        pos += 12 + length
+    return False
+
+
+class _PillowReadsIt(ValueError):
+    """A valid PNG the small decoder does not read (interlaced, 1/2/4-bit): Pillow decodes it."""
 
 
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
@@ -185,7 +288,9 @@ def _decode_png(data: bytes) -> np.ndarray:
         raise ValueError("no IHDR chunk")
     width, height, depth, ctype, _, _, interlace = header
     if interlace:
-        raise ValueError("interlaced PNG is not supported")
+        raise _PillowReadsIt("interlaced")
+    if ctype in _CHANNELS and depth in (1, 2, 4) and ctype in (0, 3):
+        raise _PillowReadsIt(f"{depth}-bit")
     if ctype not in _CHANNELS or depth not in (8, 16) or (ctype == 3 and depth != 8):
         raise ValueError(f"colour type {ctype} at bit depth {depth} is not supported")
     channels = _CHANNELS[ctype]

@@ -3,8 +3,10 @@
 A model reference is a local path or a ``file://`` URI (any other scheme is refused here: models are
 baked into the image or mounted, never downloaded by a step) and, when pinned, its sha256. The
 session asks for the CUDA provider when onnxruntime offers it, then checks ``get_providers()``
-(a CUDA request falls back to CPU silently when no GPU is usable) and logs one line saying which
-provider runs the model.
+(a CUDA request falls back to CPU silently when no GPU is usable). onnxruntime's own warnings are
+silenced; what happened is said in dicec's words: one line per model naming its provider, in the
+step's log (or on stderr only when verbose, ``dicec -v``, :mod:`dicec.verbosity`), and that CUDA was
+requested but is not usable once per process, only when verbose.
 """
 
 from __future__ import annotations
@@ -90,16 +92,21 @@ def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, 
             raise DicecError(f"model file for {model.name} cannot be loaded: {str(exc).splitlines()[0]}",
                              location=Location(path=str(path))) from None
         used = session.get_providers()
-        if CUDA in wanted and CUDA not in used:
-            line = f"onnxruntime: {model.name} runs on CPU (CUDA was requested but is not usable here)"
-        else:
-            line = f"onnxruntime: {model.name} runs on {'CUDA' if CUDA in used else 'CPU'}"
-        (log or _stderr)(line)
+        _report(model.name, on_cuda=CUDA in used, fell_back=CUDA in wanted and CUDA not in used, log=log)
         _SESSIONS[key] = session
         return session
 
 
-def _stderr(line: str) -> None:
-    import sys
+def _report(name: str, *, on_cuda: bool, fell_back: bool, log: Callable[[str], None] | None) -> None:
+    """Which provider runs ``name``: into ``log`` where the caller keeps one (a step's log), else on
+    stderr when verbose; the CUDA fallback, verbose only, once per process."""
+    from dicec import verbosity
 
-    print(line, file=sys.stderr)
+    if fell_back:
+        verbosity.detail("onnxruntime: CUDA was requested but is not usable here; models run on CPU",
+                         once="onnxruntime-cuda-fallback")
+    line = f"onnxruntime: {name} runs on {'CUDA' if on_cuda else 'CPU'}"
+    if log is not None:
+        log(line)
+    else:
+        verbosity.detail(line)

@@ -35,6 +35,7 @@ import yaml
 from dicec.errors import Location
 from dicec.files import read_text
 from dicec.validate import messages as m
+from dicec.validate.quantities import resource_errors
 from dicec.validate.schema import KINDS, schema_errors
 from dicec.validate.semantic import semantic_findings
 
@@ -145,7 +146,7 @@ def _validate(doc: Any, *, path: str, index: _LineIndex | None) -> list[m.Diagno
             return manifest_findings(doc, at, render)  # a plain Kubernetes manifest beside the workflow
         return [m.NotAWorkflow(location=at(("kind",) if "kind" in doc else ()), kind=kind, api_version=api_version)]
     out: list[m.Diagnostic] = []
-    for err in schema_errors(doc, kind):
+    for err in [*schema_errors(doc, kind), *resource_errors(doc)]:
         if err.unknown_field is not None:
             out.append(m.UnknownField(location=at(err.location), where=render(err.location), field=err.unknown_field,
                                       suggestion=err.suggestion))

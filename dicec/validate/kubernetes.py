@@ -7,7 +7,8 @@ they always were -- against Kubernetes' own OpenAPI schema, strictly
 (unknown fields refused), through the ``kubernetes-validate`` package when it is installed (it is in
 the ``test`` extra; ``pip install kubernetes-validate`` adds it anywhere), for :data:`K8S_VERSION`.
 Without the package, or for a kind it has no schema for (a custom resource), the document is skipped
-as before, without a diagnostic: dicec validates what it can, and says nothing it cannot back.
+without a diagnostic: dicec validates what it can, and says nothing it cannot back. What was skipped
+for want of the package is said plainly, once, by ``dicec validate`` (:func:`skipped_note`).
 Each finding is a :class:`~dicec.validate.messages.SchemaViolation` at the offending node.
 """
 
@@ -27,8 +28,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 def manifest_findings(doc: dict[str, Any], at: Callable[[tuple], Location],
                       render: Callable[[tuple], str]) -> list[m.Diagnostic]:
     """Diagnostics for one plain Kubernetes document (``[]`` when it is valid or cannot be checked)."""
-    labels = (doc.get("metadata") or {}).get("labels") if isinstance(doc.get("metadata"), dict) else None
-    if not isinstance(labels, dict) or labels.get(MANAGED_BY) != "dicec":
+    if not is_managed(doc):
         return []
     try:
         import kubernetes_validate
@@ -43,3 +43,40 @@ def manifest_findings(doc: dict[str, Any], at: Callable[[tuple], Location],
     except Exception:  # no schema for this kind or version (a custom resource): not ours to judge
         return []
     return []
+
+
+def is_managed(doc: Any) -> bool:
+    """Whether ``doc`` is a plain Kubernetes manifest dicec wrote (labelled ``managed-by: dicec``)."""
+    metadata = doc.get("metadata") if isinstance(doc, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return (isinstance(labels, dict) and labels.get(MANAGED_BY) == "dicec"
+            and not str(doc.get("apiVersion", "")).startswith("argoproj.io/"))
+
+
+def checks_available() -> bool:
+    """Whether ``kubernetes-validate`` is installed (the manifest checks run)."""
+    import importlib.util
+
+    return importlib.util.find_spec("kubernetes_validate") is not None
+
+
+def skipped_note(paths: list[str]) -> str | None:
+    """When ``kubernetes-validate`` is missing, one line naming the files whose Kubernetes manifests were
+    therefore not checked; ``None`` when it is installed or no file holds such a manifest."""
+    if checks_available():
+        return None
+    import yaml
+
+    skipped = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                if any(is_managed(doc) for doc in yaml.safe_load_all(fh)):
+                    skipped.append(path)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # validate reported it
+    if not skipped:
+        return None
+    return (f"dicec validate: note: the Kubernetes manifests (Deployments, Services) in {', '.join(skipped)} were "
+            "not checked against Kubernetes' schema, because kubernetes-validate is not installed "
+            "(pip install kubernetes-validate)")

@@ -10,7 +10,9 @@ draft 2020-12. :func:`patched_schema` applies two patches when it loads it:
    - ``io.k8s.apimachinery.pkg.util.intstr.IntOrString`` (``retryStrategy.limit: 3``,
      ``activeDeadlineSeconds: 60``, ``withSequence.count: 5``, probe ports): string or integer;
    - ``io.k8s.apimachinery.pkg.api.resource.Quantity`` (``cpu: 1``, ``nvidia.com/gpu: 1``,
-     ``memory: 0.5``): string or number;
+     ``memory: 0.5``): string or number, a string only of Kubernetes' quantity grammar
+     (:data:`dicec.quantities.QUANTITY_PATTERN`: ``memory: 16 gigs`` and ``nvidia.com/gpu: one`` are
+     refused, as the API server would refuse the pod);
    - Argo's ``AnyString`` fields, ``Parameter.value``/``default``/``description``/``enum[]`` and
      ``ValueFrom.default`` (``value: 3``, ``enum: [1, 2]``): string, number or boolean.
 
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from dicec.errors import one_line
+from dicec.quantities import EXAMPLES, QUANTITY_PATTERN
 from dicec.validate.semantic import _suggest
 
 SCHEMA_FILE = "argo-workflows-schema.json"
@@ -52,6 +55,7 @@ LOOSE_DEFINITIONS: dict[str, list[str]] = {
     "io.k8s.apimachinery.pkg.util.intstr.IntOrString": ["string", "integer"],
     "io.k8s.apimachinery.pkg.api.resource.Quantity": ["string", "number"],
 }
+QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 #: Patch 1: (definition, property) -> the JSON types it accepts; ``[]`` after a name means its items.
 LOOSE_PROPERTIES: dict[tuple[str, str], list[str]] = {
     ("io.argoproj.workflow.v1alpha1.Parameter", "value"): ["string", "number", "boolean"],
@@ -94,6 +98,7 @@ def patched_schema() -> dict[str, Any]:
     definitions = schema["definitions"]
     for name, types in LOOSE_DEFINITIONS.items():
         definitions[name] = {**definitions[name], "type": types}
+    definitions[QUANTITY]["pattern"] = QUANTITY_PATTERN  # applies to strings only: numbers stay numbers
     for (name, prop), types in LOOSE_PROPERTIES.items():
         properties = definitions[name]["properties"]
         if prop.endswith("[]"):
@@ -163,7 +168,9 @@ def schema_errors(document: dict[str, Any], kind: str) -> list[SchemaError]:
                         out.setdefault(where, SchemaError(location=where, message="unknown field", unknown_field=str(key),
                                                           suggestion=_suggest(str(key), allowed)))
                 continue
-            if leaf.validator == "required" and isinstance(leaf.instance, dict):
+            if leaf.validator == "pattern" and leaf.validator_value == QUANTITY_PATTERN:
+                message = f"{one_line(repr(leaf.instance), 60)} is not a Kubernetes quantity ({EXAMPLES})"
+            elif leaf.validator == "required" and isinstance(leaf.instance, dict):
                 missing = [k for k in leaf.validator_value if k not in leaf.instance]
                 message = f"required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} missing"
             else:

@@ -37,28 +37,51 @@ def test_a_fused_group_is_one_step_and_everything_refers_to_its_outputs(builtin_
     placed, wf = build(builtin_registry, pools)
     verify, query = (t.id for t in placed.graph.tasks[1:])
     assert [g.tasks for g in placed.fusion] == [("find-car", verify), (query,)]
+    # each group's step is named for what it runs: its operators and its pool (one task: the task's id)
+    cars, kinds = "fused-find-verify-property-a4000", query
     templates = {t["name"]: t for t in wf["spec"]["templates"]}
     tasks = {t["name"]: t for t in templates["main"]["dag"]["tasks"]}
-    assert set(tasks) == {"find-car", query, "answer"}  # verify runs inside find-car's step
-    group = templates["fused-find-car"]
+    assert set(tasks) == {cars, kinds, "answer"}  # find-car and verify run in one step
+    group = templates[cars]
     assert group["container"]["command"] == ["dicec", "op"] and "--group" in group["container"]["args"]
     assert group["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert group["nodeSelector"] == placed.pools["a4000"].node_labels
     assert [p["name"] for p in group["outputs"]["parameters"]] == [
         "value-find-car", "record-find-car", f"value-{verify}", f"record-{verify}"]
-    args = {p["name"]: p["value"] for p in tasks["find-car"]["arguments"]["parameters"]}
+    args = {p["name"]: p["value"] for p in tasks[cars]["arguments"]["parameters"]}
     calls = json.loads(unb64(args["group"]))["calls"]
     assert [c["task"] for c in calls] == ["find-car", verify] and calls[1]["patch"] == {"kind": "each", "task": "find-car"}
-    assert "inputs" not in args and "dependencies" not in tasks["find-car"]
+    assert "inputs" not in args and "dependencies" not in tasks[cars]
     # the simple_query fan-out (another pool) is a step of its own running its elements in one pod
-    q = {p["name"]: p["value"] for p in tasks[query]["arguments"]["parameters"]}
-    assert q["inputs"] == '{"find-car": {{tasks.find-car.outputs.parameters.value-find-car}}}'
-    assert tasks[query]["dependencies"] == ["find-car"] and "withParam" not in tasks[query]
+    q = {p["name"]: p["value"] for p in tasks[kinds]["arguments"]["parameters"]}
+    assert q["inputs"] == '{"find-car": {{tasks.%s.outputs.parameters.value-find-car}}}' % cars
+    assert tasks[kinds]["dependencies"] == [cars] and "withParam" not in tasks[kinds]
     answer = {p["name"]: p["value"] for p in tasks["answer"]["arguments"]["parameters"]}
-    assert answer["records"] == ("[{{tasks.find-car.outputs.parameters.record-find-car}}, "
-                                 f"{{{{tasks.find-car.outputs.parameters.record-{verify}}}}}, "
-                                 f"{{{{tasks.{query}.outputs.parameters.record-{query}}}}}]")
-    assert tasks["answer"]["dependencies"] == ["find-car", query]
+    assert answer["records"] == (f"[{{{{tasks.{cars}.outputs.parameters.record-find-car}}}}, "
+                                 f"{{{{tasks.{cars}.outputs.parameters.record-{verify}}}}}, "
+                                 f"{{{{tasks.{kinds}.outputs.parameters.record-{query}}}}}]")
+    assert tasks["answer"]["dependencies"] == [cars, kinds]
+
+
+def test_fused_step_names_are_unique_stable_and_fit_argo(builtin_registry, pools):
+    from types import SimpleNamespace
+
+    from dicec.emit.fused import step_names
+
+    placed, _ = build(builtin_registry, pools)
+    verify, query = (t.id for t in placed.graph.tasks[1:])
+    groups = {"find-car": ("find-car", verify), verify: (verify,), query: (query,)}
+    names = step_names(placed, groups)
+    assert names == {"find-car": "fused-find-verify-property-a4000", verify: verify, query: query}
+    twins = step_names(placed, {"find-car": ("find-car", verify), verify: (verify, "find-car")})
+    assert list(twins.values()) == ["fused-find-verify-property-a4000", "fused-verify-property-find-a4000"]
+    same = step_names(placed, {"find-car": ("find-car", verify), verify: ("find-car", verify)})
+    assert list(same.values()) == ["fused-find-verify-property-a4000", "fused-find-verify-property-a4000-2"]
+    assert step_names(placed, groups) == names  # the same graph, the same names
+    many = SimpleNamespace(graph=SimpleNamespace(tasks=[], task=lambda t: SimpleNamespace(operator=t)),
+                           placements={"a": SimpleNamespace(pool="a100-80gb")})
+    (long,) = step_names(many, {"a": tuple(f"operator_number_{i}" for i in range(20))}).values()
+    assert len(long) <= 128 and long.startswith("fused-operator-number-0-") and long.endswith("-more-a100-80gb")
 
 
 def test_fused_workflows_validate_and_are_byte_stable(builtin_registry, pools, tmp_path):

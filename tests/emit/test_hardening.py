@@ -177,7 +177,8 @@ def test_bad_options_are_refused_where_made(kwargs, message):
 def test_quantities():
     assert quantity("500m", what="cpu") == quantity("0.5", what="cpu")
     assert quantity("1Gi", what="m") == 2**30 and quantity("1G", what="m") == 10**9
-    for bad in ("", "1.5.2", "-1", "0", "1e3", "8 Gi", "8gi"):
+    assert quantity("1e3", what="cpu") == 1000  # Kubernetes' exponent form (dicec.quantities)
+    for bad in ("", "1.5.2", "-1", "0", "1e1.5", "8 Gi", "8gi"):
         with pytest.raises(DicecError):
             quantity(bad, what="memory")
     spec = ResourceSpec(cpu_request="1", memory_request="1Gi", cpu_limit="1000m", memory_limit="1024Mi", gpus=2)

@@ -131,7 +131,7 @@ def test_a_detection_inside_a_fused_edge_step_guards_by_that_steps_output(builti
     fused_text = dump_yaml([emit_workflow(replace(placed, fusion=(group, *placed.fusion)))])
     assert validate_text(fused_text, path="fused.yaml") == []
     whens = [t["when"] for t in dag_tasks(fused_text).values() if "when" in t]
-    assert whens == ["'{{tasks.find-litter.outputs.parameters.value-find-boat}}' != '[]'"]
+    assert whens == ["'{{tasks.fused-find-vessel-orin.outputs.parameters.value-find-boat}}' != '[]'"]
     wf.write_text(fused_text)
     for seed in (1, 0):
         image = tmp_path / f"f{seed}.png"

@@ -131,7 +131,9 @@ def test_read_text_on_a_blank_patch_is_empty(ppocr_installed, tmp_path):
     assert _read(tmp_path, np.full((80, 200, 3), 240, dtype=np.uint8), "builtin")[0] == ""
 
 
-def test_read_text_under_onnx_uses_the_spec_path_and_loads_the_recogniser_beside_it(ppocr_installed, tmp_path):
+def test_read_text_under_onnx_uses_the_spec_path_and_loads_the_recogniser_beside_it(ppocr_installed, tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("DICEC_VERBOSITY", "1")  # the provider lines are said when verbose (dicec -v)
     from dicec.runtime.onnxops import copy_packaged
     from dicec.tools.registry import builtin_folder
 
@@ -145,6 +147,6 @@ def test_read_text_under_onnx_uses_the_spec_path_and_loads_the_recogniser_beside
     (ops / "operator.py").write_text((builtin_folder() / "read_text" / "operator.py").read_text())
     value, log = _read(tmp_path, render("7HNP 459", 5), "onnx", (str(ops.parent),))
     assert value == "7HNP 459"
-    # a fresh path: both sessions are created here, each with its one provider line
+    # a fresh path: both sessions are created here, each with its one provider line (verbose)
     assert re.search(r"onnxruntime: read_text \(PP-OCRv4 mobile \(det \+ rec\)\) runs on (CPU|CUDA)", log), log
     assert re.search(r"onnxruntime: read_text \(ch_PP-OCRv4_rec_infer.onnx\) runs on (CPU|CUDA)", log), log

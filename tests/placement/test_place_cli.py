@@ -89,7 +89,7 @@ def test_compile_takes_the_same_flags(env):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["fused"] == [["find-car", "verify-property-car"]]
     templates = {t["name"] for t in yaml.safe_load(out.read_text())["spec"]["templates"]}
-    assert "fused-find-car" in templates
+    assert "fused-find-verify-property-small" in templates
     r = run(tmp, ops, "compile", str(tmp / "p.py"), "-o", str(out), "--no-fuse", "--spot", "--objective", "cost")
     assert r.exit_code == 0, r.output
     assert not any(t.startswith("fused-") for t in (x["name"] for x in yaml.safe_load(out.read_text())["spec"]["templates"]))

@@ -39,9 +39,10 @@ def workflow(tasks, templates, params=(("who", None),), outputs=None):
 
 
 def run(tmp_path, wf, **kw):
+    """Run ``wf``; its steps are Python one-liners, not dicec steps, so they run with run_any_command."""
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(wf))
-    return run_workflow(str(path), RunOptions(**kw))
+    return run_workflow(str(path), RunOptions(**{"run_any_command": True, **kw}))
 
 
 def test_substitution_outputs_and_fanout_aggregation(tmp_path):
@@ -164,3 +165,40 @@ def test_when_expressions(text, expected):
 def test_bad_when_expressions_are_clear_errors(text):
     with pytest.raises(DicecError, match="when"):
         evaluate_when(text)
+
+
+HELLO_EDITED = {  # Argo's hello-world, edited to run a shell on whoever runs it
+    "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "hello-"},
+    "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "dag": {"tasks": [{"name": "hello", "template": "say"}]}},
+        {"name": "say", "container": {"image": "busybox", "command": ["sh", "-c"], "args": ["touch MARK"]}}]}}
+
+
+def test_only_dicec_step_commands_run_unless_asked(tmp_path, monkeypatch):
+    from dicec.runtime.contract import STEP_COMMANDS, is_step_command
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "hello.yaml"
+    path.write_text(yaml.safe_dump(HELLO_EDITED))
+    with pytest.raises(DicecError) as info:
+        run_workflow(str(path), RunOptions())
+    assert str(info.value) == (f"{path}: template 'say' runs 'sh -c touch MARK', not a dicec step command "
+                               "(dicec op ..., dicec answer ...); dicec run runs only those, unless "
+                               "--run-any-command is given")
+    assert not (tmp_path / "MARK").exists()  # refused before anything ran
+    run_workflow(str(path), RunOptions(run_any_command=True))
+    assert (tmp_path / "MARK").exists()
+    assert STEP_COMMANDS == (("dicec", "op"), ("dicec", "answer"))
+    for argv, ok in ((["dicec", "op", "find"], True), (["dicec", "op", "stage", "--x"], True), (["dicec"], False),
+                     (["dicec", "answer"], True), (["/usr/bin/dicec", "op"], False), (["dicec", "exec"], False),
+                     (["python", "-m", "dicec.runtime", "op"], False)):
+        assert is_step_command(argv) is ok, argv
+
+
+def test_a_dicec_command_hidden_in_args_is_refused_too(tmp_path):
+    wf = yaml.safe_load(yaml.safe_dump(HELLO_EDITED))
+    wf["spec"]["templates"][1]["container"] = {"image": "x", "command": ["sh"], "args": ["dicec", "op", "find"]}
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(wf))
+    with pytest.raises(DicecError, match="runs 'sh dicec op ...', not a dicec step command"):
+        run_workflow(str(path), RunOptions())

@@ -274,7 +274,8 @@ def glip(tmp_path):
     return {"ops": ops, "bright": bright, "dark": dark, "model": model}
 
 
-def test_find_returns_the_box_in_the_right_place(glip, tmp_path):
+def test_find_returns_the_box_in_the_right_place(glip, tmp_path, monkeypatch):
+    monkeypatch.setenv("DICEC_VERBOSITY", "1")  # the provider line is said when verbose (dicec -v)
     value, record, log = op_value(tmp_path, "find", glip["bright"], glip["ops"], ["car"])
     # top-left (50, 20)-(150, 60) in a 100-high image -> bottom-left origin lower 40, upper 80,
     # then ViperGPT's crop margin of 10 pixels on each side

@@ -77,7 +77,7 @@ def test_providers_check_reports_a_silent_cuda_fallback(tmp_path):
     lines: list[str] = []
     session = load_session(ModelFile(name="fake", file=str(path), sha256=None), log=lines.append, ort=FakeOrt)
     assert session.asked == ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert lines == ["onnxruntime: fake runs on CPU (CUDA was requested but is not usable here)"]
+    assert lines == ["onnxruntime: fake runs on CPU"]
 
 
 def test_scene_questions_are_answered_as_the_ground_truth_says(tmp_path, monkeypatch):
@@ -94,3 +94,39 @@ def test_scene_questions_are_answered_as_the_ground_truth_says(tmp_path, monkeyp
     assert result["misses"] == []
     lines = (tmp_path / "scenes" / "scenes.jsonl").read_text().splitlines()
     assert len(lines) == 12 and {"shapes", "questions", "image"} <= set(json.loads(lines[0]))
+
+
+def test_the_cuda_fallback_is_said_once_and_only_when_verbose(tmp_path, monkeypatch, capsys):
+    from dicec import verbosity
+    from dicec.runtime import models
+
+    model = build_models(tmp_path)[0]
+    paths = [tmp_path / f"copy-{i}.onnx" for i in range(3)]
+    for path in paths:
+        path.write_bytes(model.read_bytes())
+
+    class FakeOrt:
+        SessionOptions = type("SessionOptions", (), {})
+
+        class InferenceSession:
+            def __init__(self, path, sess_options=None, providers=None):
+                pass
+
+            def get_providers(self):
+                return ["CPUExecutionProvider"]
+
+        @staticmethod
+        def get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    monkeypatch.setattr(models, "_SESSIONS", {})
+    monkeypatch.setattr(verbosity, "_SAID", set())
+    monkeypatch.setenv(verbosity.ENV, "0")
+    load_session(ModelFile(name="first", file=str(paths[0]), sha256=None), ort=FakeOrt)
+    assert capsys.readouterr().err == ""  # the default: nothing said
+    monkeypatch.setenv(verbosity.ENV, "1")
+    for i, name in enumerate(("second", "third")):
+        load_session(ModelFile(name=name, file=str(paths[i + 1]), sha256=None), ort=FakeOrt)
+    assert capsys.readouterr().err.splitlines() == [
+        "onnxruntime: CUDA was requested but is not usable here; models run on CPU",
+        "onnxruntime: second runs on CPU", "onnxruntime: third runs on CPU"]

@@ -58,3 +58,25 @@ def test_custom_resources_and_a_missing_package_are_skipped(monkeypatch):
     assert validate_text(custom + "---\n" + WORKFLOW, path="c.yaml") == []
     monkeypatch.setitem(sys.modules, "kubernetes_validate", None)  # as if not installed
     assert validate_text(SERVICE.replace("port: 80", "port: eighty") + "---\n" + WORKFLOW, path="s.yaml") == []
+
+
+def test_validate_says_plainly_when_the_manifest_checks_were_skipped(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from dicec.cli import cli
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SERVICE + "---\n" + WORKFLOW)
+    plain = tmp_path / "w.yaml"
+    plain.write_text(WORKFLOW)
+    checked = CliRunner().invoke(cli, ["validate", str(path), str(plain)])
+    assert checked.exit_code == 0 and "not checked" not in checked.output
+    monkeypatch.setitem(sys.modules, "kubernetes_validate", None)  # as if not installed
+    skipped = CliRunner().invoke(cli, ["validate", str(path), str(plain)])
+    assert skipped.exit_code == 0  # unchanged: the note is not a problem
+    (note,) = [line for line in skipped.output.splitlines() if "not checked" in line]
+    assert note == (f"dicec validate: note: the Kubernetes manifests (Deployments, Services) in {path} were not "
+                    "checked against Kubernetes' schema, because kubernetes-validate is not installed "
+                    "(pip install kubernetes-validate)")
+    pods_only = CliRunner().invoke(cli, ["validate", str(plain)])
+    assert pods_only.exit_code == 0 and "not checked" not in pods_only.output  # nothing was skipped
