@@ -11,11 +11,13 @@ requested but is not usable once per process, only when verbose.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dicec.errors import DicecError, Location
 
@@ -87,14 +89,56 @@ def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # the fallback is reported below, once, in our words
         try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+            with _stdout_of_this_thread() as printed:  # its "EP Error" banner, printed when CUDA fails
+                session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
         except Exception as exc:  # onnxruntime raises its own types for a corrupt file
             raise DicecError(f"model file for {model.name} cannot be loaded: {str(exc).splitlines()[0]}",
                              location=Location(path=str(path))) from None
+        if printed:
+            from dicec import verbosity
+
+            verbosity.detail(f"onnxruntime said, loading {model.name}: " + " ".join("".join(printed).split())[:300])
         used = session.get_providers()
         _report(model.name, on_cuda=CUDA in used, fell_back=CUDA in wanted and CUDA not in used, log=log)
         _SESSIONS[key] = session
         return session
+
+
+class _ThreadStdout:
+    """``sys.stdout`` while a session is created: text this thread prints is kept, other threads' passes on.
+
+    onnxruntime's Python wrapper *prints* (to standard output) an "EP Error" banner when the CUDA provider
+    cannot be created and it falls back to the CPU. Standard output is where ``dicec exec --format json``
+    writes its JSON and ``dicec op serve`` its URL (from another thread, while the models load), so the
+    banner is taken off it here, for this thread only, and reported in our words when verbose.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.thread, self.kept = real, threading.get_ident(), []
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self.thread:
+            self.kept.append(text)
+            return len(text)
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@contextlib.contextmanager
+def _stdout_of_this_thread() -> Iterator[list[str]]:
+    """Keep what this thread prints to standard output in the block (the list yielded)."""
+    real = sys.stdout
+    proxy = _ThreadStdout(real)
+    sys.stdout = proxy
+    try:
+        yield proxy.kept
+    finally:
+        sys.stdout = real
 
 
 def _report(name: str, *, on_cuda: bool, fell_back: bool, log: Callable[[str], None] | None) -> None:

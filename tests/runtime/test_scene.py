@@ -130,3 +130,42 @@ def test_the_cuda_fallback_is_said_once_and_only_when_verbose(tmp_path, monkeypa
     assert capsys.readouterr().err.splitlines() == [
         "onnxruntime: CUDA was requested but is not usable here; models run on CPU",
         "onnxruntime: second runs on CPU", "onnxruntime: third runs on CPU"]
+
+
+def test_onnxruntimes_ep_error_banner_stays_off_standard_output(tmp_path, monkeypatch, capsys):
+    """onnxruntime prints an "EP Error" banner to stdout when CUDA cannot be created (seen on an H200 with
+    CUDA_VISIBLE_DEVICES=""); stdout carries exec's JSON and the model server's URL, so the banner is kept
+    off it -- for the loading thread only: another thread's line printed meanwhile still gets through."""
+    import threading
+
+    from dicec import verbosity
+    from dicec.runtime import models
+
+    path = build_models(tmp_path)[0]
+    other_thread_printed = threading.Event()
+
+    class FakeOrt:
+        SessionOptions = type("SessionOptions", (), {})
+
+        class InferenceSession:
+            def __init__(self, path, sess_options=None, providers=None):
+                print("*************** EP Error ***************")
+                print("EP Error CUDA failure 100: no CUDA-capable device is detected")
+                worker = threading.Thread(target=lambda: (print("http://127.0.0.1:8080"), other_thread_printed.set()))
+                worker.start()
+                worker.join()
+
+            def get_providers(self):
+                return ["CPUExecutionProvider"]
+
+        @staticmethod
+        def get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    monkeypatch.setattr(models, "_SESSIONS", {})
+    monkeypatch.setattr(verbosity, "_SAID", set())
+    monkeypatch.setenv(verbosity.ENV, "1")
+    load_session(ModelFile(name="banner", file=str(path), sha256=None), ort=FakeOrt)
+    out, err = capsys.readouterr()
+    assert other_thread_printed.is_set() and out == "http://127.0.0.1:8080\n"
+    assert "onnxruntime said, loading banner: *************** EP Error" in err and "no CUDA-capable device" in err
