@@ -9,7 +9,6 @@ and no verb loads anthropic or kubernetes unless it uses them.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any, Callable
 
@@ -17,11 +16,9 @@ import click
 
 from dicec import __version__
 from dicec.errors import DicecError
-from dicec.output import dumps_json, placement_options, to_stdout, write_or_echo
+from dicec.output import EXIT_INPUT, OneLineErrors, dumps_json, error_line, placement_options, to_stdout, write_or_echo
 from dicec.verbosity import note
 
-EXIT_INPUT = 1
-EXIT_INTERNAL = 70
 
 _operators_option = click.option(
     "--operators", "operator_dirs", multiple=True, metavar="DIR",
@@ -142,39 +139,7 @@ def _format_option(*choices: str, default: str) -> Callable:
                         help="Output format; json is for scripts.")
 
 
-class _Group(click.Group):
-    """Turns DicecError into one line and a non-zero exit, and never shows a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DicecError as exc:
-            for line in getattr(exc, "problems", None) or [exc]:
-                click.echo(_error_line(line), err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except KeyboardInterrupt:
-            click.echo("dicec: interrupted", err=True)
-            ctx.exit(130)
-        except BrokenPipeError:
-            os._exit(EXIT_INPUT)  # the reader went away; nothing left to say
-        except Exception as exc:  # a bug: say so in one line, show the traceback only on request
-            if os.environ.get("DICEC_DEBUG"):
-                raise
-            click.echo(f"dicec: internal error: {type(exc).__name__}: {exc} "
-                       "(set DICEC_DEBUG=1 for the traceback, and please report it)", err=True)
-            ctx.exit(EXIT_INTERNAL)
-
-
-def _error_line(problem: object) -> str:
-    text = " ".join(str(problem).split())
-    if isinstance(problem, DicecError) and problem.location is None:
-        return f"dicec: {text}"
-    return text
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="dicec")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only results, warnings about the input and errors (no summaries or notes).")
@@ -305,7 +270,7 @@ def plan(programs: tuple[str, ...], output: str | None, operator_dirs: tuple[str
                 raise
             failed += 1
             for line in getattr(exc, "problems", None) or [exc]:
-                click.echo(_error_line(line), err=True)
+                click.echo(error_line(line), err=True)
             continue
         lines.append(graph.dumps() if fmt == "json" else json.dumps(graph.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
     if lines:

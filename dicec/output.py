@@ -15,9 +15,56 @@ simulate verbs can share options without importing each other.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Callable
 
 import click
+
+from dicec.errors import DicecError
+
+#: Exit codes every entry point gives (see :mod:`dicec.cli`): bad input, an internal error, interrupted.
+EXIT_INPUT = 1
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class OneLineErrors(click.Group):
+    """A command group whose failures are one line on stderr and an exit code, never a traceback.
+
+    ``dicec`` itself and the packages' own ``python -m`` entry points (the step side, the model server)
+    are such groups, so a step or a server fails exactly as ``dicec`` does: a :class:`DicecError` is its
+    problems, one line each (``dicec:`` before one with no file location) and its exit code; Ctrl-C is 130;
+    a bug is ``dicec: internal error: ...`` and 70, with the traceback only when ``$DICEC_DEBUG`` is set.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DicecError as exc:
+            for line in getattr(exc, "problems", None) or [exc]:
+                click.echo(error_line(line), err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dicec: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            os._exit(EXIT_INPUT)  # the reader went away; nothing left to say
+        except Exception as exc:  # a bug: say so in one line, show the traceback only on request
+            if os.environ.get("DICEC_DEBUG"):
+                raise
+            click.echo(f"dicec: internal error: {type(exc).__name__}: {exc} "
+                       "(set DICEC_DEBUG=1 for the traceback, and please report it)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def error_line(problem: object) -> str:
+    """One problem as one line: ``file:line: message`` where it has a location, else ``dicec: message``."""
+    text = " ".join(str(problem).split())
+    if getattr(problem, "location", True) is None:
+        return f"dicec: {text}"
+    return text
 
 
 def dumps_json(data: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import click
 
 from dicec.errors import DicecError
-from dicec.output import dumps_json
+from dicec.output import OneLineErrors, dumps_json
 
 #: The environment variables ``dicec run`` passes its ``--models`` and ``--operators`` to the steps in.
 MODELS_ENV = "DICEC_MODELS"
@@ -279,34 +279,11 @@ def op_verb(*more: tuple[click.Command, str]) -> click.Group:
     return group
 
 
-class _EntryGroup(click.Group):
-    """Errors as ``dicec`` gives them: one line and a non-zero exit, never a traceback (unless $DICEC_DEBUG)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DicecError as exc:
-            for line in getattr(exc, "problems", None) or [exc]:
-                text = " ".join(str(line).split())
-                click.echo(text if getattr(line, "location", True) is not None else f"dicec: {text}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except KeyboardInterrupt:
-            click.echo("dicec: interrupted", err=True)
-            ctx.exit(130)
-        except Exception as exc:
-            if os.environ.get("DICEC_DEBUG"):
-                raise
-            click.echo(f"dicec: internal error: {type(exc).__name__}: {exc}", err=True)
-            ctx.exit(70)
-
-
 def entry_point(help_text: str, *commands: click.Command) -> click.Group:
     """A stand-alone ``dicec`` of ``commands`` alone, for a package's ``python -m`` (the ``dicec`` command
     itself is :mod:`dicec.cli`): ``python -m dicec.runtime`` runs the step side's verbs,
     ``python -m dicec.serving`` the model server."""
-    group = _EntryGroup("dicec", help=help_text, context_settings={"help_option_names": ["-h", "--help"]})
+    group = OneLineErrors("dicec", help=help_text, context_settings={"help_option_names": ["-h", "--help"]})
     for command in commands:
         group.add_command(command)
     return group
