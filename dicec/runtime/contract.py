@@ -9,7 +9,9 @@ the runtime (a module with no imports of its own) and the runtime never imports 
   step's argv -- base64url without padding, so it cannot open an Argo ``{{...}}`` expression, a YAML
   structure or a shell word;
 * :data:`RESULT_DIR`: the folder a step writes its results under (``dicec run`` gives each step a
-  folder of its own in its place).
+  folder of its own in its place);
+* :func:`shard_slice`: which images shard ``i`` of a batch runs (a stage pod picks its slice with it,
+  the batch plan and the cost model count with it).
 """
 
 from __future__ import annotations
@@ -28,3 +30,11 @@ def b64(data: str) -> str:
 def unb64(data: str) -> str:
     """The inverse of :func:`b64`."""
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
+
+
+def shard_slice(shard: int, shards: int, count: int) -> tuple[int, int]:
+    """``(start, stop)`` of shard ``shard`` of ``shards`` over ``count`` images: contiguous slices in image
+    order whose sizes differ by one at most (``[shard * count // shards, (shard + 1) * count // shards)``)."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not one of 0..{shards - 1}")
+    return shard * count // shards, (shard + 1) * count // shards
