@@ -13,7 +13,8 @@ share the stages, so a model loads once per pod for all of them) into a :class:`
 
 * tasks are taken in a dependency order that keeps runs on one pool together: a ready task on the
   pool (and container image) of the stage being formed joins it; when none is ready there, the next
-  stage is the (pool, image) under which the most tasks can run in a row, ties broken by graph order;
+  stage goes to the (pool, image) after which the rest of the plan, formed the same way (taking the
+  longest run at each later choice), has the fewest stages -- then the longest run, then graph order;
 * so a stage boundary exists only where the pool or container image changes, a dependency forces it
   (a task needs a task that runs on another pool in between), or the distinct models of the stage
   would no longer fit the pool's GPU memory together (a pod keeps every model it loaded);
@@ -290,7 +291,7 @@ def plan_batch(placed: Sequence[Any], registry: Any, *, shards: int | None = Non
                              "the cloud (compile without --batch, or without the edge pool)")
     shards = default_shards(placed) if shards is None else shards
     units = _units(placed, registry)
-    stages = _chain(units, placed)
+    stages = _chain(units)
     return BatchPlan(shards=shards, queries=tuple(
         Query(name=f"q{i + 1}", program_sha256=hashlib.sha256(g.graph.source.encode("utf-8")).hexdigest(),
               tasks=len(g.graph.tasks)) for i, g in enumerate(placed)),
@@ -299,7 +300,18 @@ def plan_batch(placed: Sequence[Any], registry: Any, *, shards: int | None = Non
 
 @dataclass(frozen=True, kw_only=True)
 class _Unit:
-    """A task of one question, with what the chain needs to know about it."""
+    """A task of one question, with what the chain needs to know about it.
+
+    Attributes:
+        order: its position over all questions' tasks (question by question, graph order within).
+        query: its question's index.
+        task: the graph task.
+        pool: the pool placement put it on.
+        image: its container image.
+        spec: its operator's spec.
+        level: its depth in its graph.
+        depends: the (question, task id) pairs it needs.
+    """
 
     order: int
     query: int
@@ -389,7 +401,7 @@ def _order(left: list[_Unit], groups: list[list[_Unit]], done: set, *, lookahead
     return groups
 
 
-def _chain(units: list[_Unit], placed: Sequence[Any]) -> tuple[StagePod, ...]:
+def _chain(units: list[_Unit]) -> tuple[StagePod, ...]:
     groups = _order(units, [], set(), lookahead=True)
     stage_of = {u.key: i for i, g in enumerate(groups) for u in g}
     names = [f"stage-{i + 1}-{g[0].pool.name}"[:63].rstrip("-") for i, g in enumerate(groups)]
