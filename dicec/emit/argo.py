@@ -10,7 +10,8 @@ Shape of what is emitted:
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
   need a GPU), whose ``answer`` output becomes the workflow's output;
 * with ``batch``, that DAG becomes the template ``query`` (one ``image`` input), and ``main`` fans it
-  out over the ``images`` list under a parallelism cap, gathering ``answers``; with
+  out over the ``images`` list under a parallelism cap, gathering ``answers`` (``dicec compile`` emits a
+  pods-mode batch whose pods read the images as shards of stage pods instead, :mod:`dicec.emit.batch`); with
   ``input_artifact`` every step receives the image as an Argo input artifact
   (:mod:`dicec.emit.inputs`); with ``kind="WorkflowTemplate"`` the same spec under a fixed name.
 

@@ -179,3 +179,17 @@ def test_compile_on_the_command_line(tmp_path):
     assert r.exit_code == 1 and "--shards goes with --batch" in r.stderr
     r = CliRunner().invoke(cli, ["compile", str(COLOUR), "--batch", "-o", str(out)])
     assert r.exit_code == 0 and "in 8 shards, each a chain of 3 pods" in r.stderr
+
+
+def test_a_workflow_too_big_for_one_argument_or_annotation_is_refused(builtin_registry, pools, monkeypatch):
+    import dicec.emit.batch as batch
+
+    result = compile_(builtin_registry, pools, DAMAGE, COLOUR)
+    longest = max(len(a) for t in result.workflow["spec"]["templates"] if "container" in t for a in t["container"]["args"])
+    monkeypatch.setattr(batch, "MAX_ARGUMENT_BYTES", longest)
+    with pytest.raises(DicecError, match="bytes of one argument, over Linux's"):
+        compile_(builtin_registry, pools, DAMAGE, COLOUR)
+    monkeypatch.setattr(batch, "MAX_ARGUMENT_BYTES", longest + 1)
+    monkeypatch.setattr(batch, "MAX_PLAN_BYTES", len(result.workflow["metadata"]["annotations"][PLAN_ANNOTATION]) - 1)
+    with pytest.raises(DicecError, match="a Workflow annotation may hold"):
+        compile_(builtin_registry, pools, DAMAGE, COLOUR)
