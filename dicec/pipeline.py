@@ -179,6 +179,9 @@ def emit_planned(planned: list[Planned], *, registry, options) -> Compiled:
 
         if uses_stages(placed, options):
             plan = plan_batch(placed, registry, shards=options.shards)
+    if plan is None and options.shards is not None:
+        raise DicecError("--shards: this batch runs one query per image (its placement uses an edge pool), "
+                         "not as shards of stage pods")
     if plan is not None:
         documents = [emit_batch_workflow(placed, plan, options)]
     elif len(planned) > 1:

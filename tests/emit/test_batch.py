@@ -155,6 +155,14 @@ def test_batches_that_cannot_run_as_stage_pods_keep_one_query_per_image(builtin_
         assert "query" in templates(result.workflow)
     with pytest.raises(DicecError, match="several questions are answered together only by a pods-mode --batch"):
         compile_(builtin_registry, pools, COLOUR, DAMAGE, mode="services")
+    from dicec.placement import load_pools
+
+    marine = load_pools(REPO / "examples" / "marine" / "pools.yaml")
+    bottles = REPO / "examples" / "marine" / "questions" / "floating-bottles.txt"
+    edge = compile_(builtin_registry, marine, bottles)
+    assert edge.plan is None and "query" in templates(edge.workflow)  # the edge sends crops per frame
+    with pytest.raises(DicecError, match="--shards: this batch runs one query per image"):
+        compile_(builtin_registry, marine, bottles, shards=2)
     with pytest.raises(DicecError, match="--shards goes with --batch"):
         EmitOptions(shards=3)
     with pytest.raises(DicecError, match="--shards needs a pods-mode batch"):
