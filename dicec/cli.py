@@ -310,7 +310,7 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
 
 
 @cli.command(name="compile")
-@click.argument("input_file", metavar="INPUT")
+@click.argument("input_files", nargs=-1, required=True, metavar="INPUT...")
 @_output_option
 @_pools_option
 @_operators_option
@@ -326,21 +326,26 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
 @_strict_option
 @_emit_options
 @_placement_options(mode=False)
-def compile_(input_file: str, output: str | None, pools_file: str | None, operator_dirs: tuple[str, ...],
-             backend: str, llm: Any, name: str | None, namespace: str | None, fmt: str, placement: dict,
-             strict: bool, **emit: Any) -> None:
+def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str | None,
+             operator_dirs: tuple[str, ...], backend: str, llm: Any, name: str | None, namespace: str | None, fmt: str,
+             placement: dict, strict: bool, **emit: Any) -> None:
     """Compile INPUT to an Argo Workflow: a .txt question, a .py program, or a .json (placed) task graph.
 
-    The YAML goes to -o FILE (written atomically) or standard output; a one-line summary goes to
-    standard error (or, with --format json, a JSON summary to standard output).
+    With --batch, several INPUTs make one workflow answering every question for every image, the
+    questions sharing the stage pods (q1, q2, ... in the order given). The YAML goes to -o FILE
+    (written atomically) or standard output; a one-line summary goes to standard error (or, with
+    --format json, a JSON summary to standard output).
     """
+    from dicec import pipeline
     from dicec.emit.commands import options_from
-    from dicec.pipeline import compile_path
     from dicec.placement import load_pools
 
     options = options_from(emit, name=name, namespace=namespace, mode=emit.pop("mode"), qps=emit.pop("qps"))
-    result = compile_path(input_file, registry=_registry(operator_dirs), catalogue=load_pools(pools_file),
-                          options=options, backend=backend, llm=llm, placement=placement)
+    given = dict(registry=_registry(operator_dirs), catalogue=load_pools(pools_file), options=options,
+                 backend=backend, llm=llm, placement=placement)
+    result = pipeline.compile_path(input_files[0], **given) if len(input_files) == 1 else \
+        pipeline.compile_paths(list(input_files), **given)
+    input_file = ", ".join(input_files)
     if strict:
         _refuse_fallback(input_file, result.warnings)
     for w in result.warnings:
@@ -348,20 +353,31 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
     if fmt == "json" and to_stdout(output):
         raise DicecError("--format json prints a summary, so the workflow needs -o FILE")
     write_or_echo(result.yaml, output)
-    stats = result.graph.stats
-    totals = result.placed.totals
+    graphs, placed = [p.graph for p in result.inputs], [p.placed for p in result.inputs]
+    stats = {k: (max if k in ("critical_path", "max_width") else sum)(g.stats[k] for g in graphs) for k in graphs[0].stats}
+    totals = {"usd_per_query": round(sum(p.totals["usd_per_query"] for p in placed), 8),
+              "critical_path_seconds": max(p.totals["critical_path_seconds"] for p in placed)}
     summary = {
         "input": input_file, "output": output, "question": result.question, "stats": stats,
         "usd_per_query": totals["usd_per_query"], "critical_path_seconds": totals["critical_path_seconds"],
-        "pools": sorted({p.pool for p in result.placed.placements.values()}),
-        "fused": [list(g.tasks) for g in result.placed.fusion],
+        "pools": sorted({pl.pool for p in placed for pl in p.placements.values()}),
+        "fused": [] if result.plan is not None else [list(g.tasks) for g in result.placed.fusion],
         "warnings": list(result.warnings), "backend": backend, **_usage_json(result.usage),
     }
+    if result.plan is not None:  # a pods-mode batch: shards of stage pods
+        summary["batch"] = {"shards": result.plan.shards, "stages": [s.name for s in result.plan.stages],
+                            "questions": {q.name: p.path for q, p in zip(result.plan.queries, result.inputs)}}
     if fmt == "json":
         click.echo(dumps_json(summary), nl=False)
     else:
         where = "stdout" if to_stdout(output) else output
         fused = f"{len(summary['fused'])} fused group(s); " if summary["fused"] else ""
+        if result.plan is not None:
+            names = ", ".join(f"{q.name} = {p.path}" for q, p in zip(result.plan.queries, result.inputs))
+            note(f"{where}: batch of {len(result.plan.queries)} question(s) ({names}) in "
+                 f"{result.plan.shards} shards, each a chain of {len(result.plan.chain)} pods: "
+                 f"{', '.join(f'{s.name} ({len(s.tasks)} tasks)' for s in result.plan.stages) or 'no stage'}, "
+                 f"{result.plan.answer.name} on {result.plan.answer.pool}")
         note(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
              f"{stats['critical_path']}, width {stats['max_width']}; pools "
              f"{', '.join(summary['pools']) or 'cpu'}; {fused}"

@@ -37,8 +37,12 @@ def local_file(uri: str, *, what: str, elsewhere: str) -> Path:
     return Path(uri)
 
 
-def read_text(path: str | os.PathLike[str], *, what: str = "input") -> str:
-    """Return the text of a user's input file, or raise a one-line :class:`DicecError`."""
+def read_text(path: str | os.PathLike[str], *, what: str = "input", limit: int | None = MAX_INPUT_BYTES,
+              empty_ok: bool = False) -> str:
+    """Return the text of a user's input file, or raise a one-line :class:`DicecError`.
+
+    ``limit``: the most bytes it may have (``None``: no limit, for files dicec itself wrote, such as a batch
+    stage's records); ``empty_ok``: an empty file is its (empty) text rather than an error."""
     p = Path(path)
     where = Location(path=str(path))
     if str(path) == "-":
@@ -49,12 +53,12 @@ def read_text(path: str | os.PathLike[str], *, what: str = "input") -> str:
         raise DicecError(f"is a directory, expected a {what} file", location=where)
     try:
         size = p.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise DicecError(f"{what} is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit", location=where)
+        if limit is not None and size > limit:
+            raise DicecError(f"{what} is {size} bytes, over the {limit}-byte limit", location=where)
         data = p.read_bytes()
     except OSError as exc:
         raise DicecError(f"cannot read: {exc.strerror or exc}", location=where) from None
-    if not data.strip():
+    if not data.strip() and not empty_ok:
         raise DicecError(f"{what} file is empty", location=where)
     if b"\x00" in data:
         raise DicecError(f"{what} looks binary (it contains NUL bytes)", location=where)

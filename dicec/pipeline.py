@@ -21,6 +21,31 @@ MAX_QUESTION_CHARS = 2000
 
 
 @dataclass(frozen=True, kw_only=True)
+class Planned:
+    """One input taken through placement.
+
+    Attributes:
+        path: the input file (or the name it was given under).
+        question: the question, when the input was one.
+        program: the serial program's text.
+        graph: the task graph.
+        placed: the placed graph.
+        warnings: one-line warnings from the stages (e.g. a question the rules could not decompose).
+        timings: seconds spent per stage.
+        usage: LLM calls and tokens spent generating the program (``None`` offline or from a program).
+    """
+
+    path: str
+    question: str | None
+    program: str
+    graph: Any
+    placed: Any
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    usage: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Compiled:
     """Everything one compile produced.
 
@@ -35,6 +60,9 @@ class Compiled:
         timings: seconds spent per stage.
         usage: LLM calls and tokens spent generating the program (zero offline, replayed, or when the
             input was not a question).
+        plan: a pods-mode batch's :class:`~dicec.placement.stages.BatchPlan` (shards of stage pods), else ``None``.
+        inputs: every input through placement, in order (several for several questions over one batch);
+            the first is the one ``question`` ... ``usage`` describe.
     """
 
     question: str | None
@@ -46,6 +74,8 @@ class Compiled:
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     usage: Any = None
+    plan: Any = None
+    inputs: tuple[Planned, ...] = ()
 
 
 def input_kind(path: str) -> str:
@@ -99,18 +129,13 @@ def generate(question: str, registry, *, backend: str = "offline", llm=None, pat
     return generate_program(question, registry, backend=backend, options=llm, path=path)
 
 
-def compile_text(text: str, kind: str, *, path: str, registry, catalogue, options=None,
-                 backend: str = "offline", llm=None, placement: dict | None = None) -> Compiled:
-    """Run the stages from ``kind`` (``question``, ``program`` or ``graph``) to the workflow.
-
-    ``placement``: keyword options of :func:`dicec.placement.place` (objective, max_latency_s, spot,
-    fuse); given, a placed graph is placed again with them."""
+def plan_text(text: str, kind: str, *, path: str, registry, catalogue, mode: str = "pods", backend: str = "offline",
+              llm=None, placement: dict | None = None) -> Planned:
+    """Run the stages from ``kind`` (``question``, ``program`` or ``graph``) up to the placed graph (see
+    :func:`compile_text`)."""
     from dicec.analysis import analyse, graph_from_json
-    from dicec.emit import EmitOptions, dump_yaml
-    from dicec.emit.argo import emit_documents
     from dicec.placement import place, placed_from_json
 
-    options = options or EmitOptions()
     timings: dict[str, float] = {}
     warnings: list[str] = []
     question = None
@@ -144,21 +169,85 @@ def compile_text(text: str, kind: str, *, path: str, registry, catalogue, option
     timings["analyse"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if placed is None or placement:
-        placed = place(graph, registry, catalogue, mode=options.mode, **(placement or {}))
+        placed = place(graph, registry, catalogue, mode=mode, **(placement or {}))
     timings["place"] = time.perf_counter() - t0
+    return Planned(path=path, question=question, program=program, graph=graph, placed=placed,
+                   warnings=tuple(warnings), timings=timings, usage=usage)
+
+
+def compile_text(text: str, kind: str, *, path: str, registry, catalogue, options=None,
+                 backend: str = "offline", llm=None, placement: dict | None = None) -> Compiled:
+    """Run the stages from ``kind`` (``question``, ``program`` or ``graph``) to the workflow.
+
+    ``placement``: keyword options of :func:`dicec.placement.place` (objective, max_latency_s, spot,
+    fuse); given, a placed graph is placed again with them."""
+    from dicec.emit import EmitOptions
+
+    options = options or EmitOptions()
+    planned = plan_text(text, kind, path=path, registry=registry, catalogue=catalogue, mode=options.mode,
+                        backend=backend, llm=llm, placement=placement)
+    return emit_planned([planned], registry=registry, options=options)
+
+
+def emit_planned(planned: list[Planned], *, registry, options) -> Compiled:
+    """The workflow of inputs taken through placement: one input's (:func:`dicec.emit.argo.emit_documents`),
+    or, for a pods-mode batch, shards of stage pods answering every input's question for every image
+    (:func:`dicec.placement.stages.plan_batch`, :func:`dicec.emit.batch.emit_batch_workflow`)."""
+    from dicec.emit import dump_yaml
+    from dicec.emit.argo import emit_documents
+
     t0 = time.perf_counter()
-    documents = emit_documents(placed, options)  # services mode: servers, then the Workflow
-    workflow = documents[-1]
+    placed = [p.placed for p in planned]
+    plan = None
+    if options.batch:
+        from dicec.emit.batch import emit_batch_workflow, uses_stages
+        from dicec.placement.stages import plan_batch
+
+        if uses_stages(placed, options):
+            plan = plan_batch(placed, registry, shards=options.shards)
+    if plan is None and options.shards is not None:
+        raise DicecError("--shards: this batch runs one query per image (its placement uses an edge pool), "
+                         "not as shards of stage pods")
+    if plan is not None:
+        documents = [emit_batch_workflow(placed, plan, options)]
+    elif len(planned) > 1:
+        raise DicecError("several questions are answered together only by a pods-mode --batch whose pods read the "
+                         "images themselves (not --mode services, --input-artifact or an edge pool)")
+    else:
+        documents = emit_documents(placed[0], options)  # services mode: servers, then the Workflow
     text_out = dump_yaml(documents)
+    first = planned[0]
+    timings = {k: sum(p.timings.get(k, 0.0) for p in planned) for k in dict.fromkeys(
+        k for p in planned for k in p.timings)}
     timings["emit"] = time.perf_counter() - t0
-    return Compiled(question=question, program=program, graph=graph, placed=placed, workflow=workflow,
-                    yaml=text_out, warnings=tuple(warnings), timings=timings, usage=usage)
+    return Compiled(question=first.question, program=first.program, graph=first.graph, placed=first.placed,
+                    workflow=documents[-1], yaml=text_out, warnings=tuple(w for p in planned for w in p.warnings),
+                    timings=timings, usage=first.usage, plan=plan, inputs=tuple(planned))
 
 
 def compile_path(path: str, *, registry, catalogue, options=None, backend: str = "offline", llm=None,
                  placement: dict | None = None) -> Compiled:
     """Read ``path`` (kind by suffix) and compile it."""
-    kind = input_kind(path)
-    text = read_question(path) if kind == "question" else read_text(path, what=kind)
-    return compile_text(text, kind, path=path, registry=registry, catalogue=catalogue, options=options, backend=backend,
-                        llm=llm, placement=placement)
+    return compile_paths([path], registry=registry, catalogue=catalogue, options=options, backend=backend, llm=llm,
+                         placement=placement)
+
+
+def compile_paths(paths: list[str], *, registry, catalogue, options=None, backend: str = "offline", llm=None,
+                  placement: dict | None = None) -> Compiled:
+    """Read and compile each of ``paths`` (kind by suffix): one workflow; several inputs need ``--batch`` (every
+    question answered for every image, sharing the stage pods)."""
+    from dicec.emit import EmitOptions
+
+    options = options or EmitOptions()
+    if not paths:
+        raise DicecError("nothing to compile: give a question, program or graph file")
+    if len(paths) > 1 and not options.batch:
+        raise DicecError(f"{len(paths)} inputs: several questions are compiled together only with --batch "
+                         "(each question answered for every image of the batch)")
+    planned = []
+    for path in paths:
+        kind = input_kind(path)
+        text = read_question(path) if kind == "question" else read_text(path, what=kind)
+        planned.append(plan_text(text, kind, path=path, registry=registry, catalogue=catalogue, mode=options.mode,
+                                 backend=backend, llm=llm, placement=placement))
+    return emit_planned(planned, registry=registry, options=options)

@@ -10,7 +10,8 @@ Shape of what is emitted:
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
   need a GPU), whose ``answer`` output becomes the workflow's output;
 * with ``batch``, that DAG becomes the template ``query`` (one ``image`` input), and ``main`` fans it
-  out over the ``images`` list under a parallelism cap, gathering ``answers``; with
+  out over the ``images`` list under a parallelism cap, gathering ``answers`` (``dicec compile`` emits a
+  pods-mode batch whose pods read the images as shards of stage pods instead, :mod:`dicec.emit.batch`); with
   ``input_artifact`` every step receives the image as an Argo input artifact
   (:mod:`dicec.emit.inputs`); with ``kind="WorkflowTemplate"`` the same spec under a fixed name.
 
@@ -72,9 +73,15 @@ class EmitOptions:
         cpu_step_memory_limit: memory limit of a CPU step.
         kind: ``Workflow``, or ``WorkflowTemplate`` for GitOps (then with a fixed name, derived from the
             input and the program when ``name`` is not given).
-        batch: take a JSON list of images (parameter ``images``) and answer each (see :mod:`dicec.emit.inputs`).
+        batch: take a JSON list of images (parameter ``images``) and answer each (see :mod:`dicec.emit.inputs`;
+            in pods mode ``dicec compile`` runs it as shards of stage pods, :mod:`dicec.emit.batch`).
+        shards: a pods-mode batch: how many shards of stage pods (``None``: from the pools' ``max_nodes``,
+            :func:`dicec.placement.stages.default_shards`).
+        max_batch: a pods-mode batch: the most images it takes (its pods' deadlines are sized for it).
+        image_deadline_seconds: a pods-mode batch: seconds each image adds to a pod's deadline.
         input_artifact: ``s3``, ``gcs`` or ``http`` to pass the image as an Argo input artifact.
-        parallelism: at most this many images at once (batch), or pods at once (one image); ``None``: no cap.
+        parallelism: at most this many images (a pods-mode batch: shards) at once, or pods at once (one image);
+            ``None``: no cap.
         hardening: the pods' security settings (:mod:`dicec.emit.hardening`).
         service_account: ``spec.serviceAccountName`` of the step pods, or ``None`` for the namespace default.
         executor_service_account: service account of Argo's executor containers when the step pods get
@@ -88,7 +95,8 @@ class EmitOptions:
         retry_backoff: seconds before the first retry, doubled (``retry_backoff_factor``) each time.
         retry_backoff_factor: multiplier of the backoff.
         retry_max_duration: seconds after the first failure past which no retry starts.
-        step_deadline_seconds: ``activeDeadlineSeconds`` of every step pod.
+        step_deadline_seconds: ``activeDeadlineSeconds`` of every step pod (of a batch's stage pod, plus
+            ``image_deadline_seconds`` per image of its largest shard).
         workflow_deadline_seconds: ``activeDeadlineSeconds`` of the whole workflow.
         pod_gc: ``podGC.strategy`` (``OnPodSuccess``, ``OnPodCompletion``, ``OnWorkflowSuccess``,
             ``OnWorkflowCompletion``), or ``None`` to keep every pod.
@@ -111,6 +119,9 @@ class EmitOptions:
     cpu_step_memory_limit: str = "2Gi"
     kind: str = "Workflow"
     batch: bool = False
+    shards: int | None = None
+    max_batch: int = 10000
+    image_deadline_seconds: int = 30
     input_artifact: str | None = None
     parallelism: int | None = None
     hardening: Hardening = DEFAULT_HARDENING
@@ -148,14 +159,19 @@ class EmitOptions:
             raise DicecError(f"--pod-gc {self.pod_gc!r}: expected one of {', '.join(POD_GC_STRATEGIES)}")
         for what in ("retry_limit", "retry_backoff", "retry_backoff_factor", "retry_max_duration",
                      "step_deadline_seconds", "workflow_deadline_seconds", "ttl_after_success",
-                     "ttl_after_failure", "parallelism"):
+                     "ttl_after_failure", "parallelism", "shards", "max_batch", "image_deadline_seconds"):
             value = getattr(self, what)
             low = 0 if what == "retry_limit" else 1
-            if value is None and what == "parallelism":
+            if value is None and what in ("parallelism", "shards"):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise DicecError(f"--{what.replace('_', '-')} must be a whole number of at least {low}, not {value!r}")
         ImageSource(artifact=self.input_artifact, batch=self.batch)  # validates the artifact kind
+        if self.shards is not None and not self.batch:
+            raise DicecError("--shards goes with --batch (the shards of a batch's stage pods)")
+        if self.shards is not None and (self.mode != "pods" or self.input_artifact is not None):
+            raise DicecError("--shards needs a pods-mode batch whose pods read the images themselves "
+                             "(not --mode services, not --input-artifact)")
         check_mode(self.mode, self.qps)
         self.resources(gpu=True)  # validates the quantities
         self.resources(gpu=False)
@@ -244,29 +260,42 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     else:
         dags = [DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=[answer_output])]
 
+    return workflow_document(options, source=graph.question or graph.path, program=graph.source,
+                             question=graph.question, usd_per_query=placed.totals["usd_per_query"],
+                             tasks=len(graph.tasks), templates=[*dags, *[templates[k] for k in sorted(templates)],
+                                                                answer_template],
+                             arguments=source.workflow_parameters(),
+                             parallelism=None if options.batch else options.parallelism)
+
+
+def workflow_document(options: EmitOptions, *, source: str, program: str, question: str | None, usd_per_query: float,
+                      tasks: int, templates: list, arguments: list, parallelism: int | None,
+                      annotations: dict[str, str] | None = None, deadline_seconds: int | None = None) -> dict[str, Any]:
+    """The Workflow (or WorkflowTemplate) around ``templates`` as a plain dict, keys in a stable order: its name
+    (from ``source``, the input's name, and the ``program`` text's hash), labels and annotations
+    (:mod:`dicec.emit.metadata`, plus ``annotations``), the pods' service account, garbage collection, TTLs
+    and the workflow deadline (``deadline_seconds``, else the options')."""
     name = options.name
     if name is None and options.kind == "WorkflowTemplate":
-        name = metadata.derived_name(source=graph.question or graph.path, program=graph.source,
-                                     batch=options.batch)
-    usd = placed.totals["usd_per_query"]
-    labels = metadata.labels(program=graph.source, question=graph.question, usd_per_query=usd)
+        name = metadata.derived_name(source=source, program=program, batch=options.batch)
+    labels = metadata.labels(program=program, question=question, usd_per_query=usd_per_query)
     automount = options.hardening.automount_service_account_token
     workflow = (WorkflowTemplate if options.kind == "WorkflowTemplate" else Workflow)(
         name=name,
-        generate_name=None if name else f"dicec-{metadata.slug(graph.question or graph.path)}-",
+        generate_name=None if name else f"dicec-{metadata.slug(source)}-",
         namespace=options.namespace,
         labels=labels,
-        annotations=metadata.annotations(program=graph.source, question=graph.question, usd_per_query=usd,
-                                         tasks=len(graph.tasks), mode=options.mode),
+        annotations={**metadata.annotations(program=program, question=question, usd_per_query=usd_per_query,
+                                            tasks=tasks, mode=options.mode), **(annotations or {})},
         entrypoint=ENTRY_TEMPLATE,
-        arguments=source.workflow_parameters(),
-        templates=[*dags, *[templates[k] for k in sorted(templates)], answer_template],
-        parallelism=None if options.batch else options.parallelism,
+        arguments=arguments,
+        templates=templates,
+        parallelism=parallelism,
         service_account_name=options.service_account,
         automount_service_account_token=automount,
         executor=None if automount else m.ExecutorConfig(
             service_account_name=options.executor_service_account or options.service_account or "default"),
-        active_deadline_seconds=options.workflow_deadline_seconds,
+        active_deadline_seconds=deadline_seconds or options.workflow_deadline_seconds,
         pod_gc=m.PodGC(strategy=options.pod_gc) if options.pod_gc else None,
         ttl_strategy=m.TTLStrategy(seconds_after_success=options.ttl_after_success,
                                    seconds_after_failure=options.ttl_after_failure),
@@ -340,10 +369,9 @@ def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSou
     if options.mode == "services":  # calls without a record go to the model servers too, from a CPU pod
         args = [*args, "--services", services.answer_services(placed, options, servers)]
         pool = services.step_pool(placed)
-    image = sorted(set(placed.images.values()))[0] if placed.images else _default_image()
     return Container(
         name=ANSWER_STEP,
-        image=image,
+        image=answer_image(placed.images),
         command=command,
         args=args,
         inputs=[*source.step_inputs(), Parameter(name="program"), Parameter(name="records", default="[]")],
@@ -353,8 +381,9 @@ def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSou
     )
 
 
-def _default_image() -> str:
-    return f"ghcr.io/dicec/vision:{__version__}"
+def answer_image(images: dict[str, str]) -> str:
+    """The answer step's container image: the first of the operators' images (by name), else dicec's vision image."""
+    return sorted(set(images.values()))[0] if images else f"ghcr.io/dicec/vision:{__version__}"
 
 
 def _placement_fields(pool: Pool, options: EmitOptions) -> dict[str, Any]:
@@ -365,7 +394,13 @@ def _placement_fields(pool: Pool, options: EmitOptions) -> dict[str, Any]:
             "tolerations": tolerations}
 
 
-def _pod_fields(options: EmitOptions) -> dict[str, Any]:
+def step_fields(pool: Pool, options: EmitOptions, *, deadline_seconds: int | None = None) -> dict[str, Any]:
+    """A step template's pool and pod fields (:func:`_placement_fields`, :func:`_pod_fields`), with its own
+    ``activeDeadlineSeconds`` where given (a batch's stage pods, :mod:`dicec.emit.batch`)."""
+    return {**_placement_fields(pool, options), **_pod_fields(options, deadline_seconds=deadline_seconds)}
+
+
+def _pod_fields(options: EmitOptions, *, deadline_seconds: int | None = None) -> dict[str, Any]:
     """What every step pod gets, whatever its pool: the lock-down, a writable /tmp, retries and a deadline."""
     h = options.hardening
     secret = credentials.secret_fields(options.image_secret) if options.image_secret else {}
@@ -378,7 +413,7 @@ def _pod_fields(options: EmitOptions) -> dict[str, Any]:
         "env_from": [m.EnvFromSource.model_validate(e) for e in secret["env_from"]] if secret else None,
         "env": [m.EnvVar.model_validate(e) for e in secret["env"]] if secret else None,
         "automount_service_account_token": h.automount_service_account_token,
-        "active_deadline_seconds": options.step_deadline_seconds,
+        "active_deadline_seconds": deadline_seconds or options.step_deadline_seconds,
         "retry_strategy": m.RetryStrategy(
             limit=options.retry_limit, retry_policy=options.retry_policy,
             backoff=m.Backoff(duration=f"{options.retry_backoff}s", factor=options.retry_backoff_factor,

@@ -13,9 +13,10 @@ import click
 
 from dicec.errors import DicecError
 
-_KEYS = ("kind", "batch", "parallelism", "input_artifact", "service_account", "executor_service_account",
-         "image_secret", "automount_token", "run_as_user", "tmp_size", "gpu_cpu", "gpu_memory", "cpu_step_cpu",
-         "cpu_step_memory", "retry_limit", "retry_policy", "step_deadline", "workflow_deadline", "pod_gc", "ttl_after_success",
+_KEYS = ("kind", "batch", "shards", "max_batch", "image_deadline", "parallelism", "input_artifact", "service_account",
+         "executor_service_account", "image_secret", "automount_token", "run_as_user", "tmp_size", "gpu_cpu",
+         "gpu_memory", "cpu_step_cpu", "cpu_step_memory", "retry_limit", "retry_policy", "step_deadline",
+         "workflow_deadline", "pod_gc", "ttl_after_success",
          "ttl_after_failure")
 
 _OPTIONS = [
@@ -23,9 +24,18 @@ _OPTIONS = [
                  help="WorkflowTemplate for GitOps (fixed name: --name, else one derived from the input; "
                       "run it with argo submit --from workflowtemplate/NAME)."),
     click.option("--batch", is_flag=True,
-                 help="Take a JSON list of images (parameter images) and answer each, fanned out in one workflow."),
+                 help="Take a JSON list of images (parameter images) and answer each in one workflow; in pods mode, "
+                      "shards of stage pods that load each model once for many images (several inputs: every "
+                      "question for every image)."),
+    click.option("--shards", type=click.IntRange(1, 1024), default=None,
+                 help="--batch in pods mode: cut the images into N contiguous shards run side by side "
+                      "(default: the largest max_nodes of the GPU pools used, else 8)."),
+    click.option("--max-batch", type=click.IntRange(1), default=10000, show_default=True,
+                 help="--batch in pods mode: the most images the workflow takes (its pods' deadlines are sized for it)."),
+    click.option("--image-deadline", type=click.IntRange(1), default=30, show_default=True, metavar="SECONDS",
+                 help="--batch in pods mode: seconds each image of a shard adds to a pod's deadline."),
     click.option("--parallelism", type=click.IntRange(1), default=None,
-                 help="At most N images at once (--batch), or N pods at once (default: no cap)."),
+                 help="At most N images (a pods-mode --batch: shards) at once, or N pods at once (default: no cap)."),
     click.option("--input-artifact", type=click.Choice(["s3", "gcs", "http"]), default=None,
                  help="Pass the image as an Argo input artifact: the parameter is a key in the cluster's default "
                       "artifact repository (s3, gcs) or a URL (http)."),
@@ -95,7 +105,8 @@ def options_from(values: dict[str, Any], **fixed: Any):
     hardening = Hardening(run_as_user=v["run_as_user"], run_as_group=v["run_as_user"], fs_group=v["run_as_user"],
                           tmp_size_limit=v["tmp_size"], automount_service_account_token=v["automount_token"])
     return EmitOptions(
-        **fixed, kind=v["kind"], batch=v["batch"], parallelism=v["parallelism"], input_artifact=v["input_artifact"],
+        **fixed, kind=v["kind"], batch=v["batch"], shards=v["shards"], max_batch=v["max_batch"],
+        image_deadline_seconds=v["image_deadline"], parallelism=v["parallelism"], input_artifact=v["input_artifact"],
         service_account=v["service_account"], executor_service_account=v["executor_service_account"],
         image_secret=v["image_secret"], hardening=hardening,
         gpu_cpu_request=gpu_cpu[0], gpu_cpu_limit=gpu_cpu[1], gpu_memory_request=gpu_memory[0],

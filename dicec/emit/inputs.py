@@ -17,6 +17,8 @@ Three independent choices shape how the steps see their input image:
   input and runs the same tasks as a single-image workflow, and the entry template's ``answers``
   output is Argo's aggregation of the per-image ``answer`` outputs: a JSON list, one answer per image,
   in the order of ``images``. A parallelism cap on the entry DAG bounds how many images run at once.
+  (A pods-mode batch whose pods read the images themselves -- not ``--input-artifact`` -- runs as shards
+  of stage pods instead, each loading its models once for many images: :mod:`dicec.emit.batch`.)
 
 Every value here is an Argo reference (``{{workflow.parameters.image}}``, ``{{inputs.parameters.image}}``
 or ``{{item}}``) or a constant; no user text reaches the workflow through this module.

@@ -47,6 +47,10 @@ time, never change the answer. A skipped step (a false ``when``, or a fan-out ov
 has its outputs' declared defaults, ``[]`` for a value and ``null`` for a record (see
 :data:`VALUE_DEFAULT`), so every reference to it resolves.
 
+A pods-mode batch (``dicec compile --batch``) runs ``dicec op stage`` in every pod of a shard's chain instead:
+its contract (the images as a raw artifact, records as JSON Lines artifacts, the answers) is described in
+:mod:`dicec.runtime.stage`, and the workflow's shape in :mod:`dicec.emit.batch`.
+
 Untrusted text (the program, its string literals) only ever reaches the workflow base64-encoded, so
 it cannot open an Argo ``{{...}}`` expression, a YAML structure or a shell word. That encoding and the
 result folder are the runtime's too, so they live on its side (:mod:`dicec.runtime.contract`).
@@ -110,11 +114,15 @@ def answer_command(*, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str
     ]
 
 
+def call_body(task: Task) -> dict[str, Any]:
+    """One call of a fused group's (or a batch stage pod's) payload: ``{task, operator, form, args, patch}``."""
+    return {"task": task.id, "operator": task.operator, "form": task.form, "args": [a.to_json() for a in task.args],
+            "patch": None if task.patch is None else task.patch.to_json()}
+
+
 def group_payload(tasks: list[Task]) -> str:
     """The ``--group`` value for a fused group's tasks (in graph order)."""
-    body = {"calls": [{"task": t.id, "operator": t.operator, "form": t.form,
-                       "args": [a.to_json() for a in t.args],
-                       "patch": None if t.patch is None else t.patch.to_json()} for t in tasks]}
+    body = {"calls": [call_body(t) for t in tasks]}
     return b64(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 

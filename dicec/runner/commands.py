@@ -66,6 +66,11 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         for line in exc.log_tail:
             click.echo(f"  | {line}", err=True)
         sys.exit(1)
+    from dicec.placement.stages import PLAN_ANNOTATION
+
+    if "answers" in result.outputs and PLAN_ANNOTATION in result.annotations:  # a pods-mode batch of stage pods
+        _print_stage_batch(result, options, workflow_file, fmt)
+        return
     if "answers" in result.outputs:  # a batch workflow: one answer per image
         from dicec.runner.batch import batch_answers
 
@@ -92,3 +97,25 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     else:
         click.echo(dumps_json(result.outputs), nl=False)
 
+
+
+def _print_stage_batch(result, options, workflow_file: str, fmt: str) -> None:
+    """A pods-mode batch's answers, one line per image (and question); exit 1 if any failed, after printing."""
+    from dicec.placement.stages import plan_of_workflow
+    from dicec.runner.batch import stage_answers, stage_report
+
+    plan = plan_of_workflow({"metadata": {"annotations": result.annotations}}, where=workflow_file)
+    names = [q.name for q in plan.queries]
+    images, outcomes = stage_answers(result.outputs["answers"], options.parameters, len(names), workflow_file)
+    lines, body, errors = stage_report(images, outcomes, names)
+    if fmt == "json":
+        click.echo(dumps_json({**body, "images": images, "steps": result.steps, "skipped": list(result.skipped),
+                               "seconds": round(result.seconds, 3)}), nl=False)
+    else:
+        for line in lines:
+            click.echo(line)
+    if errors:
+        first = errors[0]
+        click.echo(f"dicec: {workflow_file}: {len(errors)} of {len(images) * len(names)} answers failed "
+                   f"(first: image {first['index']}: {first['error']})", err=True)
+        sys.exit(1)

@@ -2,13 +2,14 @@
 
 What it reads is the workflow YAML itself, not the task graph: the entry template's DAG, each
 task's template, arguments, ``dependencies`` (or a ``depends`` of ``&&``-joined task names),
-``withParam``/``withItems`` fan-outs, ``when`` conditions (:mod:`dicec.runner.when`) and the
+``withParam``/``withItems``/``withSequence`` fan-outs, ``when`` conditions (:mod:`dicec.runner.when`) and the
 templates' ``retryStrategy.limit``. Tasks run in dependency order on a thread pool
 (``parallelism`` workers; a fan-out's elements are separate jobs).
 
 Substitution is Argo's: ``{{workflow.parameters.X}}``, ``{{inputs.parameters.X}}``,
 ``{{tasks.T.outputs.parameters.X}}``, ``{{item}}`` (JSON for a map or list, the text otherwise) and
-``{{item.KEY}}``. A fan-out's output parameter is the JSON list of its elements' values in item
+``{{item.KEY}}``; ``withSequence`` gives the items Argo does (``"0"`` ... for a ``count``, see
+:func:`sequence_items`). A fan-out's output parameter is the JSON list of its elements' values in item
 order (each value parsed as JSON when it is JSON). A skipped task -- its ``when`` false, or a fan-out
 over an empty list ("Skipped, empty params") -- has, as in Argo v4, its template's output parameters
 that declare a ``valueFrom.default``, with that default; a reference to any other output of it stays
@@ -116,12 +117,14 @@ class RunResult:
         steps: how many steps ran (fan-out elements count each), and how many were skipped.
         skipped: tasks whose ``when`` was false.
         seconds: wall-clock time.
+        annotations: the workflow's annotations (a pods-mode batch's plan is one, :mod:`dicec.runner.batch`).
     """
 
     outputs: dict[str, str]
     steps: int
     skipped: tuple[str, ...]
     seconds: float
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 # -- parameters and substitution ------------------------------------------------------------------------
@@ -157,6 +160,38 @@ def substitute(text: str, scope: dict[str, str], *, strict: tuple[str, ...] = ()
             raise DicecError(f"unresolved reference {{{{{name}}}}}")
         return m.group(0)
     return _REF.sub(repl, text)
+
+
+def sequence_items(sequence: Any, resolve: Callable[[str], str], task: str) -> list[str]:
+    """The items of a ``withSequence`` (Argo's ``expandSequence``): ``count`` (or ``end``) from ``start``
+    (default 0), each formatted with ``format`` (a printf integer format, default ``%d``), as strings."""
+    if not isinstance(sequence, dict):
+        raise StepFailed(task, "withSequence must be a map of count, start, end and format", [])
+    numbers = {}
+    for key in ("start", "end", "count"):
+        if sequence.get(key) is not None:
+            text = resolve(str(sequence[key])).strip()
+            try:
+                numbers[key] = int(text)
+            except ValueError:
+                raise StepFailed(task, f"withSequence {key} is not a whole number: {text[:40]!r}", []) from None
+    start = numbers.get("start", 0)
+    if "end" in numbers:
+        end = numbers["end"]
+    elif "count" in numbers:
+        if numbers["count"] < 0:
+            raise StepFailed(task, f"withSequence count is negative: {numbers['count']}", [])
+        end = start + numbers["count"] - 1
+        if numbers["count"] == 0:
+            return []
+    else:
+        raise StepFailed(task, "withSequence needs count or end", [])
+    fmt = str(sequence.get("format") or "%d")
+    step = 1 if start <= end else -1
+    try:
+        return [fmt % i for i in range(start, end + step, step)]
+    except (TypeError, ValueError):
+        raise StepFailed(task, f"withSequence format {fmt!r} is not an integer format dicec run can apply", []) from None
 
 
 def item_scope(item: Any) -> dict[str, str]:
@@ -224,7 +259,8 @@ class Runner:
             if not self.options.keep_dir:
                 shutil.rmtree(base, ignore_errors=True)
         return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
-                         seconds=time.monotonic() - start)
+                         seconds=time.monotonic() - start,
+                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}))
 
     # -- the DAG ---------------------------------------------------------------------------------------
     def run_dag_template(self, template: dict, inputs: dict[str, str], base: Path, label: str, *,
@@ -310,13 +346,16 @@ class Runner:
               base: Path, label: str) -> None:
         scope = self.global_scope(tasks, inputs)
         spec = t.spec
-        if ("withParam" in spec or "withItems" in spec) and "when" in spec and not _ITEM_REF.search(str(spec["when"])):
+        loops = "withParam" in spec or "withItems" in spec or "withSequence" in spec
+        if loops and "when" in spec and not _ITEM_REF.search(str(spec["when"])):
             # Argo (since 3.5) evaluates a task's when before expanding its loop: false skips the whole task.
             if not self.when(spec, scope):
                 self.skip(t, skipped)
                 return
-        if "withParam" in spec or "withItems" in spec:
-            if "withParam" in spec:
+        if loops:
+            if "withSequence" in spec:
+                items = sequence_items(spec["withSequence"], lambda text: substitute(text, scope), t.name)
+            elif "withParam" in spec:
                 text = substitute(str(spec["withParam"]), scope)
                 try:
                     items = json.loads(text)

@@ -47,6 +47,22 @@ def records_index(records: list[Any]) -> dict[str, dict]:
     return out
 
 
+def replay(source: str, *, image: Any, records: dict[str, dict], backend: Any, registry: Any,
+           log: Log = lambda s: None, where: str | None = None) -> Any:
+    """The program re-run on ``image``, each call answered from ``records`` (:func:`records_index`) or on
+    demand by ``backend``: its :class:`~dicec.runtime.program.Outcome` (a ProgramError if it raises).
+    ``dicec answer`` runs it once; a batch's answer pod once per image and question
+    (:mod:`dicec.runtime.stage`)."""
+    from dicec.runtime.program import run_program
+
+    outcome = run_program(source, registry=registry, image=image, backend=backend, records=records,
+                          path="<program>", log=log)
+    s = outcome.stats
+    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, "
+        f"{s.on_demand} on demand ({where or backend.name + ' models'})")
+    return outcome
+
+
 def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: str | None,
                models: str | None = None, operator_dirs: tuple[str, ...] = (), services_json: str | None = None,
                services: dict[str, str] | None = None, log: Log = lambda s: None) -> Any:
@@ -56,7 +72,6 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
     model server (:class:`dicec.runtime.client.ServiceRouter`, URLs resolved through ``services``, the
     ``$DICEC_SERVICES`` map) instead of a model loaded here."""
     from dicec.runtime.images import load_image
-    from dicec.runtime.program import run_program
 
     try:
         source = unb64(program_payload)
@@ -71,15 +86,12 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
     else:
         backend = get_backend(models)
     try:
-        outcome = run_program(source, registry=registry_for(operator_dirs), image=image, backend=backend,
-                              records=records, path="<program>", log=log)
+        outcome = replay(source, image=image, records=records, backend=backend,
+                         registry=registry_for(operator_dirs), log=log,
+                         where="model servers" if services_json is not None else None)
     finally:
         if services_json is not None:
             backend.close()
-    s = outcome.stats
-    where = "model servers" if services_json is not None else f"{backend.name} models"
-    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, "
-        f"{s.on_demand} on demand ({where})")
     if out is not None:
         write_output(out, canonical_json(outcome.answer))
     return outcome.answer

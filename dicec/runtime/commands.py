@@ -1,4 +1,4 @@
-"""The step side's verbs as click commands: ``op`` (one step), ``op call``, ``answer`` and ``exec``.
+"""The step side's verbs as click commands: ``op`` (one step), ``op call``, ``op stage``, ``answer`` and ``exec``.
 
 Only click, :mod:`dicec.errors` and :mod:`dicec.output` are imported here; each verb imports its stage
 inside its body, so ``dicec op`` starts fast. The ``dicec`` command registers them (:mod:`dicec.cli`,
@@ -98,6 +98,29 @@ def op(**params) -> None:
     run_op(**params, log=_stderr)
 
 
+@click.command("stage")
+@click.option("--stage", "stage_payload", default=None, metavar="B64",
+              help="A stage pod: base64url of its calls per question (see dicec/runtime/stage.py).")
+@click.option("--program", "program_payloads", multiple=True, metavar="B64",
+              help="The answer pod: base64url of a question's serial program (once per question, in order).")
+@click.option("--images", "images_file", required=True, metavar="FILE", help="The batch's images, a JSON list.")
+@click.option("--shard", type=click.IntRange(0), required=True, help="This pod's shard, 0..shards-1.")
+@click.option("--shards", type=click.IntRange(1), required=True, help="How many shards the images are cut into.")
+@click.option("--max-images", type=click.IntRange(0), default=None, help="Refuse a batch of more images than this.")
+@click.option("--records-in", default=None, metavar="FILE", help="The records of the pod before this one (JSON Lines).")
+@click.option("--records-out", default=None, metavar="FILE", help="A stage pod: where to write the records.")
+@click.option("--answers-out", default=None, metavar="FILE", help="The answer pod: the answers, one JSON line per image.")
+@click.option("--answers-list-out", default=None, metavar="FILE", help="The answer pod: the answers as one JSON list.")
+@models_option(None)
+@operators_option
+def stage(**params) -> None:
+    """Run one pod of a batch's shard chain: a stage's tasks (--stage) or the answers (--program) for every
+    image of shard --shard (see dicec/runtime/stage.py)."""
+    from dicec.runtime.stage import run_stage
+
+    run_stage(**params, log=_stderr)
+
+
 @click.command("answer")
 @click.option("--image", "image_uri", required=True,
               help="The input image: a path or a file://, http(s)://, s3:// or gs:// URI.")
@@ -149,8 +172,8 @@ def call(**params: Any) -> None:
 
 
 def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[str]]:
-    """Run ``op ...``, ``op call ...`` or ``answer ...`` argv in this process: (exit code, log lines), as a
-    subprocess would."""
+    """Run ``op ...``, ``op call ...``, ``op stage ...`` or ``answer ...`` argv in this process: (exit code,
+    log lines), as a subprocess would."""
     from dicec.runtime.answer import run_answer
     from dicec.runtime.step import run_op
 
@@ -161,6 +184,14 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
             run_call(**params, services=services_from(env), log=log.append)
 
         return invoke_in_process(call, argv[2:], env, work_call)
+    if argv[:2] == ["op", "stage"]:  # a pod of a batch's shard chain
+        from dicec.runtime.stage import run_stage
+
+        def work_stage(params: dict, log: list[str]) -> None:
+            params["models"] = params.get("models") or env.get(MODELS_ENV)
+            run_stage(**params, log=log.append)
+
+        return invoke_in_process(stage, argv[2:], env, work_stage)
     if argv[:2] == ["op", "step"]:
         argv = argv[1:]
         argv[0] = "op"
@@ -270,10 +301,12 @@ def op_verb(*more: tuple[click.Command, str]) -> click.Group:
     server's ``serve`` (:func:`dicec.serving.commands.op_group`)."""
     usage = ["dicec op NAME ...          one pods-mode step (same as: dicec op step NAME ...)",
              "dicec op call NAME ...     one services-mode step, through a model server",
+             "dicec op stage ...         one pod of a pods-mode batch: a stage or the answers, for a shard",
              *(line for _, line in more)]
     group = OpGroup("op", help="What workflow steps and model servers run.\n\n\b\n" + "\n".join(usage))
     group.add_command(op, "step")
     group.add_command(call)
+    group.add_command(stage)
     for command, _ in more:
         group.add_command(command)
     return group

@@ -12,6 +12,8 @@ the runtime (a module with no imports of its own) and the runtime never imports 
   folder of its own in its place);
 * :data:`STEP_COMMANDS`: the commands a dicec step container runs, the only ones ``dicec run`` runs on
   the user's machine unless told otherwise (``--run-any-command``).
+* :func:`shard_slice`: which images shard ``i`` of a batch runs (a stage pod picks its slice with it,
+  the batch plan and the cost model count with it).
 """
 
 from __future__ import annotations
@@ -41,3 +43,11 @@ def b64(data: str) -> str:
 def unb64(data: str) -> str:
     """The inverse of :func:`b64`."""
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
+
+
+def shard_slice(shard: int, shards: int, count: int) -> tuple[int, int]:
+    """``(start, stop)`` of shard ``shard`` of ``shards`` over ``count`` images: contiguous slices in image
+    order whose sizes differ by one at most (``[shard * count // shards, (shard + 1) * count // shards)``)."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not one of 0..{shards - 1}")
+    return shard * count // shards, (shard + 1) * count // shards

@@ -18,6 +18,9 @@ writes, so the final step's records and the downstream tasks' inputs are the sam
   program cannot have made that call with that input, and the final step runs any call without a
   record on demand;
 * an operator failing on its input is recorded as for one step (:mod:`dicec.runtime.step`).
+
+A batch's stage pod (:mod:`dicec.runtime.stage`) resolves its calls with the same functions
+(:func:`check_calls`, :func:`prepare_calls`, :func:`resolve_call`), once per image of its shard.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import os
 from typing import Any
 
 from dicec.errors import DicecError
-from dicec.runtime.backend import empty_value, get_backend, registry_for
+from dicec.runtime.backend import get_backend, registry_for
 from dicec.runtime.calls import canonical_json
 from dicec.runtime.compute import MISSING, Log, compute_call, py_str, write_output
 from dicec.runtime.contract import unb64
@@ -45,18 +48,23 @@ def decode_group(payload: str) -> list[dict]:
     calls = body.get("calls") if isinstance(body, dict) else None
     if not isinstance(calls, list) or not calls:
         raise DicecError("--group must hold {\"calls\": [...]} with at least one call")
+    return check_calls(calls, "--group")
+
+
+def check_calls(calls: list, flag: str) -> list[dict]:
+    """``calls`` (a group's, or one question's in a stage pod), each checked for shape, task ids unique."""
     seen: set[str] = set()
     for c in calls:
         if (not isinstance(c, dict) or not {"task", "operator", "form", "args", "patch"} <= set(c)
                 or not isinstance(c["args"], list) or not isinstance(c["task"], str)):
-            raise DicecError("each --group call must hold {task, operator, form, args, patch}")
+            raise DicecError(f"each {flag} call must hold {{task, operator, form, args, patch}}")
         if not c["task"] or "/" in c["task"] or c["task"] in (".", "..") or c["task"] in seen:
-            raise DicecError(f"--group: bad or repeated task id {c['task']!r}")
+            raise DicecError(f"{flag}: bad or repeated task id {c['task']!r}")
         seen.add(c["task"])
         patch = c["patch"]
         if patch is not None and (not isinstance(patch, dict) or patch.get("kind") not in _PATCH_KINDS
                                   or (patch["kind"] != "image" and not isinstance(patch.get("task"), str))):
-            raise DicecError(f"--group: task {c['task']!r} has a bad patch source {patch!r}")
+            raise DicecError(f"{flag}: task {c['task']!r} has a bad patch source {patch!r}")
     return calls
 
 
@@ -79,30 +87,42 @@ def _lenient_object(text: str) -> dict[str, Any]:
     return dict(lenient_members(text, "--inputs", keyed=True))
 
 
-def run_group(*, image: Any, group_payload: str, inputs_json: str, out_dir: str, models: str | None = None,
-              operator_dirs: tuple[str, ...] = (), log: Log = lambda s: None) -> dict[str, Any]:
-    """Run a fused group's calls in order on ``image`` (the frame, or an edge step's crops); returns ``{task: value}``."""
-    calls = decode_group(group_payload)
-    values = parse_inputs(inputs_json)
-    registry = registry_for(operator_dirs)
+def prepare_calls(calls: list[dict], registry: Any) -> list[tuple[dict, Any, Any]]:
+    """``(call, spec, form)`` of each decoded call: every operator and form is known before any model loads."""
     prepared = []
-    for c in calls:  # every operator is known before any model loads
+    for c in calls:
         spec = registry.get(c["operator"])
         form = spec.form(c["form"])
         if form is None:
             raise DicecError(f"operator {spec.name!r} has no {c['form']} form (task {c['task']!r})")
         prepared.append((c, spec, form))
+    return prepared
+
+
+def resolve_call(call: dict, values: dict[str, Any]) -> tuple[tuple, Any]:
+    """``(arguments, patch)`` of a decoded call from the values of the tasks before it (see the module
+    docstring); the patch is :data:`~dicec.runtime.compute.MISSING` when the call cannot be made with
+    those values, and ``[]`` for a fan-out over nothing (no elements, no calls)."""
+    args = _args(call["args"], values)
+    if args is MISSING:
+        return (), MISSING
+    patch = _patch(call["patch"], values)
+    if patch is MISSING and call["patch"] is not None and call["patch"]["kind"] == "each":
+        patch = []
+    return args, patch
+
+
+def run_group(*, image: Any, group_payload: str, inputs_json: str, out_dir: str, models: str | None = None,
+              operator_dirs: tuple[str, ...] = (), log: Log = lambda s: None) -> dict[str, Any]:
+    """Run a fused group's calls in order on ``image`` (the frame, or an edge step's crops); returns ``{task: value}``."""
+    calls = decode_group(group_payload)
+    values = parse_inputs(inputs_json)
+    prepared = prepare_calls(calls, registry_for(operator_dirs))
     backend = get_backend(models)
     out: dict[str, Any] = {}
     for c, spec, form in prepared:
-        args = _args(c["args"], values)
-        patch = MISSING if args is MISSING else _patch(c["patch"], values)
-        if patch is MISSING and args is not MISSING and c["patch"] is not None and c["patch"]["kind"] == "each":
-            patch = []  # a fan-out over nothing: no elements, no calls
-        if args is MISSING:
-            value, record = empty_value(form.result), None
-        else:
-            value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
+        args, patch = resolve_call(c, values)
+        value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
         text = canonical_json(value)
         folder = os.path.join(out_dir, c["task"])
         write_output(os.path.join(folder, "value.json"), text)

@@ -43,8 +43,13 @@ def test_artifact_input_is_key_only_and_the_steps_read_its_path(builtin_registry
 
 
 def test_batch_fans_out_the_query_dag_over_the_images_with_a_cap(builtin_registry, pools):
-    single = compile_(builtin_registry, pools).workflow
-    wf = compile_(builtin_registry, pools, batch=True, parallelism=5).workflow
+    """The per-image shape (a batch in services mode or with --input-artifact; a pods-mode batch read by its pods
+    runs as shards of stage pods, tests/emit/test_batch.py)."""
+    from dicec.emit.argo import emit_workflow
+
+    result = compile_(builtin_registry, pools)
+    single = result.workflow
+    wf = emit_workflow(result.placed, EmitOptions(batch=True, parallelism=5))
     assert [p["name"] for p in wf["spec"]["arguments"]["parameters"]] == ["images"]
     templates = {t["name"]: t for t in wf["spec"]["templates"]}
     main, query = templates["main"], templates["query"]

@@ -56,6 +56,8 @@ def test_an_empty_batch_has_no_answers_and_a_bad_list_is_one_line(files):
     r = run(files["batch"], "-p", "images=[]", "--format", "json")
     assert r.exit_code == 0 and json.loads(r.stdout)["answers"] == []
     r = run(files["batch"], "-p", "images=car.png")
+    assert r.exit_code == 1 and "the images parameter must be a JSON list" in r.stderr and "Traceback" not in r.output
+    r = run(files["http-batch"], "-p", "images=car.png")  # a batch fanned out per image (artifact inputs)
     assert r.exit_code == 1 and "withParam is not a JSON list" in r.stderr and "Traceback" not in r.output
 
 
@@ -136,3 +138,50 @@ def test_raw_artifacts_and_unsupported_sources(tmp_path):
         local_source("file://elsewhere/x.png", artifact="image", kind="http")
     with pytest.raises(StepFailed):
         raise StepFailed("s", "r", [])
+
+
+@pytest.mark.parametrize("sequence, items", [
+    ({"count": "3"}, ["0", "1", "2"]),
+    ({"count": 0}, []),
+    ({"start": "100", "end": "102"}, ["100", "101", "102"]),
+    ({"start": "5", "end": "3"}, ["5", "4", "3"]),
+    ({"start": "2", "count": "{{workflow.parameters.n}}"}, ["2", "3"]),
+    ({"count": "2", "format": "user%02X"}, ["user00", "user01"]),
+])
+def test_with_sequence_gives_argos_items(sequence, items):
+    from dicec.runner.workflow import sequence_items
+
+    assert sequence_items(sequence, lambda s: s.replace("{{workflow.parameters.n}}", "2"), "t") == items
+
+
+@pytest.mark.parametrize("sequence, message", [
+    ({"count": "many"}, "count is not a whole number"), ({"start": "1"}, "needs count or end"),
+    ({"count": "-1"}, "count is negative"), ({"count": "2", "format": "%s%s"}, "not an integer format"),
+    ("3", "must be a map"),
+])
+def test_a_bad_sequence_fails_its_task(sequence, message):
+    from dicec.runner.workflow import sequence_items
+
+    with pytest.raises(StepFailed, match=message):
+        sequence_items(sequence, str, "t")
+
+
+def test_stage_answers_must_cover_every_image_once_in_order():
+    from dicec.runner.batch import stage_answers, stage_report
+
+    params = {"images": json.dumps(["a.png", "b.png", "c.png"])}
+    ok = [[{"index": 0, "answers": [{"answer": "yes"}]}], [],
+          [{"index": 1, "answers": [{"answer": [1, 2]}]}, {"index": 2, "answers": [{"error": "c.png: image not found"}]}]]
+    images, outcomes = stage_answers(json.dumps(ok), params, 1, "wf.yaml")
+    lines, body, errors = stage_report(images, outcomes, ["q1"])
+    assert lines == ["a.png: yes", "b.png: [1,2]", "c.png: error: c.png: image not found"]
+    assert body == {"answers": ["yes", [1, 2], None], "errors": [
+        {"index": 2, "image": "c.png", "question": "q1", "error": "c.png: image not found"}]}
+    lines, body, _ = stage_report(images[:1], [[{"answer": "yes"}, {"answer": 3}]], ["q1", "q2"])
+    assert lines == ["a.png [q1]: yes", "a.png [q2]: 3"] and body["answers"] == [["yes", 3]]
+    assert body["questions"] == ["q1", "q2"]
+    for bad, message in ((ok[:2], "expected 3 answers"), ([ok[2], ok[0]], "answer 0 is not the answers of image 0"),
+                         ([[{"index": 0, "answers": []}]] + ok[2:], "to 1 question"), ({"a": 1}, "per-shard lists")):
+        with pytest.raises(DicecError, match=message):
+            stage_answers(json.dumps(bad), params, 1, "wf.yaml")
+    assert stage_answers("[[], []]", {"images": "[]"}, 2, "wf.yaml") == ([], [])
