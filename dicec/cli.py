@@ -349,7 +349,8 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
     totals = result.placed.totals
     summary = {
         "input": input_file, "output": output, "question": result.question, "stats": stats,
-        "usd_per_query": totals["usd_per_query"], "critical_path_seconds": totals["critical_path_seconds"],
+        "usd_per_query": totals["usd_per_query"], "load_qph": totals.get("load_qph"),
+        "critical_path_seconds": totals["critical_path_seconds"],
         "pools": sorted({p.pool for p in result.placed.placements.values()}),
         "fused": [list(g.tasks) for g in result.placed.fusion],
         "warnings": list(result.warnings), "backend": backend, **_usage_json(result.usage),
@@ -362,8 +363,8 @@ def compile_(input_file: str, output: str | None, pools_file: str | None, operat
         click.echo(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
                    f"{stats['critical_path']}, width {stats['max_width']}; pools "
                    f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
-                   f"est. ${totals['usd_per_query']:.6f} per query of GPU time "
-                   "(placement's estimate; dicec cost adds step start-up)", err=True)
+                   f"est. ${totals['usd_per_query']:.6f} per query at {totals.get('load_qph') or 0:g} queries/hour "
+                   "(dicec cost's figure: a day's bill over its queries, every pod, server and CPU priced)", err=True)
 
 
 @cli.command()
