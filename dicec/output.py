@@ -85,9 +85,10 @@ def placed_input_options(func: Callable) -> Callable:
         click.option("--image-pull", "image_pull", type=float, default=None, metavar="SECONDS",
                      help="Override the image-pull figure (default 30 s, an assumption)."),
         click.option("--timing", "timing_file", metavar="FILE", default=None,
-                     help="Timing-model figures (JSON or YAML of pod_startup_s, image_pull_s, step_overhead_s, "
-                          "request_overhead_s, answer_run_s, fanout), e.g. benchmarks/calibrate.py's for this "
-                          "machine; the flags above still win."),
+                     help="Timing-model figures (JSON or YAML of any of dicec.timing.model.TimingModel's: "
+                          "pod_startup_s, image_pull_s, ..., agent_patch_rate_s, controller_requeue_s, "
+                          "agent_task_workers; docs/cost.md), e.g. benchmarks/calibrate.py's for this machine; "
+                          "the flags above still win."),
     ]
     for option in reversed(options):
         func = option(func)

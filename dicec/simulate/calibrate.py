@@ -113,7 +113,8 @@ class Measured:
         if isolation == "thread":  # dicec run has no Argo agent: requests start at once, results are seen at once
             return {"pod_startup_s": 0.0, "step_overhead_s": 0.0, "image_pull_s": 0.0,
                     "request_overhead_s": self.thread_step_s, "answer_run_s": self.thread_answer_s,
-                    "answer_request_s": self.thread_answer_s, "agent_startup_s": 0.0, "agent_patch_rate_s": 0.0}
+                    "answer_request_s": self.thread_answer_s, "agent_startup_s": 0.0, "agent_patch_rate_s": 0.0,
+                    "controller_requeue_s": 0.0}
         raise DicecError(f"unknown isolation {isolation!r} (process or thread)")
 
 

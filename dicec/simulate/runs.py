@@ -51,9 +51,11 @@ def parse_nodes(text: str) -> list[int]:
 
 
 def jobs_for(placed_graphs: list, names: list[str], registry, catalogue, model: TimingModel, *, pool: str | None,
-             mode: str, spot: bool, fuse: bool, max_latency_s: float | None = None) -> tuple[list[Job], Any]:
+             mode: str, spot: bool, fuse: bool, max_latency_s: float | None = None,
+             http: bool = True) -> tuple[list[Job], Any]:
     """Each input's job on the cluster kind asked for, and the pool (``None`` for ``placed``); on one pool
-    the fused groups are decided again there with the same ``max_latency_s`` and ``spot`` prices."""
+    the fused groups are decided again there with the same ``max_latency_s`` and ``spot`` prices.
+    ``http=False``: services mode's calls as container steps (see :func:`dicec.timing.job.build_job`)."""
     if pool == PLACED:
         chosen = None
     else:
@@ -62,7 +64,7 @@ def jobs_for(placed_graphs: list, names: list[str], registry, catalogue, model: 
             raise DicecError(f"pool {chosen.name!r} has no GPU; simulate needs GPU nodes")
     rule = partial(decide, max_latency_s=max_latency_s, spot=spot)
     jobs = [build_job(p, registry, model, mode=mode, override=chosen, fuse=fuse, decide=rule, spot=spot, name=n,
-                      serial_pool=chosen or _serial_pool(placed_graphs, registry, catalogue))
+                      serial_pool=chosen or _serial_pool(placed_graphs, registry, catalogue), http=http)
             for p, n in zip(placed_graphs, names)]
     return jobs, chosen
 

@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from dicec.errors import DicecError
 from dicec.timing.figures import cpu_price_per_s, fits, latency, price_per_s
 from dicec.timing.job import Job, calls
 from dicec.timing.model import TimingModel
 from dicec.timing.schedule import chain_seconds, server_sets
+
+#: Queries as (job, share of the queries) pairs, the shares summing to 1.
+Mix = Sequence[tuple[Job, float]]
 
 #: Queries per hour a stated load defaults to: one query a second, what ``dicec compile --qps`` (default 1)
 #: sizes the model servers' replicas for.
@@ -134,51 +137,65 @@ def _always_on(what: str, pool, kind: str, busy_s: float, load_qph: float, model
                     usd_per_query=replicas * usd_per_s * 3600.0 / load_qph)
 
 
-def services_bill(job: Job, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
-    """Services mode at ``load_qph`` (see the module docstring)."""
+def services_bill(mix: Mix, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
+    """Services mode at ``load_qph`` (see the module docstring); ``mix``: the queries, as (job, share) pairs."""
     load_qph = check_load(load_qph)
+    jobs = [job for job, _ in mix]
     lines: list[BillLine] = []
-    for name in sorted(job.services):
-        pool = job.pools[name]
+    pools = {name: p for job in jobs for name, p in job.pools.items()}
+    for name in sorted({name for job in jobs for name in job.services}):
+        pool = pools[name]
         if pool.edge:
             continue
-        busy = {op: s for (p, op), s in job.service_busy_s.items() if p == name}
-        for ops, _ in server_sets([job], name, pool.gpu_memory_gb):
+        busy: dict[str, float] = {}
+        for job, share in mix:
+            for (p, op), s in job.service_busy_s.items():
+                if p == name:
+                    busy[op] = busy.get(op, 0.0) + share * s
+        for ops, _ in server_sets(jobs, name, pool.gpu_memory_gb):
             if not ops:
                 continue
             seconds = sum(busy.get(op, 0.0) for op in ops)
             lines.append(_always_on(f"model server {', '.join(ops)}", pool, "gpu", seconds, load_qph, model,
                                     price_per_s(pool, spot=spot), max_nodes=pool.max_nodes))
     pod = cpu_price_per_s(cpu_pool, model.cpu_pod_vcpu, model.cpu_pod_memory_gib, spot=spot)
-    answer = job.units[-1]
-    if answer.http:
-        lines.append(_always_on("answer service (dicec-answer)", cpu_pool, "cpu", answer.cpu_s, load_qph, model, pod,
+    answer = sum(share * job.units[-1].cpu_s for job, share in mix if job.units[-1].http)
+    if answer:
+        lines.append(_always_on("answer service (dicec-answer)", cpu_pool, "cpu", answer, load_qph, model, pod,
                                 max_nodes=None))
-    if job.http:
-        agent = chain_seconds(job, model)
+    agent = sum(share * chain_seconds(job, model) for job, share in mix if job.http)
+    if agent:
         rate = cpu_price_per_s(cpu_pool, model.agent_vcpu, model.agent_memory_gib, spot=spot)
         lines.append(BillLine(what="Argo agent pod (one per workflow)", pool=getattr(cpu_pool, "name", ""),
                               kind="cpu", replicas=None, busy_s=agent, utilisation=None, usd_per_query=agent * rate))
-    steps = job.cpu_pod_seconds
+    return Bill(load_qph=load_qph, lines=tuple(lines + _pods_and_extras(mix, pod, cpu_pool, http=True)))
+
+
+def _pods_and_extras(mix: Mix, pod: float, cpu_pool, *, http: bool) -> list[BillLine]:
+    """The CPU pods' seconds at a CPU pod's price, and the dollars units carry themselves (an answer on a GPU pool)."""
+    out = []
+    steps = sum(share * job.cpu_pod_seconds for job, share in mix)
     if steps:
-        lines.append(BillLine(what="container steps (CPU pods)", pool=getattr(cpu_pool, "name", ""), kind="cpu",
-                              replicas=None, busy_s=steps, utilisation=None, usd_per_query=steps * pod))
-    extra = sum(u.extra_usd for u in job.units if not u.http)
+        out.append(BillLine(what="container steps (CPU pods)" if http else "CPU pods (the answer step)",
+                            pool=getattr(cpu_pool, "name", ""), kind="cpu", replicas=None, busy_s=steps,
+                            utilisation=None, usd_per_query=steps * pod))
+    extra = sum(share * u.extra_usd for job, share in mix for u in job.units if not (http and u.http))
     if extra:
-        lines.append(BillLine(what="answer step on a GPU pool", pool="", kind="gpu", replicas=None, busy_s=0.0,
-                              utilisation=None, usd_per_query=extra))
-    return Bill(load_qph=load_qph, lines=tuple(lines))
+        out.append(BillLine(what="answer step on a GPU pool", pool="", kind="gpu", replicas=None, busy_s=0.0,
+                            utilisation=None, usd_per_query=extra))
+    return out
 
 
-def pods_bill(job: Job, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
-    """Pods mode at ``load_qph`` (see the module docstring)."""
+def pods_bill(mix: Mix, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
+    """Pods mode at ``load_qph`` (see the module docstring); ``mix``: the queries, as (job, share) pairs."""
     load_qph = check_load(load_qph)
     lines: list[BillLine] = []
-    for name in sorted({u.pool for u in job.units if u.pool is not None}):
-        pool = job.pools[name]
+    pools = {name: p for job, _ in mix for name, p in job.pools.items()}
+    for name in sorted({u.pool for job, _ in mix for u in job.units if u.pool is not None}):
+        pool = pools[name]
         if pool.edge:
             continue
-        seconds = sum(u.gpu_s for u in job.units if u.pool == name)
+        seconds = sum(share * u.gpu_s for job, share in mix for u in job.units if u.pool == name)
         rate = price_per_s(pool, spot=spot)
         nodes = replicas_for(seconds, load_qph, model, max_nodes=pool.max_nodes)
         pulls = nodes * model.image_pull_s * rate / (load_qph * HOURS_PER_DAY)
@@ -186,21 +203,25 @@ def pods_bill(job: Job, load_qph: float, model: TimingModel, *, cpu_pool=None, s
                               kind="gpu", replicas=None, busy_s=seconds, utilisation=None,
                               usd_per_query=seconds * rate + pulls))
     pod = cpu_price_per_s(cpu_pool, model.cpu_pod_vcpu, model.cpu_pod_memory_gib, spot=spot)
-    steps = job.cpu_pod_seconds
-    if steps:
-        lines.append(BillLine(what="CPU pods (the answer step)", pool=getattr(cpu_pool, "name", ""), kind="cpu",
-                              replicas=None, busy_s=steps, utilisation=None, usd_per_query=steps * pod))
-    extra = sum(u.extra_usd for u in job.units)
-    if extra:
-        lines.append(BillLine(what="answer step on a GPU pool", pool="", kind="gpu", replicas=None, busy_s=0.0,
-                              utilisation=None, usd_per_query=extra))
-    return Bill(load_qph=load_qph, lines=tuple(lines))
+    return Bill(load_qph=load_qph, lines=tuple(lines + _pods_and_extras(mix, pod, cpu_pool, http=False)))
 
 
 def job_bill(job: Job, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
-    """The bill of ``job``'s mode at ``load_qph``."""
-    make = services_bill if job.mode == "services" else pods_bill
-    return make(job, load_qph, model, cpu_pool=cpu_pool, spot=spot)
+    """The bill of ``job``'s mode at ``load_qph``: every query is ``job``."""
+    return stream_bill([(job, 1.0)], load_qph, model, cpu_pool=cpu_pool, spot=spot)
+
+
+def stream_bill(mix: Mix, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
+    """The bill of a stream of queries, ``share`` of them each ``job`` (shares summing to 1), at ``load_qph``:
+    e.g. frames where a detector finds something and frames where it finds nothing, or a mix of questions.
+    Always-on servers are sized to the mix's mean work; per-query lines are its mean."""
+    if not mix or abs(sum(share for _, share in mix) - 1.0) > 1e-9 or any(share < 0 for _, share in mix):
+        raise DicecError("a stream of queries needs shares >= 0 that sum to 1")
+    modes = {job.mode for job, _ in mix}
+    if len(modes) != 1:
+        raise DicecError("a stream of queries must be of one mode")
+    make = services_bill if modes == {"services"} else pods_bill
+    return make(mix, load_qph, model, cpu_pool=cpu_pool, spot=spot)
 
 
 def serial_fleet_bill(serial_s: float, load_qph: float, pool, model: TimingModel, *, spot: bool = False) -> Bill:

@@ -206,7 +206,7 @@ def task_pools(placed, *, override=None) -> dict[str, Any]:
 
 def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", override=None, fuse: bool = True,
               decide: Callable | None = None, spot: bool = False, serial_pool=None, name: str = "",
-              serial: bool = True) -> Job:
+              serial: bool = True, http: bool = True) -> Job:
     """The units of one query of ``placed`` (see :class:`Unit`).
 
     ``override`` puts every cloud GPU task on that pool instead of the placed one (an operator too big for
@@ -215,7 +215,9 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
     as ``decide(graph, registry, pools, model=model)``) chooses on that pool (pods mode only);
     ``serial_pool`` is the pool the serial figures are computed on (default: ``override``, else the
     largest-memory pool the plan uses); ``serial=False`` leaves the serial figures at 0 (pricing the
-    plan alone needs none).
+    plan alone needs none). ``http=False`` (services mode) makes every call and the answer a container
+    step that calls the servers, as edge tasks are, with no Argo agent: what ``dicec run --isolation
+    thread`` does with a workflow's steps (:mod:`dicec.simulate.calibrate`).
     """
     _check_mode(mode)
     graph = placed.graph
@@ -244,11 +246,11 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
         for t in graph.tasks:
             deps = sorted({i for d in t.depends for i in index[d]})
             new = _service_units(t, specs[t.id], pools[t.id], model, spot, deps,
-                                 container=pools[t.id].edge or t.id in crop_fed, cpu=cpu)
+                                 container=not http or pools[t.id].edge or t.id in crop_fed, cpu=cpu)
             first = len(units)
             units.extend(new)
             index[t.id] = list(range(first, len(units)))
-    units.append(_answer_unit(placed, registry, model, mode, spot, len(units), cpu))
+    units.append(_answer_unit(placed, registry, model, mode, spot, len(units), cpu, http=http))
     used = {p.name: p for p in pools.values()}
     if serial_pool is None:
         serial_pool = override or max((p for p in used.values() if p.has_gpu and not p.edge),
@@ -358,7 +360,7 @@ def _service_units(task, spec, pool, model, spot, deps, *, container: bool, cpu)
                  batch_key=f"{pool.name}/{spec.name}" if busy else "", calls=n)]
 
 
-def _answer_unit(placed, registry, model, mode, spot, n_units: int, cpu) -> Unit:
+def _answer_unit(placed, registry, model, mode, spot, n_units: int, cpu, *, http: bool = True) -> Unit:
     """The final step: the program answered from the records, plus any residual calls (priced on the
     answer pool, not simulated on the GPU nodes). Pods mode: a pod (on the CPU pool, or on a GPU pool
     when residual calls need one). Services mode: one request to the answer service, which sends the
@@ -377,9 +379,10 @@ def _answer_unit(placed, registry, model, mode, spot, n_units: int, cpu) -> Unit
                     cpu_pod_s=cpu_s if not pool.has_gpu and not pool.edge else 0.0)
     requests = sum(model.request_overhead_s for s in residual if s.uses_gpu)
     extra = (work + requests) * price_per_s(pool, spot=spot) if pool.has_gpu and not pool.edge else 0.0
-    if pool.edge:
+    if pool.edge or not http:
         cpu_s = model.step_start_s + model.answer_run_s + work + requests
-        return Unit(name="answer", tasks=(), operators=ops, pool=None, cpu_s=cpu_s, gpu_s=0.0, deps=deps)
+        return Unit(name="answer", tasks=(), operators=ops, pool=None, cpu_s=cpu_s, gpu_s=0.0, deps=deps,
+                    extra_usd=extra, cpu_pod_s=cpu_s if not pool.has_gpu and not pool.edge else 0.0)
     return Unit(name="answer", tasks=(), operators=ops, pool=None, cpu_s=model.answer_request_s + work + requests,
                 gpu_s=0.0, deps=deps, extra_usd=extra, http=True)
 

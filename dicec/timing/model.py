@@ -3,7 +3,8 @@
 Model load and latency per GPU class are the operators' own (``operators/*/spec.yaml``, with their
 sources). Every other figure a step's seconds are built from -- pod start-up, image pull, Argo's step
 overhead, a request to a warm model server, the answer step's run, the assumed fan-out width, Argo's
-agent (its start, its patch rate, its task workers), the answer service's request, the latency target
+agent (its start, its patch rate, its task workers), the controller's requeue after a patch, the answer
+service's request, the latency target
 replicas are sized to, a model server's batch cap, and what CPU pods request -- is a :class:`Constant`
 here with its source, or labelled an assumption where no public figure was found.
 :class:`TimingModel` carries the figures one cost, simulation or fusion decision uses (these defaults,
@@ -70,6 +71,12 @@ AGENT_PATCH = Constant(value=10.0, unit="s", source=(
     "cmd/argoexec/commands/agent.go, workflow/controller/agent.go, docs/environment-variables.md): the "
     "agent patches finished HTTP results into the WorkflowTaskSet on a ticker of this period, so a "
     "result reaches the controller, and the tasks that wait for it start, at the next tick"))
+CONTROLLER_REQUEUE = Constant(value=10.0, unit="s", source=(
+    "DEFAULT_REQUEUE_TIME, 10 s (argoproj/argo-workflows v4.1.2 workflow/controller/rate_limiters.go "
+    "GetRequeueTime, fixedItemIntervalRateLimiter): the controller's workflow queue is rate limited at a fixed "
+    "interval, and a WorkflowTaskSet update enqueues its workflow with AddRateLimited (controller.go "
+    "newWorkflowTaskSetInformer), so the controller reconciles, and adds the next HTTP tasks, this long after "
+    "the agent's patch"))
 AGENT_WORKERS = Constant(value=16.0, unit="count", source=(
     "ARGO_AGENT_TASK_WORKERS, default 16 (argoproj/argo-workflows v4.1.2 cmd/argoexec/commands/agent.go): "
     "the agent's goroutines that send HTTP requests, each one request at a time, blocking until it answers"))
@@ -97,8 +104,8 @@ AGENT_MEMORY = Constant(value=0.0596, unit="GiB", source=(
 
 #: TimingModel fields that are seconds or fractions (floats >= 0) and whole counts (ints >= 1).
 _SECONDS = ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s",
-            "agent_startup_s", "agent_patch_rate_s", "answer_request_s", "cpu_pod_vcpu", "cpu_pod_memory_gib",
-            "agent_vcpu", "agent_memory_gib")
+            "agent_startup_s", "agent_patch_rate_s", "controller_requeue_s", "answer_request_s", "cpu_pod_vcpu",
+            "cpu_pod_memory_gib", "agent_vcpu", "agent_memory_gib")
 _COUNTS = ("agent_task_workers", "max_batch")
 
 
@@ -117,7 +124,9 @@ class TimingModel:
             over nothing), overriding ``fanout`` for them.
         agent_startup_s: services mode: the Argo agent pod's start, once per workflow.
         agent_patch_rate_s: services mode: the agent's patch period (``ARGO_AGENT_PATCH_RATE``); a
-            finished HTTP task's dependants start at the next tick (0: at once, as ``dicec run`` does).
+            finished HTTP task's result reaches the controller at the next tick (0: at once, as ``dicec run``).
+        controller_requeue_s: services mode: how long after the agent's patch the controller reconciles the
+            workflow and starts the dependants (``DEFAULT_REQUEUE_TIME``; 0 for ``dicec run``).
         agent_task_workers: services mode: HTTP requests one agent has in flight at most
             (``ARGO_AGENT_TASK_WORKERS``).
         answer_request_s: services mode: one request to the ``dicec-answer`` service.
@@ -139,6 +148,7 @@ class TimingModel:
     widths: dict[str, int] = field(default_factory=dict)
     agent_startup_s: float = AGENT_STARTUP.value
     agent_patch_rate_s: float = AGENT_PATCH.value
+    controller_requeue_s: float = CONTROLLER_REQUEUE.value
     agent_task_workers: int = int(AGENT_WORKERS.value)
     answer_request_s: float = ANSWER_REQUEST.value
     server_utilisation: float = SERVER_UTILISATION.value
@@ -174,7 +184,7 @@ class TimingModel:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: getattr(self, name) for name in (
             "pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s", "fanout",
-            "agent_startup_s", "agent_patch_rate_s", "agent_task_workers", "answer_request_s",
+            "agent_startup_s", "agent_patch_rate_s", "controller_requeue_s", "agent_task_workers", "answer_request_s",
             "server_utilisation", "max_batch", "cpu_pod_vcpu", "cpu_pod_memory_gib", "agent_vcpu",
             "agent_memory_gib")}
         if self.widths:
@@ -193,6 +203,7 @@ SOURCES = {"pod_startup_s": POD_STARTUP.source, "image_pull_s": IMAGE_PULL.sourc
            "step_overhead_s": STEP_OVERHEAD.source, "request_overhead_s": REQUEST_OVERHEAD.source,
            "answer_run_s": ANSWER_RUN.source, "fanout": FANOUT_WIDTH.source,
            "agent_startup_s": AGENT_STARTUP.source, "agent_patch_rate_s": AGENT_PATCH.source,
+           "controller_requeue_s": CONTROLLER_REQUEUE.source,
            "agent_task_workers": AGENT_WORKERS.source, "answer_request_s": ANSWER_REQUEST.source,
            "server_utilisation": SERVER_UTILISATION.source, "max_batch": MAX_BATCH.source,
            "cpu_pod_vcpu": CPU_POD_VCPU.source, "cpu_pod_memory_gib": CPU_POD_MEMORY.source,

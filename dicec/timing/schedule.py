@@ -16,8 +16,14 @@ workflow's HTTP units (:attr:`dicec.timing.job.Unit.http`) are sent by its one a
 ready ``agent_startup_s`` after the workflow starts; it has ``agent_task_workers`` goroutines, each
 sending one request at a time and blocking until it answers (queueing at the server included), so at
 most that many of the workflow's requests are in flight; and it patches finished results back on a
-ticker of ``agent_patch_rate_s``, so a finished request's dependants start at the next tick (one tick
-per HTTP DAG level), and the query is answered at the tick after its answer request finishes. A model
+ticker of ``agent_patch_rate_s``. The controller acts on a patch only when it next reconciles the
+workflow: its workflow queue is rate limited at a fixed interval (``controller_requeue_s``,
+``DEFAULT_REQUEUE_TIME``), and both the patch and every update the controller makes to the workflow
+enqueue it that long ahead (``AddRateLimited``, the earliest time kept). So a reconcile that starts a
+level of requests is followed by another ``controller_requeue_s`` later; the patches that arrived by
+then are acted on there (a patch at the same instant too: that reconcile was enqueued by the update
+of the one before, a moment after its own tick), or, if none had, at their tick plus the requeue. The query is answered at the reconcile that sees its answer request's
+result. A model
 server that frees up takes the first queued request and up to ``max_batch - 1`` more queued requests
 of the same operator, and computes them as one batch: the part of a call that reads weights
 (:attr:`~dicec.timing.job.Unit.shared_s`) is paid once.
@@ -45,7 +51,7 @@ from dicec.timing.figures import price_per_s
 from dicec.timing.job import Job
 from dicec.timing.model import TimingModel
 
-_READY, _CPU_DONE, _GPU_DONE, _VISIBLE, _AGENT = 0, 1, 2, 3, 4
+_READY, _CPU_DONE, _GPU_DONE, _TICK, _AGENT, _RECONCILE = 0, 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,7 +305,7 @@ def _pct(sorted_values: list[float], q: float) -> float:
 
 
 def tick_after(t: float, agent_ready: float, period: float) -> float:
-    """When a result finished at ``t`` reaches the controller: the agent's next patch tick (ticks at
+    """When a result finished at ``t`` is patched: the agent's next patch tick (ticks at
     ``agent_ready + k * period``, k >= 1), or ``t`` itself with no ticker (``period`` 0)."""
     if period <= 0:
         return t
@@ -308,17 +314,22 @@ def tick_after(t: float, agent_ready: float, period: float) -> float:
 
 
 def chain_seconds(job: Job, model: TimingModel) -> float:
-    """One query alone on a cluster with a free node for every unit: its longest path, with the agent's
-    start and patch ticks for HTTP units (image pulls left out)."""
-    agent = model.agent_startup_s if job.http else 0.0
-    visible: list[float] = []
-    for u in job.units:
-        start = max((visible[d] for d in u.deps), default=0.0)
-        if u.http:
-            start = max(start, agent)
-        end = start + u.cpu_s + u.gpu_s
-        visible.append(tick_after(end, agent, model.agent_patch_rate_s) if u.http else end)
-    return max(visible, default=0.0)
+    """One query alone, with a free node for every unit: its time from start to answer, the agent's start,
+    patch ticks and the controller's requeues included (image pulls left out)."""
+    from dataclasses import replace
+
+    route: dict[tuple[str, str], str] = {}
+    nodes: list[Node] = []
+    for i, u in enumerate(job.units):
+        if u.pool is None:
+            continue
+        key = (u.pool, u.operators[0] if job.mode == "services" else "")
+        group = route.setdefault(key, f"free-{len(route)}")
+        nodes.append(Node(name=f"free-{i}", pool=u.pool, group=group, usd_per_s=0.0))
+    if not nodes:
+        nodes.append(Node(name="free", pool="", group="free", usd_per_s=0.0))
+    cluster = Cluster(nodes=tuple(nodes), route=route, mode=job.mode)
+    return simulate([job], cluster, model=replace(model, image_pull_s=0.0), bound=False).makespan_s
 
 
 def gpu_work_bound(jobs: list[Job], batch: int, model: TimingModel) -> float:
@@ -362,8 +373,9 @@ class _Compiled:
 
 
 def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: TimingModel | None = None,
-             record: bool = False) -> SimResult:
-    """Run ``batch`` queries (query i is ``jobs[i % len(jobs)]``), all arriving at 0, on ``cluster``."""
+             record: bool = False, bound: bool = True) -> SimResult:
+    """Run ``batch`` queries (query i is ``jobs[i % len(jobs)]``), all arriving at 0, on ``cluster``
+    (``bound=False``: leave ``bound_s`` at 0)."""
     if batch < 1:
         raise DicecError(f"--batch must be at least 1 (got {batch})")
     if not jobs:
@@ -380,7 +392,7 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
     dispatched: set[tuple[int, int]] = set()  # units already on a node (both queues are cleaned lazily)
     pulled = [cluster.mode != "pods"] * len(cluster.nodes)
     busy = [0.0] * len(cluster.nodes)
-    events: list[tuple[float, int, int, int, int, Any]] = []
+    events: list[tuple[float, int, int, int, int, int, Any]] = []
     seq = 0
     remaining: list[list[int]] = []
     left: list[int] = []
@@ -388,14 +400,27 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
     intervals: list[Interval] = []
     pull_s = model.image_pull_s
     agent = model.agent_startup_s
-    period = model.agent_patch_rate_s
     workers = [model.agent_task_workers] * batch
     waiting: list[list[int]] = [[] for _ in range(batch)]  # HTTP units waiting for a task worker
+
+    requeue = model.controller_requeue_s
+    unpatched: list[list[int]] = [[] for _ in range(batch)]  # HTTP results the agent holds until its tick
+    patched: list[list[int]] = [[] for _ in range(batch)]  # results in the task set, not yet reconciled
+    ticking = [-1.0] * batch  # the tick a query's agent will patch at, or -1
+    pending: list[float | None] = [None] * batch  # the controller's next reconcile of the query's workflow
 
     def push(t: float, kind: int, q: int, u: int, extra: Any = None) -> None:
         nonlocal seq
         seq += 1
-        heapq.heappush(events, (t, seq, kind, q, u, extra))
+        # at one instant the agent's patch goes first: the reconcile due then was enqueued by the controller's
+        # own update after the reconcile before, which itself followed a patch, so it runs a moment after the tick
+        heapq.heappush(events, (t, 1 if kind == _RECONCILE else 0, seq, kind, q, u, extra))
+
+    def reconcile_at(q: int, t: float) -> None:
+        """The workflow is enqueued rate-limited: reconciled at ``t`` unless already due earlier."""
+        if pending[q] is None or t < pending[q] - 1e-12:
+            pending[q] = t
+            push(t, _RECONCILE, q, -1)
 
     for q in range(batch):
         c = compiled[q % len(jobs)]
@@ -405,6 +430,7 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
             push(0.0, _READY, q, u)
         if any(c.http):
             push(agent, _AGENT, q, -1)
+            reconcile_at(q, requeue)  # the first reconcile created the task set and updated the workflow
 
     def send(q: int, t: float) -> None:
         """Start the query's waiting HTTP requests, as many as it has free task workers."""
@@ -453,12 +479,16 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
 
     def finished(q: int, u: int, t: float) -> None:
         c = compiled[q % len(jobs)]
-        if c.http[u]:
-            workers[q] += 1
-            send(q, t)
-            push(tick_after(t, agent, period), _VISIBLE, q, u)
-        else:
+        if not c.http[u]:
             visible(q, u, t)
+            return
+        workers[q] += 1
+        send(q, t)
+        unpatched[q].append(u)
+        tick = tick_after(t, agent, model.agent_patch_rate_s)
+        if ticking[q] < 0:
+            ticking[q] = tick
+            push(tick, _TICK, q, -1)
 
     def visible(q: int, u: int, t: float) -> None:
         c = compiled[q % len(jobs)]
@@ -472,12 +502,26 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
             finish[q] = t
 
     while events:
-        t, _, kind, q, u, extra = heapq.heappop(events)
+        t, _, _, kind, q, u, extra = heapq.heappop(events)
         if kind == _AGENT:
             send(q, t)
             continue
-        if kind == _VISIBLE:
-            visible(q, u, t)
+        if kind == _TICK:  # the agent patches what finished since its last tick
+            ticking[q] = -1.0
+            patched[q].extend(unpatched[q])
+            unpatched[q].clear()
+            reconcile_at(q, t + requeue)
+            continue
+        if kind == _RECONCILE:
+            if pending[q] is None or abs(pending[q] - t) > 1e-12:
+                continue  # superseded by an earlier reconcile
+            pending[q] = None
+            if patched[q]:  # new results: dependants start, the workflow is updated and enqueued again
+                done, patched[q] = patched[q], []
+                for v in done:
+                    visible(q, v, t)
+                if left[q]:
+                    reconcile_at(q, t + requeue)
             continue
         if kind == _GPU_DONE:
             node, members = extra
@@ -514,11 +558,11 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
     busy_usd = sum(job.busy_usd for job in counts)
     busy_usd += sum(cluster.nodes[i].usd_per_s * pull_s for i in range(len(cluster.nodes))
                     if pulled[i] and cluster.mode == "pods" and busy[i] > 0)
-    bound = max(max(chain_seconds(job, model) for job in jobs),
-                gpu_work_bound(jobs, batch, model) / len(cluster.nodes))
+    work = gpu_work_bound(jobs, batch, model) / len(cluster.nodes)
+    bound_s = max(max(chain_seconds(job, model) for job in jobs), work) if bound else 0.0
     return SimResult(nodes=len(cluster.nodes), queries=batch, makespan_s=makespan, serial_s=serial,
                      latency_s=tuple(finish), busy_s={cluster.nodes[i].name: busy[i] for i in range(len(busy))},
-                     usd=usd, busy_usd=busy_usd, warmup_s=cluster.warmup_s, serial_cold_s=cold, bound_s=bound,
+                     usd=usd, busy_usd=busy_usd, warmup_s=cluster.warmup_s, serial_cold_s=cold, bound_s=bound_s,
                      intervals=tuple(sorted(intervals, key=lambda iv: (iv.node, iv.start, iv.query, iv.unit))))
 
 

@@ -74,10 +74,11 @@ def test_services_mode_bills_always_on_servers_busy_or_idle(registry, small_big)
     r = cost_report(placed, registry, small_big, mode="services", load_qph=3600)
     # one server set on small (find 6 GB + verify 4 GB fit 16 GB), busy 0.51 + 1.51 = 2.02 s a query: at one
     # query a second, ceil(2.02 / 0.7) = 3 replicas all day; the answer service: 0.21 s, 1 replica of a CPU pod;
-    # the agent pod lives the query's 35 s (5 s start, three levels each waiting for a 10 s tick)
+    # the agent pod lives the query's 45 s (5 s start; find patched at 15 and acted on at 25; the checks and
+    # the answer each a 10 s tick later)
     servers = 3 * 0.0001 * 3600 / 3600
     answer = 1 * CPU_POD_USD_S * 3600 / 3600
-    agent = 35.0 * AGENT_USD_S
+    agent = 45.0 * AGENT_USD_S
     assert r["per_query_usd"] == pytest.approx(servers + answer + agent)
     assert r["cpu_usd_per_query"] == pytest.approx(answer + agent)
     lines = {line["what"]: line for line in r["bill"]}

@@ -15,6 +15,7 @@ def test_every_constant_has_a_source_and_pod_startup_cites_the_kubernetes_slo():
     # the figures read from Argo's source or dicec's own emitted defaults cite them; the rest say they are assumptions
     cited = {"pod_startup_s": "pod_startup_latency.md", "agent_startup_s": "workflow/controller/agent.go",
              "agent_patch_rate_s": "ARGO_AGENT_PATCH_RATE", "agent_task_workers": "ARGO_AGENT_TASK_WORKERS",
+             "controller_requeue_s": "DEFAULT_REQUEUE_TIME",
              "agent_vcpu": "10m", "agent_memory_gib": "64M", "answer_request_s": "answer_run_s",
              "max_batch": "MAX_BATCH", "cpu_pod_vcpu": "500m", "cpu_pod_memory_gib": "1Gi"}
     assert all(cited[k] in s for k, s in SOURCES.items() if k in cited)

@@ -153,25 +153,32 @@ def http_answer(n: int) -> Unit:
     return Unit(name="answer", tasks=(), operators=(), pool=None, cpu_s=0.21, gpu_s=0.0, deps=tuple(range(n)), http=True)
 
 
-def test_the_agent_starts_once_and_each_level_waits_for_its_patch_tick():
+def test_the_agent_starts_once_and_each_level_waits_for_its_patch_tick_and_the_requeue():
     chain = job(http("a", 1.0), http("b", 1.0, deps=[0]), http_answer(2), serial_s=2.2, mode="services")
-    # agent ready at 5; a 5-6, seen at the tick of 15; b 15-16, seen at 25; the answer 25-25.21, seen at 35
+    # the controller reconciles at 0 (the task set, the agent) and is due again at 10; the agent is ready at 5;
+    # a 5-6, patched at the tick of 15 (the reconcile at 10 saw nothing), acted on at 25; b 25-26, patched at the
+    # tick of 35, seen by the reconcile due then (enqueued by the update at 25); the answer 35-35.21 likewise at 45
     r = simulate([chain], cluster(2, "services"), model=MODEL, record=True)
-    assert r.makespan_s == pytest.approx(35.0) and [iv.start for iv in r.intervals] == [5.0, 15.0]
-    assert chain_seconds(chain, MODEL) == pytest.approx(35.0) and r.bound_s == pytest.approx(35.0)
-    fast = TimingModel(image_pull_s=30.0, agent_patch_rate_s=1.0)
-    assert simulate([chain], cluster(2, "services"), model=fast).makespan_s == pytest.approx(8.0)  # 6 | 7 | 8
-    none = TimingModel(image_pull_s=30.0, agent_patch_rate_s=0.0)
+    assert r.makespan_s == pytest.approx(45.0) and [iv.start for iv in r.intervals] == [5.0, 25.0]
+    assert chain_seconds(chain, MODEL) == pytest.approx(45.0) and r.bound_s == pytest.approx(45.0)
+    # ARGO_AGENT_PATCH_RATE=1s alone: a patched at 6, seen at the reconcile due at 10; b 10-11, patched at 11,
+    # seen at 20; the answer 20-20.21, patched at 21, seen at 30: a level every requeue
+    patch = TimingModel(image_pull_s=30.0, agent_patch_rate_s=1.0)
+    assert simulate([chain], cluster(2, "services"), model=patch).makespan_s == pytest.approx(30.0)
+    # DEFAULT_REQUEUE_TIME=1s (both 1 s): a seen at 7, b 7-8 seen at 8, the answer 8-8.21 seen at 9
+    both = TimingModel(image_pull_s=30.0, agent_patch_rate_s=1.0, controller_requeue_s=1.0)
+    assert simulate([chain], cluster(2, "services"), model=both).makespan_s == pytest.approx(9.0)
+    none = TimingModel(image_pull_s=30.0, agent_patch_rate_s=0.0, controller_requeue_s=0.0)
     assert simulate([chain], cluster(2, "services"), model=none).makespan_s == pytest.approx(7.21)
     assert tick_after(5.0, 5.0, 10.0) == 15.0 and tick_after(15.0, 5.0, 10.0) == 15.0 and tick_after(7, 5, 0) == 7
 
 
 def test_the_agent_has_at_most_task_workers_requests_in_flight():
     wide = job(*[http(f"r{i}", 1.0) for i in range(20)], http_answer(20), serial_s=20.2, mode="services")
-    model = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0)
+    model = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0)
     # 16 workers: 16 requests at 0-1, the other 4 at 1-2 (20 nodes free), then the answer
     assert simulate([wide], cluster(20, "services"), model=model).makespan_s == pytest.approx(2.21)
-    more = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, agent_task_workers=32)
+    more = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0, agent_task_workers=32)
     assert simulate([wide], cluster(20, "services"), model=more).makespan_s == pytest.approx(1.21)
     # a worker waits for its request, queueing at the server included: 1 node serves one at a time
     assert simulate([wide], cluster(1, "services"), model=model).makespan_s == pytest.approx(20.21)
@@ -179,12 +186,12 @@ def test_the_agent_has_at_most_task_workers_requests_in_flight():
 
 def test_a_free_server_batches_queued_requests_of_one_operator():
     one = job(http("q", 1.0, shared_s=0.8), http_answer(1), serial_s=1.21, mode="services")
-    model = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0)
+    model = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0)
     r = simulate([one], cluster(1, "services"), batch=3, model=model, record=True)
     # query 0 finds the server free; queries 1 and 2 queue and go as one batch: 1 + 1 - 0.8 = 1.2 s
     assert [(iv.query, iv.start, iv.end) for iv in r.intervals] == [(0, 0.0, 1.0), (1, 1.0, 2.2), (2, 1.0, 2.2)]
     assert r.gpu_busy_s == pytest.approx(2.2)
-    single = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, max_batch=1)
+    single = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0, max_batch=1)
     assert simulate([one], cluster(1, "services"), batch=3, model=single).makespan_s == pytest.approx(3.21)
     # the bound: 3 requests at the best batching (one batch: 3 x 0.2 + 0.8) on one node, or one query alone
     assert r.bound_s == pytest.approx(1.4)
