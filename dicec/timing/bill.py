@@ -20,8 +20,8 @@ figure ``dicec cost`` prints, the compile summary prints and the workflow's cost
   ViperGPT server) on machines of one pool, as many as keep each at or below ``server_utilisation``,
   at least one, billed all day.
 * **the bound** (:func:`bound_usd`): every call's warm seconds on the pool where it costs least
-  (latency x price, among the pools it fits), and the program's own CPU work at a CPU pod's share,
-  with no idle and no start-up: no plan can cost less.
+  (latency x price, among the pools it fits; an edge device costs nothing), and the program's own CPU
+  work at a CPU pod's share, with no idle and no start-up: no plan can cost less.
 
 Everything is passed in and used by its attributes (jobs, pools, specs); this room imports no
 placement or cost code.
@@ -236,7 +236,7 @@ def bound_usd(graph, registry, pools, model: TimingModel, *, cpu_pool=None, spot
     """The zero-idle lower bound of one query (see the module docstring): each call's warm seconds at the
     cheapest fitting price, and the program's own CPU work at a CPU pod's share."""
     usd = 0.0
-    gpu_pools = [p for p in pools if p.has_gpu and not p.edge and p.usd_per_hour is not None]
+    gpu_pools = [p for p in pools if p.has_gpu and (p.edge or p.usd_per_hour is not None)]  # an edge device is free
     for op, n in calls(graph, model):
         spec = registry.get(op)
         if not spec.uses_gpu or not n:
@@ -245,5 +245,7 @@ def bound_usd(graph, registry, pools, model: TimingModel, *, cpu_pool=None, spot
         if not costs:
             raise DicecError(f"operator {op!r} fits no priced GPU pool, so the bound has no price for it")
         usd += n * min(costs)
+    if any(p.edge and not p.has_gpu for p in pools):
+        return usd  # the program's own CPU work can run on the edge device's CPU, which costs nothing
     return usd + model.answer_run_s * cpu_price_per_s(cpu_pool, model.cpu_pod_vcpu, model.cpu_pod_memory_gib,
                                                       spot=spot)

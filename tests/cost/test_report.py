@@ -148,3 +148,26 @@ def test_the_placed_figure_is_the_cost_reports_at_the_default_load(registry, sma
         assert r["load_qph"] == placed.totals["load_qph"] == 3600
         assert placed.totals["usd_per_query"] == pytest.approx(r["per_query_usd"], abs=1e-8)
         assert math.isfinite(r["plan_over_bound"]) and r["baselines"]["bound"] < r["per_query_usd"]
+
+
+def test_the_bound_is_below_every_plan_and_cpu_is_priced(builtin_registry, pools):
+    """Every example question, both modes, three loads: the zero-idle bound is at most the plan and at most
+    each baseline, and the plan's CPU pods cost something (the answer step or service, the agent)."""
+    from pathlib import Path
+
+    from dicec.analysis import analyse
+    from dicec.pipeline import generate
+
+    repo = Path(__file__).resolve().parents[2]
+    questions = sorted((repo / "examples" / "questions").glob("*.txt"))[::3]
+    questions += sorted((repo / "examples" / "insurance" / "questions").glob("*.txt"))[::3]
+    for path in questions:
+        text = path.read_text().strip()
+        graph = analyse(generate(text, builtin_registry).code, builtin_registry, path=path.name, question=text)
+        for mode in ("pods", "services"):
+            placed = place(graph, builtin_registry, pools, mode=mode)
+            for load in (100, 3600, 100000):
+                r = cost_report(placed, builtin_registry, pools, mode=mode, load_qph=load, curve=False)
+                b = r["baselines"]
+                assert 0 < b["bound"] <= min(b["chosen"], b["serial_a100"], b["a100_nodes"]) + 1e-12, (path.name, mode)
+                assert r["cpu_usd_per_query"] > 0, (path.name, mode)
