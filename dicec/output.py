@@ -71,7 +71,7 @@ def placed_input_options(func: Callable) -> Callable:
         click.option("--operators", "operator_dirs", multiple=True, metavar="DIR",
                      help="Also load operator folders from DIR (repeatable)."),
         click.option("--pools", "pools_file", metavar="FILE", default=None,
-                     help="Pool catalogue YAML (default: the shipped A4000/A6000/A100 list prices)."),
+                     help="Pool catalogue YAML (default: the shipped list prices, dicec pools)."),
         click.option("--cloud", default=None, metavar="NAME",
                      help="Use the catalogue's labels and taints for this cloud (e.g. gke); pools it lacks are left out."),
         click.option("--mode", type=click.Choice(["pods", "services"]), default=None,

@@ -22,7 +22,8 @@ from dicec.output import dumps_json, placed_input_options, write_or_echo
 @click.command()
 @click.argument("input_file", metavar="INPUT")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True,
-              help="Report format: Markdown, an HTML page with a Gantt chart and cost bars, or JSON.")
+              help="Report format: Markdown, an HTML page (cost bars, dollars per query against load, a Gantt "
+                   "chart of one query), or JSON.")
 @click.option("-o", "--output", metavar="FILE", default=None, help="Write the report to FILE (atomically).")
 @click.option("--load", "load_qph", type=float, default=3600.0, show_default=True, metavar="QPH",
               help="Queries per hour to price a day at (default 3600: one a second, the load dicec compile "

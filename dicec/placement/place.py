@@ -12,6 +12,11 @@ task, the pool with the fewest dollars for its seconds (a dearer, faster GPU can
 until the estimated critical path fits; ``spot=True`` prices pools at their spot rate where listed.
 Pod start-up and image pull are figures of the timing model (:mod:`dicec.timing.model`); in pods mode,
 groups of tasks one pod runs are decided by :mod:`dicec.placement.fusion` (``fuse=False`` turns it off).
+A pool fits an operator when its GPU memory holds the model and the operator has a latency for its class,
+listed or derived from the pool's datasheet (:func:`dicec.timing.figures.fits`); ties in price go to the
+larger memory, then the name, never to the catalogue's order. The placed graph also records what
+``dicec cost`` says a query costs at the default load (:func:`priced_at_load`): the figure the compile
+summary prints and the workflow's cost label carries.
 """
 
 from __future__ import annotations
