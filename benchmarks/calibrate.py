@@ -97,8 +97,10 @@ def predict(placed, registry, catalogue, measured, *, isolation: str, nodes: int
 
     model = TimingModel(**measured.timing(isolation), widths=widths)
     mode = "pods" if isolation == "process" else "services"
+    # dicec run --isolation thread runs each step (a fan-out's elements too) as a call of its own to warm models,
+    # with no Argo agent: services mode with every call a container step (the timing file's start-up is 0)
     jobs, _ = jobs_for([placed], [placed.graph.path], registry, catalogue, model, pool="placed", mode=mode,
-                       spot=False, fuse=True)
+                       spot=False, fuse=True, http=False)
     cluster = make_cluster(jobs, {"local": nodes}, model)
     result = simulate(jobs, cluster, batch=1, model=model)
     # a fresh dicec run starts cold; in thread isolation it pays that once, where a service is warm

@@ -3,10 +3,21 @@
 Usage: python benchmarks/simulate.py [--mode services|pods|both] [--json FILE] [--queries 10000] [--no-fuse]
 
 Each question of benchmarks/gqa_corpus/questions.txt is compiled (offline code generation, analysis,
-placement) and simulated on 2, 4 and 8 nodes of the cheapest A100 pool that fits every operator:
-* one query: the mean over the questions of each one's speed-up and efficiency;
-* a batch of 100: the first 100 questions as one mixed batch (all arrive at once);
-speed-up is over the serial program on one node of the same pool (see dicec.timing.job). Then 10,000
+placement) and simulated on 1, 2, 4 and 8 nodes of the cheapest A100 pool that fits every operator
+(the 40 GB A100), in services mode (operator calls as HTTP requests Argo's agent sends to warm model
+servers) at Argo's defaults (the agent patches results every 10 s, ARGO_AGENT_PATCH_RATE, and the
+controller acts on a patch 10 s later, DEFAULT_REQUEUE_TIME), with ARGO_AGENT_PATCH_RATE=1s alone, and
+with DEFAULT_REQUEUE_TIME=1s (which sets both), and in pods mode (fused, as dicec compile emits it):
+
+* batch of 1: each question alone, the mean over the questions of its makespan, speed-up and efficiency;
+* batch of 1000: the corpus's questions taking turns, 1000 queries arriving at once, each its own workflow.
+
+Speed-up is over the serial program in one warm process on one such node (every model loaded once, a
+ViperGPT user's setup: the calls' latencies plus the program's own CPU work per query); efficiency is
+speed-up / nodes; bound is the lower bound no schedule beats (dicec.timing.schedule). Services mode
+needs every model of the corpus loaded on some node: where they do not fit the nodes, the row says so.
+The services figures are given with the model servers batching queued requests (up to 8, the default;
+only decoders gain, by reading their weights once per batch) and without (max_batch 1). Then 10,000
 queries of the corpus, mixed, are simulated on 8 nodes and the wall time printed.
 """
 
@@ -20,11 +31,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "gqa_corpus" / "questions.txt"
-NODES = (2, 4, 8)
+NODES = (1, 2, 4, 8)
+BATCH = 1000
 DICE = {2: (2.0, 1.0), 4: (2.95, 0.74), 8: (3.7, 0.46)}
 
 
-def compile_corpus(registry, catalogue, fuse: bool):
+def compile_corpus(registry, catalogue, fuse: bool, mode: str = "pods"):
     from dicec.analysis import analyse
     from dicec.pipeline import generate
     from dicec.placement import place
@@ -33,24 +45,43 @@ def compile_corpus(registry, catalogue, fuse: bool):
     for i, question in enumerate(q.strip() for q in CORPUS.read_text().splitlines() if q.strip()):
         code = generate(question, registry).code
         placed.append(place(analyse(code, registry, path=f"q{i:03d}", question=question), registry, catalogue,
-                            fuse=fuse))
+                            fuse=fuse, mode=mode))
     return placed
 
 
-def figures(placed, registry, catalogue, model, mode: str, fuse: bool) -> dict:
-    from dicec.simulate.runs import jobs_for, run_once
+def _run(jobs, pool, n, model, batch):
+    from dicec.errors import DicecError
+    from dicec.simulate.runs import run_once
+
+    try:
+        return run_once(jobs, pool, n, model, batch=batch, spot=False)
+    except DicecError as exc:
+        return str(exc)
+
+
+def figures(placed, registry, catalogue, model, mode: str, fuse: bool, variant: str) -> dict:
+    from dicec.simulate.runs import jobs_for
 
     names = [p.graph.path for p in placed]
     jobs, pool = jobs_for(placed, names, registry, catalogue, model, pool=None, mode=mode, spot=False, fuse=fuse)
-    out = {"mode": mode, "pool": pool.name, "questions": len(jobs), "one_query": {}, "batch_100": {}}
+    out = {"variant": variant, "mode": mode, "pool": pool.name, "questions": len(jobs),
+           "timing_model": model.to_json(), "one_query": {}, f"batch_{BATCH}": {}}
     for n in NODES:
-        singles = [run_once([job], pool, n, model, batch=1, spot=False) for job in jobs]
-        out["one_query"][n] = {"speedup": sum(r.speedup for r in singles) / len(singles),
-                               "efficiency": sum(r.efficiency for r in singles) / len(singles)}
-        batch = run_once(jobs[:100], pool, n, model, batch=100, spot=False)
-        out["batch_100"][n] = {"speedup": batch.speedup, "efficiency": batch.efficiency,
-                               "makespan_s": batch.makespan_s, "serial_s": batch.serial_s,
-                               "usd_per_query": batch.usd / batch.queries}
+        singles = [_run([job], pool, n, model, 1) for job in jobs]
+        fitted = [r for r in singles if not isinstance(r, str)]
+        out["one_query"][n] = {"questions": len(fitted),
+                               "makespan_s": sum(r.makespan_s for r in fitted) / max(len(fitted), 1),
+                               "serial_s": sum(r.serial_s for r in fitted) / max(len(fitted), 1),
+                               "speedup": sum(r.speedup for r in fitted) / max(len(fitted), 1),
+                               "efficiency": sum(r.efficiency for r in fitted) / max(len(fitted), 1)}
+        r = _run(jobs, pool, n, model, BATCH)
+        if isinstance(r, str):
+            out[f"batch_{BATCH}"][n] = {"error": r}
+            continue
+        out[f"batch_{BATCH}"][n] = {"makespan_s": r.makespan_s, "serial_s": r.serial_s, "speedup": r.speedup,
+                                    "efficiency": r.efficiency, "bound_s": r.bound_s,
+                                    "serial_cold_s": r.serial_cold_s, "usd_per_query": r.usd / r.queries,
+                                    "latency_p50_s": sorted(r.latency_s)[len(r.latency_s) // 2]}
     return out
 
 
@@ -68,13 +99,58 @@ def throughput(placed, registry, catalogue, model, mode: str, queries: int, fuse
 
 
 def table(fig: dict) -> str:
-    lines = [f"mode {fig['mode']}, {fig['questions']} questions, nodes of {fig['pool']}",
-             "| nodes | one query: speed-up | efficiency | batch of 100: speed-up | efficiency | DiCE: speed-up | efficiency |",
-             "|---|---|---|---|---|---|---|"]
+    batch = f"batch_{BATCH}"
+    lines = [f"{fig['variant']}: {fig['questions']} questions, nodes of {fig['pool']}; speed-up over the serial "
+             "program in one warm process on one node (efficiency in brackets)",
+             f"| nodes | one query: makespan s | speed-up | batch of {BATCH}: makespan s | bound s | serial s | "
+             "speed-up | DiCE |",
+             "|---|---|---|---|---|---|---|---|"]
     for n in NODES:
-        one, batch = fig["one_query"][n], fig["batch_100"][n]
-        lines.append(f"| {n} | {one['speedup']:.2f} | {one['efficiency']:.2f} | {batch['speedup']:.2f} | "
-                     f"{batch['efficiency']:.2f} | {DICE[n][0]} | {DICE[n][1]} |")
+        one, b = fig["one_query"][n], fig[batch][n]
+        dice = f"{DICE[n][0]} ({DICE[n][1]})" if n in DICE else "-"
+        first = (f"{one['makespan_s']:.2f} | {one['speedup']:.3f} ({one['efficiency']:.3f})" if one["questions"]
+                 else "- | -")
+        if one["questions"] and one["questions"] < fig["questions"]:
+            first += f" [{one['questions']} of {fig['questions']} fit]"
+        if "error" in b:
+            lines.append(f"| {n} | {first} | does not fit: {b['error']} | | | | {dice} |")
+            continue
+        lines.append(f"| {n} | {first} | {b['makespan_s']:.1f} | {b['bound_s']:.1f} | {b['serial_s']:.1f} | "
+                     f"**{b['speedup']:.2f}** ({b['efficiency']:.2f}) | {dice} |")
+    return "\n".join(lines)
+
+
+#: The summary's columns: (variant title, patch rate, requeue, server batch cap, mode).
+SUMMARY = (("services, Argo's defaults", 10.0, 10.0, 8, "services"),
+           ("the same, no server batching", 10.0, 10.0, 1, "services"),
+           ("ARGO_AGENT_PATCH_RATE=1s", 1.0, 10.0, 8, "services"),
+           ("DEFAULT_REQUEUE_TIME=1s", 1.0, 1.0, 8, "services"),
+           ("pods, fused", None, None, None, "pods"))
+
+
+def summary(figs: list[dict]) -> str:
+    """The README's and docs/cost.md's table: per node count, the batch's speed-up (efficiency) in each variant,
+    then one query's mean makespan."""
+    def pick(title, patch, requeue, cap, mode):
+        for f in figs:
+            t = f["timing_model"]
+            if f["mode"] == mode and (mode == "pods" or (t["agent_patch_rate_s"], t["controller_requeue_s"],
+                                                           t["max_batch"]) == (patch, requeue, cap)):
+                return f
+        raise KeyError(title)
+
+    chosen = [pick(*v) for v in SUMMARY]
+    batch = f"batch_{BATCH}"
+    lines = [f"| nodes | {' | '.join(v[0] for v in SUMMARY)} | DiCE |", "|---" * (len(SUMMARY) + 2) + "|"]
+    for n in NODES:
+        cells = []
+        for f in chosen:
+            b = f[batch][n]
+            cells.append("does not fit" if "error" in b else f"{b['speedup']:.2f} ({b['efficiency']:.2f}), {b['makespan_s']:.0f} s")
+        dice = f"{DICE[n][0]} ({DICE[n][1]})" if n in DICE else "-"
+        lines.append(f"| {n} | {' | '.join(cells)} | {dice} |")
+    alone = " | ".join(f"{f['one_query'][8]['makespan_s']:.1f} s" for f in chosen)
+    lines.append(f"| one query alone, mean | {alone} | |")
     return "\n".join(lines)
 
 
@@ -91,27 +167,36 @@ def main(argv: list[str]) -> int:
     from dicec.timing.model import TimingModel
     from dicec.tools import discover
 
-    registry, catalogue, model = discover(), load_pools(), TimingModel()
-    placed = compile_corpus(registry, catalogue, fuse)
+    registry, catalogue = discover(), load_pools()
     modes = ["services", "pods"] if args.mode == "both" else [args.mode]
     report = {"figures": [], "throughput": []}
     if "services" in modes:
-        # Warm workers with no pod per step (DiCE's own executor; dicec run on one machine): only the
-        # GPU work, the request overhead and the answer step's CPU work remain.
-        warm = TimingModel(pod_startup_s=0.0, step_overhead_s=0.0)
-        fig = figures(placed, registry, catalogue, warm, "services", fuse)
-        fig["variant"] = "services, no pod per step (warm workers)"
-        report["figures"].append(fig)
-        print("no pod per step (warm workers, as DiCE's executor): " + table(fig) + "\n")
-    for mode in modes:
-        fig = figures(placed, registry, catalogue, model, mode, fuse)
-        fig["variant"] = f"{mode}, one Argo pod per step"
-        report["figures"].append(fig)
-        print("one Argo pod per step: " + table(fig) + "\n")
-        tp = throughput(placed, registry, catalogue, model, mode, args.queries, fuse)
+        placed = compile_corpus(registry, catalogue, fuse, mode="services")
+        for patch, requeue in ((10.0, 10.0), (1.0, 10.0), (1.0, 1.0)):
+            for batch_cap in (8, 1):
+                model = TimingModel(agent_patch_rate_s=patch, controller_requeue_s=requeue, max_batch=batch_cap)
+                variant = (f"services, agent patch rate {patch:g} s, controller requeue {requeue:g} s, server "
+                           f"batches of up to {batch_cap}" + (" (no batching)" if batch_cap == 1 else ""))
+                fig = figures(placed, registry, catalogue, model, "services", fuse, variant)
+                report["figures"].append(fig)
+                print(table(fig) + "\n")
+        tp = throughput(placed, registry, catalogue, TimingModel(), "services", args.queries, fuse)
         report["throughput"].append(tp)
-        print(f"simulated {tp['queries']} queries ({tp['units']} units, mode {mode}) on 8 nodes in "
+        print(f"simulated {tp['queries']} queries ({tp['units']} units, mode services) on 8 nodes in "
               f"{tp['wall_s']:.2f} s ({tp['queries_per_s']:.0f} queries/s)\n")
+    if "pods" in modes:
+        placed = compile_corpus(registry, catalogue, fuse, mode="pods")
+        fig = figures(placed, registry, catalogue, TimingModel(), "pods", fuse,
+                      f"pods, {'fused' if fuse else 'a pod per task'}")
+        report["figures"].append(fig)
+        print(table(fig) + "\n")
+        tp = throughput(placed, registry, catalogue, TimingModel(), "pods", args.queries, fuse)
+        report["throughput"].append(tp)
+        print(f"simulated {tp['queries']} queries ({tp['units']} units, mode pods) on 8 nodes in "
+              f"{tp['wall_s']:.2f} s ({tp['queries_per_s']:.0f} queries/s)\n")
+    if args.mode == "both":
+        print(f"summary: batch of {BATCH}, speed-up over the warm serial program (efficiency), makespan; "
+              "then one query alone\n" + summary(report["figures"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return 0

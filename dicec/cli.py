@@ -356,10 +356,12 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
     graphs, placed = [p.graph for p in result.inputs], [p.placed for p in result.inputs]
     stats = {k: (max if k in ("critical_path", "max_width") else sum)(g.stats[k] for g in graphs) for k in graphs[0].stats}
     totals = {"usd_per_query": round(sum(p.totals["usd_per_query"] for p in placed), 8),
-              "critical_path_seconds": max(p.totals["critical_path_seconds"] for p in placed)}
+              "critical_path_seconds": max(p.totals["critical_path_seconds"] for p in placed),
+              "load_qph": placed[0].totals.get("load_qph")}
     summary = {
         "input": input_file, "output": output, "question": result.question, "stats": stats,
-        "usd_per_query": totals["usd_per_query"], "critical_path_seconds": totals["critical_path_seconds"],
+        "usd_per_query": totals["usd_per_query"], "load_qph": totals["load_qph"],
+        "critical_path_seconds": totals["critical_path_seconds"],
         "pools": sorted({pl.pool for p in placed for pl in p.placements.values()}),
         "fused": [] if result.plan is not None else [list(g.tasks) for g in result.placed.fusion],
         "warnings": list(result.warnings), "backend": backend, **_usage_json(result.usage),
@@ -381,8 +383,8 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
         note(f"{where}: {stats['tasks']} tasks ({stats['fanouts']} fan-outs), critical path "
              f"{stats['critical_path']}, width {stats['max_width']}; pools "
              f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
-             f"est. ${totals['usd_per_query']:.6f} per query of GPU time "
-             "(placement's estimate; dicec cost adds step start-up)")
+             f"est. ${totals['usd_per_query']:.6f} per query at {totals['load_qph'] or 0:g} queries/hour "
+             "(dicec cost's figure: a day's bill over its queries, every pod, server and CPU priced)")
 
 
 @cli.command()

@@ -126,7 +126,7 @@ def placed_input_options(func: Callable) -> Callable:
         click.option("--operators", "operator_dirs", multiple=True, metavar="DIR",
                      help="Also load operator folders from DIR (repeatable)."),
         click.option("--pools", "pools_file", metavar="FILE", default=None,
-                     help="Pool catalogue YAML (default: the shipped A4000/A6000/A100 list prices)."),
+                     help="Pool catalogue YAML (default: the shipped list prices, dicec pools)."),
         click.option("--cloud", default=None, metavar="NAME",
                      help="Use the catalogue's labels and taints for this cloud (e.g. gke); pools it lacks are left out."),
         click.option("--mode", type=click.Choice(["pods", "services"]), default=None,
@@ -140,9 +140,10 @@ def placed_input_options(func: Callable) -> Callable:
         click.option("--image-pull", "image_pull", type=float, default=None, metavar="SECONDS",
                      help="Override the image-pull figure (default 30 s, an assumption)."),
         click.option("--timing", "timing_file", metavar="FILE", default=None,
-                     help="Timing-model figures (JSON or YAML of pod_startup_s, image_pull_s, step_overhead_s, "
-                          "request_overhead_s, answer_run_s, fanout), e.g. benchmarks/calibrate.py's for this "
-                          "machine; the flags above still win."),
+                     help="Timing-model figures (JSON or YAML of any of dicec.timing.model.TimingModel's: "
+                          "pod_startup_s, image_pull_s, ..., agent_patch_rate_s, controller_requeue_s, "
+                          "agent_task_workers; docs/cost.md), e.g. benchmarks/calibrate.py's for this machine; "
+                          "the flags above still win."),
     ]
     for option in reversed(options):
         func = option(func)

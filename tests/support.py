@@ -27,8 +27,10 @@ SYNTHETIC_OPERATORS = {
 
 
 def write_operator(folder: Path, name: str, forms: list[tuple[str, str]], gpu_memory_gb: float,
-                   latency: dict[str, float] | None = None, image: str = "ghcr.io/dicec/vision:0.1.0") -> Path:
-    """Write one operator folder (spec.yaml + operator.py) and return it."""
+                   latency: dict[str, float] | None = None, image: str = "ghcr.io/dicec/vision:0.1.0",
+                   model_file: str | None = None, work: dict | None = None, model_load_s: float = 10) -> Path:
+    """Write one operator folder (spec.yaml + operator.py) and return it (``model_file``: the model it
+    loads, which operators may share; ``work``: its ``profile.work``, to derive latencies)."""
     d = folder / name
     d.mkdir(parents=True, exist_ok=True)
     (d / "operator.py").write_text('"""Test operator."""\n')
@@ -37,10 +39,15 @@ def write_operator(folder: Path, name: str, forms: list[tuple[str, str]], gpu_me
         "version": 1, "name": name, "doc": f"test operator {name}",
         "forms": [{"kind": k, "signature": s} for k, s in forms],
         "image": image,
-        "profile": {"gpu_memory_gb": gpu_memory_gb, "model_load_s": 10, "latency_s": latency,
+        "profile": {"gpu_memory_gb": gpu_memory_gb, "model_load_s": model_load_s, "latency_s": latency,
                     "sources": {"gpu_memory_gb": "test", "model_load_s": "test", "latency_s": "test"}},
         "entry": "operator.py",
     }
+    if model_file is not None:
+        spec["model"] = {"name": f"model of {name}", "file": model_file, "reference": "test"}
+    if work is not None:
+        spec["profile"]["work"] = work
+        spec["profile"]["sources"]["work"] = "test"
     (d / "spec.yaml").write_text(json.dumps(spec))  # JSON is YAML
     return d
 
@@ -69,14 +76,21 @@ def execute_command(image):
 
 
 #: A tiny catalogue with round prices, so every expected dollar figure can be worked out by hand.
-#: small: A4000 16 GB at $0.36/h ($0.0001/s); big: A100 80 GB at $3.6/h ($0.001/s).
+#: small: A4000 16 GB at $0.36/h ($0.0001/s); big: A100 80 GB at $3.6/h ($0.001/s); cpu: a 2 vCPU, 8 GiB
+#: node at $0.36/h, so a CPU pod (0.5 vCPU, 1 GiB: a quarter of a node) costs $0.09/h ($0.000025/s).
 SMALL_BIG_POOLS = textwrap.dedent("""
     version: 1
     pools:
-      - {name: cpu, gpu_class: null, gpu_memory_gb: 0, usd_per_hour: null}
+      - {name: cpu, gpu_class: null, gpu_memory_gb: 0, usd_per_hour: 0.36, vcpus: 2, memory_gib: 8}
       - {name: small, gpu_class: A4000, gpu_memory_gb: 16, usd_per_hour: 0.36, node_labels: {gpu: small}}
       - {name: big, gpu_class: A100, gpu_memory_gb: 80, usd_per_hour: 3.6, spot_usd_per_hour: 1.8, node_labels: {gpu: big}}
 """)
+
+
+#: Dollars per second of a CPU pod (0.5 vCPU of a 2-vCPU node at $0.36/h) and of Argo's agent pod (its
+#: memory share, 0.0596 of 8 GiB, is the larger) on the cpu pool of SMALL_BIG_POOLS.
+CPU_POD_USD_S = 0.000025
+AGENT_USD_S = 0.0596 / 8 * 0.0001
 
 
 def placed_on(registry, catalogue, **kw):

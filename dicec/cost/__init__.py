@@ -1,7 +1,9 @@
 """Stage 7, cost: what a placed graph costs per query, against baselines.
 
-:mod:`dicec.cost.report` prices a plan against the serial-on-one-A100 and identical-A100-nodes
-baselines; :mod:`dicec.cost.html` renders the report (Gantt chart per node, cost bars);
+:mod:`dicec.cost.report` prices a plan at a stated load (a day's bill, :mod:`dicec.timing.bill`)
+against the warm serial program on A100 machines sized to the load, the same plan on identical A100
+nodes and the zero-idle bound; :mod:`dicec.cost.html` renders the report (cost bars, dollars per query
+against load, a Gantt chart per node);
 :mod:`dicec.cost.commands` is the ``dicec cost`` verb. :mod:`dicec.cost.edge` figures an edge-cloud
 plan against cloud-only, :mod:`dicec.cost.edge_report` compares and renders them, and
 :mod:`dicec.cost.edge_commands` is the ``dicec edge`` verb.

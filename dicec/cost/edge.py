@@ -34,6 +34,10 @@ The model, per task (one call; a fan-out's elements side by side on as many node
 
 Latency is the end of the ``answer`` step (the longest path through steps and transfers). Every
 figure of the timing model (``S``, ``R``, the answer's run) is :mod:`dicec.timing.model`'s, with its source.
+
+These are busy-time figures per frame. :func:`stream_at_loads` prices the same two plans as a cloud bill
+would at a stated frame rate (:mod:`dicec.timing.bill`: always-on cloud servers billed busy or idle,
+CPU pods priced), for a stream in which ``hit_rate`` of the frames hold a detection.
 """
 
 from __future__ import annotations
@@ -276,6 +280,34 @@ def edge_report(edge_placed, cloud_placed, registry, model: TimingModel, link: L
         "break_even_uplink_mbps": _break_even(lambda m: both(m)["nothing"], DICE_M["latency_speedup_nothing_found"]),
         "dice_m": DICE_M,
     }
+
+
+def stream_at_loads(edge_placed, cloud_placed, registry, catalogue, model: TimingModel, *, mode: str,
+                    hit_rate: float, loads: tuple[float, ...]) -> dict[str, dict[float, float]]:
+    """Cloud dollars per frame of both plans for a stream at each load (frames per hour), as ``dicec cost``
+    prices a day (:func:`dicec.timing.bill.stream_bill`: always-on cloud servers billed busy or idle, CPU
+    pods priced, the edge device not billed): ``hit_rate`` of the frames as the *found* case, the rest as
+    *nothing*, where every fan-out over an edge detection has no elements (in both plans). Tasks on one
+    element of an edge detection (``patches[i]``), which the edge plan's guard also skips, are counted
+    as running: the edge plan's figure is, if anything, high."""
+    from dataclasses import replace
+
+    from dicec.placement.edge import offload_guards
+    from dicec.timing.bill import stream_bill
+    from dicec.timing.job import build_job
+
+    if isinstance(hit_rate, bool) or not isinstance(hit_rate, (int, float)) or not 0 <= hit_rate <= 1:
+        raise DicecError(f"--hit-rate must be a fraction between 0 and 1 (got {hit_rate!r})")
+    producers = set(offload_guards(edge_placed).values())
+    empty = {t.id: 0 for t in edge_placed.graph.tasks if t.fanout in producers}
+    nothing = replace(model, widths={**model.widths, **empty})
+    out: dict[str, dict[float, float]] = {}
+    for plan, placed in (("edge_cloud", edge_placed), ("cloud_only", cloud_placed)):
+        mix = [(build_job(placed, registry, model, mode=mode, serial=False), float(hit_rate)),
+               (build_job(placed, registry, nothing, mode=mode, serial=False), 1.0 - hit_rate)]
+        out[plan] = {load: stream_bill(mix, load, model, cpu_pool=catalogue.cpu_pool()).per_query_usd
+                     for load in loads}
+    return out
 
 
 def _compare(e: PlanFigures, c: PlanFigures) -> dict[str, Any]:

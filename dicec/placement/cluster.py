@@ -2,12 +2,18 @@
 
 Each GPU node (allocatable ``nvidia.com/gpu`` > 0) is grouped by its GPU product label: GPU feature
 discovery's ``nvidia.com/gpu.product`` or GKE's ``cloud.google.com/gke-accelerator``. A group becomes a
-pool: its GPU class from the product name (A4000, A6000, A100), its GPU memory from GPU feature
-discovery's ``nvidia.com/gpu.memory`` label (MiB), else from the product name (``...-80gb``), else
-from the default catalogue's pool of that class, the product label as its node selector, the taints all its nodes share, and the node count
-as ``max_nodes``. Nodes do not carry prices, so each pool takes the price of the default catalogue's
-pool of the same class and nearest memory, and says so in its ``source``. The kubernetes package is
-imported only here, and only when this is called.
+pool: its GPU class from the product name -- a word of it (``NVIDIA-L40S``: L40S; ``nvidia-tesla-t4``:
+T4) that names a class of the default catalogue (GPU classes are data: whatever classes the catalogue
+ships) --, its GPU memory from GPU feature discovery's ``nvidia.com/gpu.memory`` label (MiB), else
+from the product name (``...-80gb``), else from the default catalogue's pool of that class, the
+product label as its node selector, the taints all its nodes share, and the node count as
+``max_nodes``. Nodes do not carry prices, so each pool takes the price and datasheet figures of the
+default catalogue's pool of the same class and nearest memory, and says so in its ``source``.
+
+A product the default catalogue has no class for is kept too, as a pool of its own class (its product
+name, upper-cased), with no price and no datasheet figures: placement never chooses it until someone
+adds them (or operators list a latency for the class), and :func:`catalogue_from_nodes` says so in
+one line per such pool. The kubernetes package is imported only here, and only when this is called.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from dicec.errors import DicecError
 PRODUCT_LABELS = ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator")
 MEMORY_LABEL = "nvidia.com/gpu.memory"
 GPU_RESOURCE = "nvidia.com/gpu"
-_CLASSES = (("A100", "A100"), ("A6000", "A6000"), ("A4000", "A4000"))
 
 
 def read_nodes(*, kubeconfig: str | None = None, context: str | None = None) -> list[dict[str, Any]]:
@@ -45,8 +50,9 @@ def read_nodes(*, kubeconfig: str | None = None, context: str | None = None) -> 
     return [client.ApiClient().sanitize_for_serialization(n) for n in items]
 
 
-def catalogue_from_nodes(nodes: list[dict[str, Any]], defaults) -> dict[str, Any]:
-    """A catalogue mapping (``version: 1``, ``pools``) for ``nodes``; see the module docstring."""
+def catalogue_from_nodes(nodes: list[dict[str, Any]], defaults) -> tuple[dict[str, Any], list[str]]:
+    """A catalogue mapping (``version: 1``, ``pools``) for ``nodes``, and one line for each pool of a class
+    the defaults carry no figures for (see the module docstring)."""
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for node in nodes:
         labels = (node.get("metadata") or {}).get("labels") or {}
@@ -60,30 +66,64 @@ def catalogue_from_nodes(nodes: list[dict[str, Any]], defaults) -> dict[str, Any
     if not groups:
         raise DicecError("the cluster has no GPU nodes dicec can use (no node has allocatable nvidia.com/gpu "
                          f"and a {' or '.join(PRODUCT_LABELS)} label)")
-    pools: list[dict[str, Any]] = [{"name": "cpu", "gpu_class": None, "gpu_memory_gb": 0, "usd_per_hour": None,
+    cpu = defaults.cpu_pool()
+    pools: list[dict[str, Any]] = [cpu.to_json() if cpu is not None else
+                                   {"name": "cpu", "gpu_class": None, "gpu_memory_gb": 0, "usd_per_hour": None,
                                     "source": "CPU nodes are not priced"}]
-    names: set[str] = set()
+    names: set[str] = {pools[0]["name"]}
+    notes: list[str] = []
+    known = sorted({p.gpu_class for p in defaults.pools if p.has_gpu and not p.edge}, key=lambda c: (-len(c), c))
     for (label, product, memory), members in sorted(groups.items()):
-        gpu_class = next((c for token, c in _CLASSES if token in product.upper()), None)
-        if gpu_class is None:
-            continue  # a GPU dicec has no latency figures for
+        gpu_class = gpu_class_of(product, known)
         named = re.search(r"(\d+)\s*gb", product.lower())
         if not memory.isdigit() and named:
             memory = str(int(named.group(1)) * 1024)  # e.g. GKE's nvidia-a100-80gb
+        name = _unique(_slug(product), names)
+        common = {"name": name, "node_labels": {label: product}, "taints": _shared_taints(members),
+                  "max_nodes": len(members)}
+        if gpu_class is None:
+            gpu_class = _unknown_class(product)
+            gb = round(int(memory) / 1024) if memory.isdigit() else None
+            if gb is None:
+                notes.append(f"skipped {len(members)} node(s) labelled {label}={product}: GPU class {gpu_class} is "
+                             f"not in the default catalogue and no {MEMORY_LABEL} label says its memory")
+                continue
+            pools.append({**common, "gpu_class": gpu_class, "gpu_memory_gb": gb, "usd_per_hour": None,
+                          "source": f"{len(members)} node(s) labelled {label}={product}; no price and no datasheet "
+                                    "figures: dicec has none for this class"})
+            notes.append(f"kept pool {name!r} ({len(members)} node(s), class {gpu_class}, {gb} GB) unpriced: nothing is "
+                         f"placed there until it has usd_per_hour and fp16_tensor_tflops/memory_bandwidth_gbps "
+                         f"(or operators list a {gpu_class} latency)")
+            continue
         price_pool = _price_pool(defaults, gpu_class, memory)
         gb = round(int(memory) / 1024) if memory.isdigit() else price_pool.gpu_memory_gb
-        name = _unique(_slug(product), names)
+        figures = {k: v for k, v in price_pool.to_json().items()
+                   if k in ("fp16_tensor_tflops", "memory_bandwidth_gbps", "datasheet")}
         pools.append({
-            "name": name, "gpu_class": gpu_class, "gpu_memory_gb": gb,
-            "usd_per_hour": price_pool.usd_per_hour, "spot_usd_per_hour": price_pool.spot_usd_per_hour,
-            "node_labels": {label: product}, "taints": _shared_taints(members), "max_nodes": len(members),
+            **common, "gpu_class": gpu_class, "gpu_memory_gb": gb,
+            "usd_per_hour": price_pool.usd_per_hour, "spot_usd_per_hour": price_pool.spot_usd_per_hour, **figures,
             "source": f"{len(members)} node(s) labelled {label}={product}; price of the default pool "
                       f"{price_pool.name!r} ({price_pool.source})",
             "as_of": price_pool.as_of,
         })
     if len(pools) == 1:
-        raise DicecError("the cluster's GPU nodes are none of A4000, A6000, A100 (the classes operators have figures for)")
-    return {"version": 1, "pools": pools}
+        raise DicecError(f"the cluster's GPU nodes could not be read as pools ({'; '.join(notes)})")
+    return {"version": 1, "pools": pools}, notes
+
+
+def gpu_class_of(product: str, classes: list[str]) -> str | None:
+    """The class of ``classes`` a word of the product name names (``NVIDIA-A100-PCIE-40GB``: A100), or ``None``."""
+    words = {w for w in re.split(r"[^A-Z0-9]+", product.upper()) if w}
+    for cls in classes:  # longest first, so L40S wins over L4 when both are words
+        if cls.upper() in words:
+            return cls
+    return None
+
+
+def _unknown_class(product: str) -> str:
+    """A class name for a product the catalogue does not know: its words after the vendor's, upper-cased."""
+    words = [w for w in re.split(r"[^A-Z0-9]+", product.upper()) if w and w not in ("NVIDIA", "TESLA", "GEFORCE")]
+    return ("-".join(words) or "GPU")[:32].strip("-") or "GPU"
 
 
 def _count(value: Any) -> int:

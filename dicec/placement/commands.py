@@ -17,7 +17,8 @@ from dicec.errors import DicecError
 @click.option("--pools", "pools_file", metavar="FILE", default=None, help="Catalogue to show (default: the shipped one).")
 @click.option("--cloud", default=None, metavar="NAME", help="Show the catalogue as this cloud labels its nodes (e.g. gke).")
 @click.option("--from-cluster", is_flag=True,
-              help="Build the catalogue from the current cluster's GPU nodes (kubeconfig), priced from the defaults.")
+              help="Build the catalogue from the current cluster's GPU nodes (kubeconfig), priced from the defaults; "
+                   "nodes of a class without figures are kept unpriced, with a note.")
 @click.option("--kubeconfig", default=None, metavar="FILE", help="kubeconfig to use with --from-cluster (default: ~/.kube/config).")
 @click.option("--context", default=None, metavar="NAME", help="kubeconfig context to use with --from-cluster.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
@@ -35,8 +36,10 @@ def pools(pools_file: str | None, cloud: str | None, from_cluster: bool, kubecon
     if from_cluster:
         from dicec.placement.cluster import catalogue_from_nodes, read_nodes
 
-        raw = catalogue_from_nodes(read_nodes(kubeconfig=kubeconfig, context=context), defaults)
+        raw, notes = catalogue_from_nodes(read_nodes(kubeconfig=kubeconfig, context=context), defaults)
         parse_pools(raw, path="<cluster>")  # what we write must load back
+        for note in notes:
+            click.echo(f"dicec pools: {note}", err=True)
     else:
         raw = {"version": 1, "pools": [p.to_json() for p in defaults.pools]}
     text = (json.dumps(raw, indent=2, sort_keys=True) + "\n" if fmt == "json"

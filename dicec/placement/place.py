@@ -12,6 +12,11 @@ task, the pool with the fewest dollars for its seconds (a dearer, faster GPU can
 until the estimated critical path fits; ``spot=True`` prices pools at their spot rate where listed.
 Pod start-up and image pull are figures of the timing model (:mod:`dicec.timing.model`); in pods mode,
 groups of tasks one pod runs are decided by :mod:`dicec.placement.fusion` (``fuse=False`` turns it off).
+A pool fits an operator when its GPU memory holds the model and the operator has a latency for its class,
+listed or derived from the pool's datasheet (:func:`dicec.timing.figures.fits`); ties in price go to the
+larger memory, then the name, never to the catalogue's order. The placed graph also records what
+``dicec cost`` says a query costs at the default load (:func:`priced_at_load`): the figure the compile
+summary prints and the workflow's cost label carries.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dicec.errors import DicecError
 from dicec.placement.fusion import FusedGroup, check_groups, decide, fused_totals, group_from_json
 from dicec.placement.pools import Pool, PoolCatalogue, parse_pools
 from dicec.tools.registry import Registry
+from dicec.timing.figures import fits, latency
 from dicec.tools.spec import OperatorSpec
 
 PLACED_VERSION = 2
@@ -72,6 +78,10 @@ class PlacedGraph:
             (:func:`dicec.placement.edge.crop_feeds`); empty without an edge pool.
         residual_gpu_memory_gb: the GPU memory of each operator only the answer step calls (unpredicted
             calls), from its spec: services mode sizes their model servers with it.
+        usd_per_query: what ``dicec cost`` says one query costs at ``load_qph`` (a day's bill over its
+            queries: :mod:`dicec.timing.bill`), worked out where the graph was placed, with the default
+            timing model; ``None`` for a placed graph read from a file written before it was recorded.
+        load_qph: the load that figure is for (:data:`dicec.timing.bill.DEFAULT_LOAD_QPH`).
     """
 
     graph: TaskGraph
@@ -82,17 +92,28 @@ class PlacedGraph:
     fusion: tuple[FusedGroup, ...] = ()
     crops: dict[str, str] = field(default_factory=dict)
     residual_gpu_memory_gb: dict[str, float] = field(default_factory=dict)
+    usd_per_query: float | None = None
+    load_qph: float | None = None
 
     @property
     def totals(self) -> dict[str, Any]:
-        """Sum of dollars (fan-outs counted once) and the estimated critical-path seconds."""
+        """``usd_per_query``: ``dicec cost``'s figure at ``load_qph`` (the placement's own estimate where
+        none was recorded); ``placement_usd``: the sum of the tasks' estimated dollars (fan-outs counted
+        once), the figure placement chooses by; ``critical_path_seconds``: the estimated critical path."""
         if self.fusion:
-            return fused_totals(self)
-        finish: dict[str, float] = {}
-        for t in self.graph.tasks:
-            finish[t.id] = self.placements[t.id].seconds + max((finish[d] for d in t.depends), default=0.0)
-        priced = [p.usd for p in [*self.placements.values(), self.answer] if p.usd is not None]
-        return {"usd_per_query": round(sum(priced), 8), "critical_path_seconds": round(max(finish.values(), default=0.0), 6)}
+            own = fused_totals(self)
+        else:
+            finish: dict[str, float] = {}
+            for t in self.graph.tasks:
+                finish[t.id] = self.placements[t.id].seconds + max((finish[d] for d in t.depends), default=0.0)
+            priced = [p.usd for p in [*self.placements.values(), self.answer] if p.usd is not None]
+            own = {"usd_per_query": round(sum(priced), 8),
+                   "critical_path_seconds": round(max(finish.values(), default=0.0), 6)}
+        out = {"usd_per_query": own["usd_per_query"], "placement_usd": own["usd_per_query"],
+               "critical_path_seconds": own["critical_path_seconds"]}
+        if self.usd_per_query is not None:
+            out.update(usd_per_query=round(self.usd_per_query, 8), load_qph=self.load_qph)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,7 +201,21 @@ def place(graph: TaskGraph, registry: Registry, catalogue: PoolCatalogue, *, obj
         from dicec.placement.edge import crop_feeds
 
         placed = replace(placed, crops=crop_feeds(placed, registry))
-    return placed
+    return priced_at_load(placed, registry, catalogue, mode=mode, spot=spot, fuse=fuse)
+
+
+def priced_at_load(placed: PlacedGraph, registry: Registry, catalogue: PoolCatalogue, *, mode: str, spot: bool,
+                   fuse: bool) -> PlacedGraph:
+    """``placed`` with ``dicec cost``'s figure at the default load recorded (:mod:`dicec.timing.bill`,
+    the default timing model): what the compile summary prints and the workflow's cost label carries."""
+    from dicec.timing.bill import DEFAULT_LOAD_QPH, job_bill
+    from dicec.timing.job import build_job
+    from dicec.timing.model import TimingModel
+
+    model = TimingModel()
+    job = build_job(placed, registry, model, mode=mode, fuse=fuse, spot=spot, serial=False)
+    bill = job_bill(job, DEFAULT_LOAD_QPH, model, cpu_pool=catalogue.cpu_pool(), spot=spot)
+    return replace(placed, usd_per_query=bill.per_query_usd, load_qph=DEFAULT_LOAD_QPH)
 
 
 def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str, spot: bool = False) -> Pool:
@@ -189,25 +224,37 @@ def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str,
         pool = catalogue.cpu_pool()
         if pool is not None:
             return pool
-    classes = set.intersection(*(set(s.profile.latency_s) for s in specs))
-    pool = catalogue.cheapest_fitting(need, classes, spot=spot)
+    pool = catalogue.cheapest_fitting(need, lambda p: all(fits(s, p) for s in specs), spot=spot)
     if pool is None:
-        biggest = max((p.gpu_memory_gb for p in catalogue.pools), default=0)
-        names = ", ".join(s.name for s in specs)
-        raise DicecError(f"{what}: operator {names} needs {need:g} GB of GPU memory on one of "
-                         f"{', '.join(sorted(classes)) or 'no GPU class'}, but no pool in {catalogue.path} fits "
-                         f"(largest GPU: {biggest:g} GB)")
+        raise _fits_nowhere(specs, catalogue, what=what)
     return pool
+
+
+def _fits_nowhere(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str) -> DicecError:
+    """The one-line error for operators no choosable pool runs: memory, or no latency for any big-enough class."""
+    need = max(s.profile.gpu_memory_gb for s in specs)
+    names = ", ".join(s.name for s in specs)
+    priced = [p for p in catalogue.pools if p.choosable]
+    biggest = max((p.gpu_memory_gb for p in priced), default=0)
+    big_enough = [p for p in priced if p.gpu_memory_gb >= need]
+    if big_enough:
+        classes = sorted({p.gpu_class for p in big_enough})
+        return DicecError(f"{what}: operator {names} needs {need:g} GB of GPU memory; the pools of {catalogue.path} "
+                          f"that have it ({', '.join(classes)}) have no latency for it (its spec lists "
+                          f"{', '.join(sorted(set().union(*(s.profile.latency_s for s in specs)))) or 'none'}"
+                          f"{'' if all(s.profile.work for s in specs) else ' and no work figures to derive one'})")
+    return DicecError(f"{what}: operator {names} needs {need:g} GB of GPU memory for its model, but no pool in {catalogue.path} "
+                      f"fits (largest GPU: {biggest:g} GB)")
 
 
 def _candidates(spec: OperatorSpec, catalogue: PoolCatalogue, *, what: str, spot: bool) -> list[Pool]:
     """Every pool the operator fits (the CPU pool alone for a CPU operator), cheapest first."""
     if not spec.uses_gpu and catalogue.cpu_pool() is not None:
         return [catalogue.cpu_pool()]
-    fits = catalogue.fitting(spec.profile.gpu_memory_gb, set(spec.profile.latency_s))
-    if not fits:
-        _pool_for([spec], catalogue, what=what, spot=spot)  # raises the one-line error
-    return sorted(fits, key=lambda p: _hourly(p, spot))
+    found = catalogue.fitting(spec.profile.gpu_memory_gb, lambda p: fits(spec, p))
+    if not found:
+        raise _fits_nowhere([spec], catalogue, what=what)
+    return sorted(found, key=lambda p: (_hourly(p, spot), -p.gpu_memory_gb, p.name))
 
 
 def _hourly(pool: Pool, spot: bool) -> float:
@@ -215,9 +262,10 @@ def _hourly(pool: Pool, spot: bool) -> float:
 
 
 def _seconds(spec: OperatorSpec, pool: Pool, mode: str = "pods") -> float:
-    cls = pool.gpu_class or "CPU"
     load = spec.profile.model_load_s if mode == "pods" else 0.0
-    return load + spec.profile.latency_s.get(cls, 0.0)
+    if not pool.has_gpu:
+        return load + spec.profile.latency_s.get("CPU", 0.0)
+    return load + latency(spec, pool)
 
 
 def _estimate(spec: OperatorSpec, pool: Pool, *, per_element: bool, mode: str = "pods", spot: bool = False) -> Placement:
@@ -302,6 +350,9 @@ def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:
             from dicec.placement.edge import check_crop_feeds
 
             check_crop_feeds(placed, crops)
-        return replace(placed, crops=crops)
+        totals = data.get("totals") or {}
+        at_load = totals.get("usd_per_query") if totals.get("load_qph") is not None else None
+        return replace(placed, crops=crops, usd_per_query=None if at_load is None else float(at_load),
+                       load_qph=None if at_load is None else float(totals["load_qph"]))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DicecError(f"{where}: malformed placed graph ({exc})") from None

@@ -1,9 +1,16 @@
 """The pool catalogue: the kinds of node a workflow's steps can be placed on.
 
 A pool is a GPU class on a node group: its GPU memory, hourly price (on demand, and spot where
-listed), the node labels that select it and the taints its nodes carry. The default catalogue ships
-in ``data/pools.yaml`` with a source for every price; ``--pools FILE`` replaces it. Validation happens
-where the catalogue is read, so a typo or a negative price is one clear error naming the file.
+listed), the node labels that select it and the taints its nodes carry, and for a GPU class the
+datasheet figures an operator's latency is derived from where its spec lists none (dense FP16 tensor
+TFLOPS and memory bandwidth, :mod:`dicec.timing.figures`); a CPU pool says its node's vCPUs and
+memory, so that a pod is priced at its requested share of a node. GPU classes are data: a catalogue
+may name any class. The default catalogue ships in ``data/pools.yaml`` with a source for every price
+and figure; ``--pools FILE`` replaces it. Validation happens where the catalogue is read, so a typo
+or a negative price is one clear error naming the file.
+
+A GPU pool without a price (``usd_per_hour: null``; e.g. a node class ``dicec pools --from-cluster``
+found but has no price for) is kept but never chosen: placement picks only priced cloud pools.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ import yaml
 
 from dicec.errors import DicecError, Location
 from dicec.files import read_text
-from dicec.tools.spec import EDGE_GPU_CLASSES, GPU_CLASSES, LOCAL_GPU_CLASSES
+from dicec.tools.spec import EDGE_GPU_CLASSES, GPU_CLASS_NAME
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 _POOL_KEYS = {"name", "gpu_class", "gpu_memory_gb", "usd_per_hour", "spot_usd_per_hour", "node_labels",
-              "taints", "max_nodes", "source", "as_of", "clouds", "edge", "uplink_mbps"}
+              "taints", "max_nodes", "source", "as_of", "clouds", "edge", "uplink_mbps", "fp16_tensor_tflops",
+              "memory_bandwidth_gbps", "datasheet", "vcpus", "memory_gib"}
 _CLOUD_KEYS = {"node_labels", "taints"}
 _TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
@@ -33,7 +41,7 @@ class Pool:
 
     Attributes:
         name: the pool's name (a DNS label), used in reports and emitted labels.
-        gpu_class: one of A4000, A6000, A100, or ``None`` for a CPU pool.
+        gpu_class: the GPU class (any class name, e.g. A100, T4, L40S), or ``None`` for a CPU pool.
         gpu_memory_gb: memory of one GPU (0 for a CPU pool).
         usd_per_hour: on-demand price of one GPU node, or ``None`` when not priced.
         spot_usd_per_hour: the spot price, when the provider lists one.
@@ -47,6 +55,11 @@ class Pool:
         edge: an edge device (e.g. a Jetson on a vessel), not a cloud node group: no hourly price,
             tasks go there only as :mod:`dicec.placement.edge` decides, never as a cheapest fit.
         uplink_mbps: an edge pool's uplink to the cloud, in Mbit/s (what offloaded crops travel over).
+        fp16_tensor_tflops: a GPU's dense FP16 tensor-core peak, in TFLOPS (datasheet), or ``None``.
+        memory_bandwidth_gbps: a GPU's memory bandwidth, in GB/s (datasheet), or ``None``.
+        datasheet: where those two figures (and the GPU memory) come from.
+        vcpus: vCPUs of one node (a CPU pool needs it to price pods by their share), or ``None``.
+        memory_gib: memory of one node in GiB, or ``None``.
     """
 
     name: str
@@ -62,10 +75,20 @@ class Pool:
     clouds: dict[str, dict[str, Any]] | None = None
     edge: bool = False
     uplink_mbps: float | None = None
+    fp16_tensor_tflops: float | None = None
+    memory_bandwidth_gbps: float | None = None
+    datasheet: str = ""
+    vcpus: float | None = None
+    memory_gib: float | None = None
 
     @property
     def has_gpu(self) -> bool:
         return self.gpu_class is not None
+
+    @property
+    def choosable(self) -> bool:
+        """Whether placement may choose it as a cheapest fit: a priced cloud GPU pool."""
+        return self.has_gpu and not self.edge and self.usd_per_hour is not None
 
     def hourly(self, *, spot: bool = False) -> float | None:
         """The price per hour: the spot price when ``spot`` and one is listed, else on demand."""
@@ -85,7 +108,10 @@ class Pool:
                 "node_labels": dict(sorted(self.node_labels.items())), "taints": [dict(t) for t in self.taints],
                 "max_nodes": self.max_nodes, "source": self.source, "as_of": self.as_of,
                 **({"clouds": self.clouds} if self.clouds else {}),
-                **({"edge": True, "uplink_mbps": self.uplink_mbps} if self.edge else {})}
+                **({"edge": True, "uplink_mbps": self.uplink_mbps} if self.edge else {}),
+                **({"fp16_tensor_tflops": self.fp16_tensor_tflops, "memory_bandwidth_gbps": self.memory_bandwidth_gbps,
+                    "datasheet": self.datasheet} if self.fp16_tensor_tflops or self.memory_bandwidth_gbps else {}),
+                **({"vcpus": self.vcpus, "memory_gib": self.memory_gib} if self.vcpus or self.memory_gib else {})}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,15 +135,18 @@ class PoolCatalogue:
     def cpu_pool(self) -> Pool | None:
         return min((p for p in self.pools if not p.has_gpu and not p.edge), key=_price_key, default=None)
 
-    def cheapest_fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None, *,
-                         spot: bool = False) -> Pool | None:
-        """The cheapest GPU pool with at least ``gpu_memory_gb`` per GPU (ties: file order); spot prices if asked."""
-        return min(self.fitting(gpu_memory_gb, gpu_classes), key=lambda p: _price_key(p, spot), default=None)
+    def cheapest_fitting(self, gpu_memory_gb: float, runs=None, *, spot: bool = False) -> Pool | None:
+        """The cheapest choosable GPU pool with at least ``gpu_memory_gb`` per GPU on which ``runs(pool)``
+        holds (when given); spot prices if asked. Ties go to the larger GPU memory, then the pool name,
+        so the choice does not depend on the catalogue's order."""
+        return min(self.fitting(gpu_memory_gb, runs), key=lambda p: (_price_key(p, spot), -p.gpu_memory_gb, p.name),
+                   default=None)
 
-    def fitting(self, gpu_memory_gb: float, gpu_classes: set[str] | None = None) -> list[Pool]:
-        """The cloud GPU pools (file order) with at least ``gpu_memory_gb`` per GPU, of ``gpu_classes`` if given."""
-        return [p for p in self.pools if p.has_gpu and not p.edge and p.gpu_memory_gb >= gpu_memory_gb
-                and (gpu_classes is None or p.gpu_class in gpu_classes)]
+    def fitting(self, gpu_memory_gb: float, runs=None) -> list[Pool]:
+        """The choosable GPU pools (file order) with at least ``gpu_memory_gb`` per GPU on which ``runs(pool)``
+        holds (when given): e.g. :func:`dicec.timing.figures.fits` for an operator."""
+        return [p for p in self.pools if p.choosable and p.gpu_memory_gb >= gpu_memory_gb
+                and (runs is None or runs(p))]
 
 
 def _price_key(p: Pool, spot: bool = False) -> float:
@@ -196,16 +225,16 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
         edge = item.get("edge", False)
         if not isinstance(edge, bool):
             raise fail(f"{label}: edge must be true or false")
-        classes = GPU_CLASSES + EDGE_GPU_CLASSES if edge else GPU_CLASSES + LOCAL_GPU_CLASSES
-        if gpu_class is not None and gpu_class not in classes:
-            raise fail(f"{label}: gpu_class must be one of {', '.join(classes)} or null, not {gpu_class!r}"
-                       + ("" if edge or gpu_class not in EDGE_GPU_CLASSES else " (an edge GPU class needs edge: true)"))
+        if gpu_class is not None and (not isinstance(gpu_class, str) or not GPU_CLASS_NAME.match(gpu_class)
+                                      or gpu_class == "CPU"):
+            raise fail(f"{label}: gpu_class must be a GPU class name (letters, digits, '-', '_', '.'; e.g. A100, "
+                       f"T4, L40S) or null, not {gpu_class!r}")
+        if gpu_class in EDGE_GPU_CLASSES and not edge:
+            raise fail(f"{label}: gpu_class {gpu_class} is an edge GPU class (an edge GPU class needs edge: true)")
         mem = _number(item.get("gpu_memory_gb"), f"{label}: gpu_memory_gb", fail)
         if (gpu_class is None) != (mem == 0):
             raise fail(f"{label}: a GPU pool needs gpu_memory_gb > 0 and a CPU pool (gpu_class null) needs 0")
         price = _optional_number(item.get("usd_per_hour"), f"{label}: usd_per_hour", fail)
-        if gpu_class is not None and price is None and not edge:
-            raise fail(f"{label}: a GPU pool needs usd_per_hour")
         uplink = _optional_number(item.get("uplink_mbps"), f"{label}: uplink_mbps", fail)
         if edge and (price is not None or not uplink):
             raise fail(f"{label}: an edge pool has no hourly price (usd_per_hour: null) and needs uplink_mbps > 0")
@@ -223,11 +252,23 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
         if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
             raise fail(f"{label}: max_nodes must be a whole number >= 1")
         clouds = _clouds(item.get("clouds"), label, fail)
+        figures = {k: _optional_number(item.get(k), f"{label}: {k}", fail)
+                   for k in ("fp16_tensor_tflops", "memory_bandwidth_gbps", "vcpus", "memory_gib")}
+        if gpu_class is None and (figures["fp16_tensor_tflops"] or figures["memory_bandwidth_gbps"]):
+            raise fail(f"{label}: fp16_tensor_tflops and memory_bandwidth_gbps are a GPU's figures; a CPU pool has none")
+        if (figures["fp16_tensor_tflops"] or figures["memory_bandwidth_gbps"]) and not str(item.get("datasheet") or "").strip():
+            raise fail(f"{label}: fp16_tensor_tflops and memory_bandwidth_gbps need their source (datasheet: ...)")
+        if (figures["vcpus"] is None) != (figures["memory_gib"] is None) or 0 in (figures["vcpus"], figures["memory_gib"]):
+            raise fail(f"{label}: vcpus and memory_gib (one node's size) go together and must be > 0")
         pools.append(Pool(name=name, gpu_class=gpu_class, gpu_memory_gb=mem, usd_per_hour=price,
                           spot_usd_per_hour=spot, node_labels={str(k): str(v) for k, v in labels.items()},
                           taints=tuple({k: str(v) for k, v in t.items()} for t in taints), max_nodes=max_nodes,
                           source=str(item.get("source") or ""), as_of=str(item.get("as_of") or ""),
-                          clouds=clouds, edge=edge, uplink_mbps=uplink))
+                          clouds=clouds, edge=edge, uplink_mbps=uplink,
+                          fp16_tensor_tflops=figures["fp16_tensor_tflops"] or None,
+                          memory_bandwidth_gbps=figures["memory_bandwidth_gbps"] or None,
+                          datasheet=" ".join(str(item.get("datasheet") or "").split()),
+                          vcpus=figures["vcpus"], memory_gib=figures["memory_gib"]))
     if not any(p.has_gpu for p in pools):
         raise fail("no GPU pool: at least one pool needs a gpu_class")
     return PoolCatalogue(pools=tuple(pools), path=path)

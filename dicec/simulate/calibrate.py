@@ -24,7 +24,7 @@ really loads here (the scene models, shared by all of them: :func:`dicec.timing.
 charges one load per process, not one per operator); and two timing models for
 ``dicec simulate --timing FILE``: ``timing-process.json`` (pods mode: pod start-up = the step process,
 no image pull, no Argo overhead) and ``timing-thread.json`` (services mode: warm models in one process,
-a step costs the in-process step work).
+a step costs the in-process step work, and no Argo agent: no start, no patch ticks).
 """
 
 from __future__ import annotations
@@ -110,9 +110,11 @@ class Measured:
         if isolation == "process":
             return {"pod_startup_s": self.step_start_s, "step_overhead_s": 0.0, "image_pull_s": 0.0,
                     "request_overhead_s": 0.0, "answer_run_s": self.answer_run_s}
-        if isolation == "thread":
+        if isolation == "thread":  # dicec run has no Argo agent: requests start at once, results are seen at once
             return {"pod_startup_s": 0.0, "step_overhead_s": 0.0, "image_pull_s": 0.0,
-                    "request_overhead_s": self.thread_step_s, "answer_run_s": self.thread_answer_s}
+                    "request_overhead_s": self.thread_step_s, "answer_run_s": self.thread_answer_s,
+                    "answer_request_s": self.thread_answer_s, "agent_startup_s": 0.0, "agent_patch_rate_s": 0.0,
+                    "controller_requeue_s": 0.0}
         raise DicecError(f"unknown isolation {isolation!r} (process or thread)")
 
 

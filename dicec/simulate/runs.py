@@ -4,12 +4,16 @@
 each node count; several inputs also get their own figures. The cluster is N nodes of one pool
 (default: the cheapest A100 pool that fits every operator, as DiCE's measurements used identical
 nodes), or with ``pool="placed"`` N nodes of each pool the placement chose; on one pool, the fused
-groups are chosen again there by placement's rule (:func:`dicec.placement.fusion.decide`). Jobs are
-:mod:`dicec.timing.job`'s and run on :mod:`dicec.timing.schedule`'s engine.
+groups are chosen again there by placement's rule (:func:`dicec.placement.fusion.decide`), under the
+same latency bound and prices (``--max-latency``, ``--spot``) the placement was given. Jobs are
+:mod:`dicec.timing.job`'s and run on :mod:`dicec.timing.schedule`'s engine. Every run carries the
+serial program in one warm process on one node (``serial_s``, what the speed-up is over), the old cold
+per-query figure (``serial_cold_s``, labelled) and the lower bound ``bound_s``.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from dicec.errors import DicecError
@@ -47,17 +51,31 @@ def parse_nodes(text: str) -> list[int]:
 
 
 def jobs_for(placed_graphs: list, names: list[str], registry, catalogue, model: TimingModel, *, pool: str | None,
-             mode: str, spot: bool, fuse: bool) -> tuple[list[Job], Any]:
-    """Each input's job on the cluster kind asked for, and the pool (``None`` for ``placed``)."""
+             mode: str, spot: bool, fuse: bool, max_latency_s: float | None = None,
+             http: bool = True) -> tuple[list[Job], Any]:
+    """Each input's job on the cluster kind asked for, and the pool (``None`` for ``placed``); on one pool
+    the fused groups are decided again there with the same ``max_latency_s`` and ``spot`` prices.
+    ``http=False``: services mode's calls as container steps (see :func:`dicec.timing.job.build_job`)."""
     if pool == PLACED:
         chosen = None
     else:
         chosen = catalogue.get(pool) if pool else default_pool(placed_graphs, registry, catalogue)
         if not chosen.has_gpu:
             raise DicecError(f"pool {chosen.name!r} has no GPU; simulate needs GPU nodes")
-    jobs = [build_job(p, registry, model, mode=mode, override=chosen, fuse=fuse, decide=decide, spot=spot, name=n,
-                      serial_pool=chosen) for p, n in zip(placed_graphs, names)]
+    rule = partial(decide, max_latency_s=max_latency_s, spot=spot)
+    jobs = [build_job(p, registry, model, mode=mode, override=chosen, fuse=fuse, decide=rule, spot=spot, name=n,
+                      serial_pool=chosen or _serial_pool(placed_graphs, registry, catalogue), http=http)
+            for p, n in zip(placed_graphs, names)]
     return jobs, chosen
+
+
+def _serial_pool(placed_graphs: list, registry, catalogue):
+    """The pool the serial figures are for: one A100 node (the cheapest that fits every operator), as
+    the default cluster; a catalogue without one falls back to the plan's largest pool."""
+    try:
+        return default_pool(placed_graphs, registry, catalogue)
+    except DicecError:
+        return None
 
 
 def nodes_per_pool(jobs: list[Job], chosen, count: int) -> dict[str, int]:
@@ -75,9 +93,10 @@ def run_once(jobs: list[Job], chosen, count: int, model: TimingModel, *, batch: 
 
 def scaling_runs(placed_graphs: list, names: list[str], registry, catalogue, model: TimingModel, *,
                  nodes: list[int], pool: str | None = None, batch: int = 1, mode: str = "pods",
-                 spot: bool = False, fuse: bool = True) -> dict[str, Any]:
+                 spot: bool = False, fuse: bool = True, max_latency_s: float | None = None) -> dict[str, Any]:
     """The ``dicec simulate --format json`` body (``runs``: one object per node count)."""
-    jobs, chosen = jobs_for(placed_graphs, names, registry, catalogue, model, pool=pool, mode=mode, spot=spot, fuse=fuse)
+    jobs, chosen = jobs_for(placed_graphs, names, registry, catalogue, model, pool=pool, mode=mode, spot=spot,
+                            fuse=fuse, max_latency_s=max_latency_s)
     runs = [_row(count, run_once(jobs, chosen, count, model, batch=batch, spot=spot)) for count in nodes]
     body: dict[str, Any] = {
         "version": 1, "kind": "dicec/simulation", "inputs": names, "mode": mode, "batch": batch,

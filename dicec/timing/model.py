@@ -2,8 +2,11 @@
 
 Model load and latency per GPU class are the operators' own (``operators/*/spec.yaml``, with their
 sources). Every other figure a step's seconds are built from -- pod start-up, image pull, Argo's step
-overhead, a request to a warm model server, the answer step's run, the assumed fan-out width -- is a
-:class:`Constant` here with its source, or labelled an assumption where no public figure was found.
+overhead, a request to a warm model server, the answer step's run, the assumed fan-out width, Argo's
+agent (its start, its patch rate, its task workers), the controller's requeue after a patch, the answer
+service's request, the latency target
+replicas are sized to, a model server's batch cap, and what CPU pods request -- is a :class:`Constant`
+here with its source, or labelled an assumption where no public figure was found.
 :class:`TimingModel` carries the figures one cost, simulation or fusion decision uses (these defaults,
 or a calibration file read by :func:`read_timing`, or the command line's overrides).
 """
@@ -58,6 +61,52 @@ ANSWER_RUN = Constant(value=0.2, unit="s", source=(
 FANOUT_WIDTH = Constant(value=3.0, unit="count", source=(
     "assumption: a fan-out (loop over find()'s detections) has 3 elements; the real number is only "
     "known at run time, so every command takes --fanout N"))
+AGENT_STARTUP = Constant(value=5.0, unit="s", source=(
+    "the Argo agent is one pod per workflow (argoproj/argo-workflows v4.1.2 workflow/controller/agent.go, "
+    "created when the workflow's first HTTP task is ready); its start-up is the same Kubernetes p99 pod "
+    "start-up SLO as any pod (kubernetes/community sig-scalability/slos/pod_startup_latency.md), the "
+    "argoexec image taken as cached on the node"))
+AGENT_PATCH = Constant(value=10.0, unit="s", source=(
+    "ARGO_AGENT_PATCH_RATE, default DEFAULT_REQUEUE_TIME = 10 s (argoproj/argo-workflows v4.1.2 "
+    "cmd/argoexec/commands/agent.go, workflow/controller/agent.go, docs/environment-variables.md): the "
+    "agent patches finished HTTP results into the WorkflowTaskSet on a ticker of this period, so a "
+    "result reaches the controller, and the tasks that wait for it start, at the next tick"))
+CONTROLLER_REQUEUE = Constant(value=10.0, unit="s", source=(
+    "DEFAULT_REQUEUE_TIME, 10 s (argoproj/argo-workflows v4.1.2 workflow/controller/rate_limiters.go "
+    "GetRequeueTime, fixedItemIntervalRateLimiter): the controller's workflow queue is rate limited at a fixed "
+    "interval, and a WorkflowTaskSet update enqueues its workflow with AddRateLimited (controller.go "
+    "newWorkflowTaskSetInformer), so the controller reconciles, and adds the next HTTP tasks, this long after "
+    "the agent's patch"))
+AGENT_WORKERS = Constant(value=16.0, unit="count", source=(
+    "ARGO_AGENT_TASK_WORKERS, default 16 (argoproj/argo-workflows v4.1.2 cmd/argoexec/commands/agent.go): "
+    "the agent's goroutines that send HTTP requests, each one request at a time, blocking until it answers"))
+ANSWER_REQUEST = Constant(value=0.21, unit="s", source=(
+    "services mode: one HTTP request to the dicec-answer service = the answer step's run (answer_run_s, "
+    "0.2 s) + one in-cluster request (request_overhead_s, 0.01 s); the service is warm, so no pod start-up"))
+SERVER_UTILISATION = Constant(value=0.7, unit="fraction", source=(
+    "assumption, the latency target replicas are sized to: a server's busy share at the stated load stays "
+    "at or below 70% (M/M/1 mean queueing wait 2.3 service times at 70%, and less with more replicas); "
+    "the rule dicec compile's services mode sizes Deployments with (dicec/emit/services.py TARGET_UTILISATION)"))
+MAX_BATCH = Constant(value=8.0, unit="count", source=(
+    "the model server's batch cap (dicec op serve --max-batch, dicec/emit/services.py MAX_BATCH = 8): a free "
+    "server takes up to this many queued requests of one operator and computes them as one batch"))
+CPU_POD_VCPU = Constant(value=0.5, unit="vCPU", source=(
+    "the CPU request of a CPU step pod and of an answer-service replica as dicec compile emits them "
+    "(--cpu-step-cpu 500m, dicec/emit/argo.py); a pod is billed its requested share of a CPU node"))
+CPU_POD_MEMORY = Constant(value=1.0, unit="GiB", source=(
+    "the memory request of a CPU step pod (--cpu-step-memory 1Gi, dicec/emit/argo.py)"))
+AGENT_VCPU = Constant(value=0.01, unit="vCPU", source=(
+    "the Argo agent pod's CPU request, 10m (argoproj/argo-workflows v4.1.2 workflow/controller/agent.go)"))
+AGENT_MEMORY = Constant(value=0.0596, unit="GiB", source=(
+    "the Argo agent pod's memory request, 64M = 64e6 bytes = 0.0596 GiB (argoproj/argo-workflows v4.1.2 "
+    "workflow/controller/agent.go)"))
+
+
+#: TimingModel fields that are seconds or fractions (floats >= 0) and whole counts (ints >= 1).
+_SECONDS = ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s",
+            "agent_startup_s", "agent_patch_rate_s", "controller_requeue_s", "answer_request_s", "cpu_pod_vcpu",
+            "cpu_pod_memory_gib", "agent_vcpu", "agent_memory_gib")
+_COUNTS = ("agent_task_workers", "max_batch")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,10 +118,25 @@ class TimingModel:
         image_pull_s: pulling the vision image onto a node that does not have it.
         step_overhead_s: Argo's per-step overhead outside the container.
         request_overhead_s: one call to a warm model server (services mode).
-        answer_run_s: the final step's CPU work.
+        answer_run_s: the final step's CPU work (the serial program's own Python, per query).
         fanout: elements assumed per fan-out.
         widths: elements of particular fan-out tasks, by task id (a run's real numbers, 0 for a fan-out
             over nothing), overriding ``fanout`` for them.
+        agent_startup_s: services mode: the Argo agent pod's start, once per workflow.
+        agent_patch_rate_s: services mode: the agent's patch period (``ARGO_AGENT_PATCH_RATE``); a
+            finished HTTP task's result reaches the controller at the next tick (0: at once, as ``dicec run``).
+        controller_requeue_s: services mode: how long after the agent's patch the controller reconciles the
+            workflow and starts the dependants (``DEFAULT_REQUEUE_TIME``; 0 for ``dicec run``).
+        agent_task_workers: services mode: HTTP requests one agent has in flight at most
+            (``ARGO_AGENT_TASK_WORKERS``).
+        answer_request_s: services mode: one request to the ``dicec-answer`` service.
+        server_utilisation: the busy share replicas (model servers, the answer service, a fleet of
+            serial machines) are sized to at a stated load: the latency target, in (0, 1].
+        max_batch: the requests of one operator a model server computes as one batch at most.
+        cpu_pod_vcpu: the CPU a CPU pod (a CPU step, an answer-service replica) requests, in vCPU.
+        cpu_pod_memory_gib: the memory it requests, in GiB.
+        agent_vcpu: the Argo agent pod's CPU request, in vCPU.
+        agent_memory_gib: its memory request, in GiB.
     """
 
     pod_startup_s: float = POD_STARTUP.value
@@ -82,12 +146,30 @@ class TimingModel:
     answer_run_s: float = ANSWER_RUN.value
     fanout: int = int(FANOUT_WIDTH.value)
     widths: dict[str, int] = field(default_factory=dict)
+    agent_startup_s: float = AGENT_STARTUP.value
+    agent_patch_rate_s: float = AGENT_PATCH.value
+    controller_requeue_s: float = CONTROLLER_REQUEUE.value
+    agent_task_workers: int = int(AGENT_WORKERS.value)
+    answer_request_s: float = ANSWER_REQUEST.value
+    server_utilisation: float = SERVER_UTILISATION.value
+    max_batch: int = int(MAX_BATCH.value)
+    cpu_pod_vcpu: float = CPU_POD_VCPU.value
+    cpu_pod_memory_gib: float = CPU_POD_MEMORY.value
+    agent_vcpu: float = AGENT_VCPU.value
+    agent_memory_gib: float = AGENT_MEMORY.value
 
     def __post_init__(self) -> None:
-        for name in ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s"):
+        for name in _SECONDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise DicecError(f"timing model: {name} must be a number >= 0 (got {value!r})")
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DicecError(f"timing model: {name} must be a whole number >= 1 (got {value!r})")
+        u = self.server_utilisation
+        if isinstance(u, bool) or not isinstance(u, (int, float)) or not 0 < u <= 1:
+            raise DicecError(f"timing model: server_utilisation must be a fraction in (0, 1] (got {u!r})")
         if isinstance(self.fanout, bool) or not isinstance(self.fanout, int) or self.fanout < 1:
             raise DicecError(f"--fanout must be a whole number >= 1 (got {self.fanout!r})")
         for task, n in self.widths.items():
@@ -100,10 +182,14 @@ class TimingModel:
         return self.pod_startup_s + self.step_overhead_s
 
     def to_json(self) -> dict[str, Any]:
-        return {"pod_startup_s": self.pod_startup_s, "image_pull_s": self.image_pull_s,
-                "step_overhead_s": self.step_overhead_s, "request_overhead_s": self.request_overhead_s,
-                "answer_run_s": self.answer_run_s, "fanout": self.fanout,
-                **({"widths": dict(sorted(self.widths.items()))} if self.widths else {})}
+        out: dict[str, Any] = {name: getattr(self, name) for name in (
+            "pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s", "fanout",
+            "agent_startup_s", "agent_patch_rate_s", "controller_requeue_s", "agent_task_workers", "answer_request_s",
+            "server_utilisation", "max_batch", "cpu_pod_vcpu", "cpu_pod_memory_gib", "agent_vcpu",
+            "agent_memory_gib")}
+        if self.widths:
+            out["widths"] = dict(sorted(self.widths.items()))
+        return out
 
     def width(self, task) -> int:
         """Calls one run makes of ``task``: 1, or a fan-out's elements."""
@@ -115,7 +201,13 @@ class TimingModel:
 #: The source of each TimingModel field's default, for reports.
 SOURCES = {"pod_startup_s": POD_STARTUP.source, "image_pull_s": IMAGE_PULL.source,
            "step_overhead_s": STEP_OVERHEAD.source, "request_overhead_s": REQUEST_OVERHEAD.source,
-           "answer_run_s": ANSWER_RUN.source, "fanout": FANOUT_WIDTH.source}
+           "answer_run_s": ANSWER_RUN.source, "fanout": FANOUT_WIDTH.source,
+           "agent_startup_s": AGENT_STARTUP.source, "agent_patch_rate_s": AGENT_PATCH.source,
+           "controller_requeue_s": CONTROLLER_REQUEUE.source,
+           "agent_task_workers": AGENT_WORKERS.source, "answer_request_s": ANSWER_REQUEST.source,
+           "server_utilisation": SERVER_UTILISATION.source, "max_batch": MAX_BATCH.source,
+           "cpu_pod_vcpu": CPU_POD_VCPU.source, "cpu_pod_memory_gib": CPU_POD_MEMORY.source,
+           "agent_vcpu": AGENT_VCPU.source, "agent_memory_gib": AGENT_MEMORY.source}
 
 
 def with_model_overrides(model: TimingModel, **changes) -> TimingModel:

@@ -22,8 +22,13 @@ from dicec.errors import DicecError, Location
 SPEC_FILE = "spec.yaml"
 SPEC_VERSION = 1
 
-#: GPU classes a profile may give latency for; pools name one of these (see dicec.placement).
+#: The GPU classes every built-in operator lists a latency for (derived in operators/SOURCES.md). GPU
+#: classes are data: a profile may list any class name and a pool catalogue may name any class; a
+#: class a spec does not list gets a latency derived from the spec's ``work`` and the pool's datasheet
+#: figures (dicec.timing.figures).
 GPU_CLASSES = ("A4000", "A6000", "A100")
+#: What a GPU class name looks like: a letter or digit, then letters, digits, ``-``, ``_`` or ``.``.
+GPU_CLASS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 #: Edge devices' GPU classes (an ``edge: true`` pool); an operator may run on one only if it gives a
 #: latency for it (see dicec.placement.edge). ORIN: NVIDIA Jetson AGX Orin.
 EDGE_GPU_CLASSES = ("ORIN",)
@@ -48,6 +53,7 @@ RESULT_KINDS = {
 READS = ("patch", "frame")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIGURES = ("gpu_memory_gb", "model_load_s", "latency_s")
+_WORK_KEYS = ("tflop", "tensor_utilisation", "memory_gb", "bandwidth_utilisation", "memory_shared", "overhead_s")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,20 +102,58 @@ class Form:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Work:
+    """The work of one call, from which its latency on any GPU class with datasheet figures is derived
+    (:func:`dicec.timing.figures.derived_latency`), as operators/SOURCES.md derives the listed ones.
+
+    Attributes:
+        tflop: compute-bound work per call, in TFLOP (10^12 floating-point operations).
+        tensor_utilisation: the assumed share of the dense FP16 tensor peak that work reaches, in (0, 1].
+        memory_gb: memory-bound traffic per call, in GB (10^9 bytes): weights read per decoding step
+            times steps, or activation traffic.
+        bandwidth_utilisation: the assumed share of the memory bandwidth that traffic reaches, in (0, 1].
+        memory_shared: whether that traffic is model weights, which a batch of calls reads once.
+        overhead_s: fixed seconds per call (pre- and post-processing, kernel launches).
+    """
+
+    tflop: float
+    tensor_utilisation: float
+    memory_gb: float
+    bandwidth_utilisation: float
+    memory_shared: bool
+    overhead_s: float
+
+    def __post_init__(self) -> None:
+        for name in ("tensor_utilisation", "bandwidth_utilisation"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"profile.work.{name} must be a fraction in (0, 1] (got {value})")
+        if self.tflop < 0 or self.memory_gb < 0 or self.overhead_s < 0:
+            raise ValueError("profile.work figures must not be negative")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _WORK_KEYS}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """Resource figures for placement and cost, each backed by a source.
 
     Attributes:
         gpu_memory_gb: GPU memory the loaded model needs; 0 means the operator runs on CPU.
         model_load_s: seconds to load the model into a fresh process.
-        latency_s: seconds per call, by GPU class (a subset of :data:`GPU_CLASSES`).
-        sources: for each figure above, where it came from (model card, paper, measurement, derivation).
+        latency_s: seconds per call, by GPU class (any class name; ``CPU`` for a CPU operator).
+        sources: for each figure above (and ``work`` when given), where it came from (model card,
+            paper, measurement, derivation).
+        work: the work of one call, from which the latency on a class not in ``latency_s`` is derived;
+            ``None`` when the spec does not give it (then only the listed classes run it).
     """
 
     gpu_memory_gb: float
     model_load_s: float
     latency_s: dict[str, float]
     sources: dict[str, str]
+    work: Work | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +234,7 @@ class OperatorSpec:
                 "model_load_s": self.profile.model_load_s,
                 "latency_s": dict(sorted(self.profile.latency_s.items())),
                 "sources": dict(sorted(self.profile.sources.items())),
+                **({"work": self.profile.work.to_json()} if self.profile.work is not None else {}),
             },
             "entry": self.entry,
             "reads": self.reads,
@@ -333,7 +378,7 @@ def _parse_form(name: str, kind: Any, signature: Any, fail) -> Form:
 def _parse_profile(p: Any, fail) -> Profile:
     if not isinstance(p, dict):
         raise fail("'profile' must be a mapping with gpu_memory_gb, model_load_s, latency_s, sources")
-    extra = sorted(set(p) - {*_FIGURES, "sources"})
+    extra = sorted(set(p) - {*_FIGURES, "sources", "work"})
     if extra:
         raise fail(f"profile: unknown key {extra[0]!r}")
 
@@ -349,22 +394,53 @@ def _parse_profile(p: Any, fail) -> Profile:
         raise fail("profile.latency_s must map GPU classes (or 'CPU') to seconds")
     latency = {}
     for cls, value in lat_raw.items():
-        if cls not in GPU_CLASSES and cls not in EDGE_GPU_CLASSES and cls not in LOCAL_GPU_CLASSES and cls != "CPU":
-            raise fail(f"profile.latency_s: unknown GPU class {cls!r} "
-                       f"(known: {', '.join(GPU_CLASSES + EDGE_GPU_CLASSES)}, CPU)")
+        if not isinstance(cls, str) or not GPU_CLASS_NAME.match(cls):
+            raise fail(f"profile.latency_s: {cls!r} is not a GPU class name (letters, digits, '-', '_', '.'; "
+                       "e.g. A100, T4, L40S) or CPU")
         latency[cls] = number(value, f"latency_s.{cls}")
         if latency[cls] == 0:
             raise fail(f"profile.latency_s.{cls} must be > 0")
-    if mem > 0 and not set(latency) & set(GPU_CLASSES):
-        raise fail("profile.latency_s needs at least one GPU class for an operator that uses GPU memory")
+    work = _parse_work(p.get("work"), fail)
+    if mem > 0 and not set(latency) - {"CPU"} and work is None:
+        raise fail("profile.latency_s needs at least one GPU class (or profile.work to derive them) for an "
+                   "operator that uses GPU memory")
     sources = p.get("sources")
     if not isinstance(sources, dict):
         raise fail("profile.sources must give a source for each figure")
-    for fig in _FIGURES:
+    needed = _FIGURES + (("work",) if work is not None else ())
+    for fig in needed:
         src = sources.get(fig)
         if not isinstance(src, str) or not src.strip():
             raise fail(f"profile.sources.{fig} is missing: every figure needs its source")
-    if set(sources) - set(_FIGURES):
-        raise fail(f"profile.sources: unknown figure {sorted(set(sources) - set(_FIGURES))[0]!r}")
+    if set(sources) - set(needed):
+        raise fail(f"profile.sources: unknown figure {sorted(set(sources) - set(needed))[0]!r}")
     return Profile(gpu_memory_gb=mem, model_load_s=load, latency_s=latency,
-                   sources={k: " ".join(v.split()) for k, v in sources.items()})
+                   sources={k: " ".join(v.split()) for k, v in sources.items()}, work=work)
+
+
+def _parse_work(raw: Any, fail) -> Work | None:
+    """``profile.work``: the work of one call (see :class:`Work`), or ``None`` when absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise fail(f"profile.work must be a mapping of {', '.join(_WORK_KEYS)}")
+    unknown = sorted(set(raw) - set(_WORK_KEYS))
+    if unknown:
+        raise fail(f"profile.work: unknown key {unknown[0]!r} (known: {', '.join(_WORK_KEYS)})")
+    values: dict[str, Any] = {}
+    defaults = {"tflop": 0.0, "tensor_utilisation": 1.0, "memory_gb": 0.0, "bandwidth_utilisation": 0.6,
+                "memory_shared": False, "overhead_s": 0.0}
+    for key in _WORK_KEYS:
+        value = raw.get(key, defaults[key])
+        if key == "memory_shared":
+            if not isinstance(value, bool):
+                raise fail("profile.work.memory_shared must be true or false")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise fail(f"profile.work.{key} must be a number >= 0")
+        values[key] = value if key == "memory_shared" else float(value)
+    if values["tflop"] == 0 and values["memory_gb"] == 0 and values["overhead_s"] == 0:
+        raise fail("profile.work gives no work: set tflop, memory_gb or overhead_s")
+    try:
+        return Work(**values)
+    except ValueError as exc:
+        raise fail(str(exc)) from None

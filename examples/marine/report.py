@@ -9,6 +9,7 @@ pools): end-to-end latency, bytes over the uplink and cloud dollars, when the ed
 when it finds nothing, and for a stream of 1000 frames of which 10% hold litter -- in services mode
 (warm model servers), in pods mode (a pod per step), and with Argo's per-step start-up set to zero
 (a what-if: steps as calls inside one warm process). The figures are set next to DiCE-M's claims.
+Then the two plans' cloud bills at 360, 3,600 and 36,000 frames per hour, always-on servers billed idle.
 Finally the floating-bottles workflow is run on this machine (``dicec run --models seeded``) on two
 generated frames, one where the seeded detector finds nothing, to show the offloaded step skipped,
 the answer equal to ``dicec exec``'s, and the bytes of the crop bundle the edge step really wrote for
@@ -25,6 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HIT_RATE, FRAMES = 0.1, 1000
+#: Frame rates (frames per hour) the cloud bill is priced at: one frame every 10 s, every second, 10 a second.
+LOADS = (360.0, 3600.0, 36000.0)
 #: Generated frames (noise, 320x240, as tests/runtime/helpers.write_image makes them): the seeded
 #: detector finds no bottle in seed 27 and two in seed 0.
 RUN_SEEDS = (27, 0)
@@ -40,6 +43,54 @@ def reports(mode: str, **timing):
     questions = [str(p.relative_to(HERE.parents[1])) for p in sorted((HERE / "questions").glob("*.txt"))]
     return compare_inputs(questions, discover(), load_pools(HERE / "pools.yaml"), TimingModel(**timing), LinkModel(),
                           mode=mode, hit_rate=HIT_RATE, frames=FRAMES)
+
+
+def at_loads(mode: str = "services") -> tuple[list[str], dict[str, dict]]:
+    """Cloud dollars per frame of each question's two plans at LOADS, as dicec cost prices a day: the table's
+    lines, and the figures by question."""
+    from dicec.analysis import analyse
+    from dicec.cost.edge import cloud_catalogue, stream_at_loads
+    from dicec.pipeline import generate
+    from dicec.placement import load_pools, place
+    from dicec.timing.model import TimingModel
+    from dicec.tools import discover
+
+    registry, catalogue = discover(), load_pools(HERE / "pools.yaml")
+    lines = ["| question | " + " | ".join(f"{load:,.0f} frames/hour: edge-cloud vs cloud-only" for load in LOADS) + " |",
+             "|---|" + "---|" * len(LOADS)]
+    figures = {}
+    for path in sorted((HERE / "questions").glob("*.txt")):
+        question = path.read_text().strip()
+        graph = analyse(generate(question, registry).code, registry, path=path.name, question=question)
+        edge = place(graph, registry, catalogue, mode=mode)
+        cloud = place(graph, registry, cloud_catalogue(catalogue), mode=mode)
+        usd = figures[path.stem] = stream_at_loads(edge, cloud, registry, catalogue, TimingModel(), mode=mode,
+                                                   hit_rate=HIT_RATE, loads=LOADS)
+        cells = []
+        for load in LOADS:
+            e, c = usd["edge_cloud"][load], usd["cloud_only"][load]
+            cells.append(f"${e:.6f} vs ${c:.6f} ({(1 - e / c) * 100:.1f}% saved)")
+        lines.append(f"| {path.stem} | " + " | ".join(cells) + " |")
+    return lines, figures
+
+
+def loads_prose(figures: dict[str, dict]) -> list[str]:
+    """What the table above says, written from its figures."""
+    def saved(q: str, load: float) -> str:
+        e, c = figures[q]["edge_cloud"][load], figures[q]["cloud_only"][load]
+        return f"{(1 - e / c) * 100:.1f}%"
+
+    low, mid, high = LOADS
+    alone = [q for q in figures if all(v == 0 for v in figures[q]["edge_cloud"].values())]
+    return [f"- `floating-bottles`: the edge saves {saved('floating-bottles', low)} at {low:,.0f} and "
+            f"{saved('floating-bottles', mid)} at {mid:,.0f} frames/hour, then {saved('floating-bottles', high)} at "
+            f"{high:,.0f}. Cloud-only runs the detector in the cloud, but on the same always-on server as the check "
+            "(both fit one A4000), mostly idle at low rates; the edge plan still keeps that server for the crops. "
+            "Only when the detector's work needs more replicas does keeping it on the vessel pay.",
+            f"- `litter-near-boat` saves {saved('litter-near-boat', low)} to {saved('litter-near-boat', high)}: its "
+            "whole-frame VQA server stays in the cloud in both plans; the detector's does not.",
+            *([f"- {', '.join(f'`{q}`' for q in alone)}: answered on the vessel alone, no cloud server: "
+               "the whole cloud bill is saved."] if alone else [])]
 
 
 def summary_rows(rows, label: str) -> list[str]:
@@ -101,7 +152,7 @@ def run_frames(tmp: Path) -> list[str]:
     return lines
 
 
-def markdown(services, pods, warm, runs: list[str]) -> str:
+def markdown(services, pods, warm, runs: list[str], loads: tuple[list[str], dict]) -> str:
     from dicec.cost.edge_report import markdown as tables, pct
 
     s0 = services[0]
@@ -148,14 +199,21 @@ def markdown(services, pods, warm, runs: list[str]) -> str:
            "  (230 kB) on a hit and nothing otherwise, unless a cloud step reads the whole frame.",
            "- **Pods mode on one edge GPU** is slow when the edge has several steps (`plastic-litter`: six",
            "  GLIP pods, each loading its model, one at a time on the one device): on the edge, use services mode.",
+           "", "## Cloud dollars per frame at a stated frame rate", "",
+           "The figures above are busy-time dollars: the seconds cloud GPUs compute. A cloud bill also pays the",
+           "always-on model servers while they idle. Priced as `dicec cost` prices a day (services mode; every",
+           "cloud model server at least one replica all day, replicas sized to keep each at most 70% busy; CPU",
+           f"pods, the answer service and Argo's agent priced; the vessel not billed), for a stream in which "
+           f"{HIT_RATE * 100:g}% of the",
+           "frames hold litter (`dicec.cost.edge.stream_at_loads`):", "", *loads[0], "", *loads_prose(loads[1]),
            "", "## What the model counts, and what it leaves out", "",
            "- Counted: per step, pod start-up + Argo overhead + model load (pods) or request overhead (services)",
            "  + the operator's latency on the pool's GPU (ORIN on the edge, from `operators/*/spec.yaml`); the",
            "  uplink, one transfer at a time; the edge device's single GPU (its work runs one step at a time);",
            "  cloud GPU seconds at list price.",
-           "- Left out: result JSON both ways and network round trips (small next to a frame); image pulls",
-           "  (once per node); the vessel's power; the cloud services' idle time (services mode);",
-           "  queueing between frames of the stream (means are per-frame figures).",
+           "- Left out of the busy-time figures: result JSON both ways and network round trips (small next to a",
+           "  frame); image pulls (once per node); the vessel's power; the cloud services' idle time (services",
+           "  mode: priced in the section above); queueing between frames of the stream (means are per-frame figures).",
            "- How the crops travel: the edge detection's step writes a crop bundle (a stored ZIP of one PNG per",
            "  box, the frame's one-pixel border ring and a manifest; `--crops-out`), Argo uploads it as the step's",
            "  output artifact, and the offloaded cloud step takes it as an input artifact and reads it instead of",
@@ -180,7 +238,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runs = run_frames(Path(tmp))
     text = markdown(reports("services"), reports("pods"), reports("services", pod_startup_s=0.0, step_overhead_s=0.0),
-                    runs)
+                    runs, at_loads())
     if args.output:
         from dicec.files import write_atomic
 

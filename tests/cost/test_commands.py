@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from dicec.cli import cli
 from dicec.cost.commands import cost
 from dicec.simulate.commands import simulate
+from support import CPU_POD_USD_S
 
 cli.add_command(cost)
 cli.add_command(simulate)
@@ -30,24 +31,59 @@ def common(env) -> list[str]:
     return ["--pools", env["pools"], "--operators", env["ops"]]
 
 
+#: The answer pod (6.2 s at $0.000025/s) and one node's daily image pull (30 s over the day's queries).
+def extras(load: float, usd_per_s: float) -> float:
+    return 6.2 * CPU_POD_USD_S + 30 * usd_per_s / (load * 24)
+
+
 def test_cost_json_gives_the_documented_figures(env):
-    r = run("cost", env["prog"], "--format", "json", "--queries", "10", "--no-fuse", *common(env))
+    r = run("cost", env["prog"], "--format", "json", "--load", "36", "--no-fuse", *common(env))
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
-    assert set(body["baselines"]) == {"serial_a100", "a100_nodes", "chosen"}
-    assert body["per_query_usd"] == pytest.approx(4 * 16.5 * 0.0001)
-    assert body["baselines"]["serial_a100"] == pytest.approx(0.027)
-    assert body["savings"]["vs_serial_a100"] == pytest.approx(1 - 0.0066 / 0.027, abs=1e-6)
-    assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - 0.0066 / 0.0648, abs=1e-6)
+    assert set(body["baselines"]) == {"serial_a100", "a100_nodes", "bound", "chosen"}
+    assert {"load_qph", "per_query_usd", "cpu_usd_per_query"} <= set(body)
+    assert set(body["savings"]) >= {"vs_serial_a100", "vs_a100_nodes"}
+    chosen = 4 * 16.5 * 0.0001 + extras(36, 0.0001)
+    assert body["load_qph"] == 36 and body["per_query_usd"] == pytest.approx(chosen)
+    assert body["cpu_usd_per_query"] == pytest.approx(6.2 * CPU_POD_USD_S)
+    assert body["baselines"]["serial_a100"] == pytest.approx(3.6 / 36)  # one warm machine, idle most of the hour
+    assert body["savings"]["vs_serial_a100"] == pytest.approx(1 - chosen / 0.1, abs=1e-6)
+    a100 = 4 * 16.2 * 0.001 + extras(36, 0.001)
+    assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - chosen / a100, abs=1e-6)
+    assert body["baselines"]["bound"] < body["per_query_usd"]
 
 
 def test_cost_json_counts_a_fused_group_as_one_pod(env):
-    body = json.loads(run("cost", env["prog"], "--format", "json", "--queries", "10", *common(env)).stdout)
+    body = json.loads(run("cost", env["prog"], "--format", "json", "--load", "36", *common(env)).stdout)
     # find + 3 verify_property calls in one pod: start 6 + loads 10 + 10 + calls; small $0.0001/s, big $0.001/s
     assert body["fuse"] is True
-    assert body["per_query_usd"] == pytest.approx((6 + 20 + 0.5 + 1.5) * 0.0001)
-    assert body["baselines"]["a100_nodes"] == pytest.approx((6 + 20 + 0.2 + 0.6) * 0.001)
-    assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - 0.0028 / 0.0268, abs=1e-6)
+    chosen = (6 + 20 + 0.5 + 1.5) * 0.0001 + extras(36, 0.0001)
+    a100 = (6 + 20 + 0.2 + 0.6) * 0.001 + extras(36, 0.001)
+    assert body["per_query_usd"] == pytest.approx(chosen)
+    assert body["baselines"]["a100_nodes"] == pytest.approx(a100)
+    assert body["savings"]["vs_a100_nodes"] == pytest.approx(1 - chosen / a100, abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["pods", "services"])
+def test_the_compile_label_and_summary_are_the_cost_figure_at_the_default_load(env, mode):
+    wf = env["tmp"] / f"wf-{mode}.yaml"
+    r = run("compile", env["prog"], "-o", str(wf), "--mode", mode, *common(env))
+    assert r.exit_code == 0, r.output
+    body = json.loads(run("cost", str(wf), "--format", "json", *common(env)).stdout)
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(wf.read_text()) if d and d.get("kind") == "Workflow"]
+    meta = docs[0]["metadata"]
+    assert body["load_qph"] == 3600
+    assert meta["labels"]["dicec.dev/estimated-usd-per-query"] == f"{body['per_query_usd']:.6f}"
+    assert meta["annotations"]["dicec.dev/estimated-usd-per-query"] == f"{body['per_query_usd']:.6f}"
+    assert f"est. ${body['per_query_usd']:.6f} per query at 3600 queries/hour" in r.stderr
+
+
+def test_cost_load_is_validated_in_one_line(env):
+    r = CliRunner().invoke(cli, ["cost", env["prog"], "--load", "0", *common(env)])
+    assert r.exit_code == 1 and "--load must be a number of queries per hour > 0" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_cost_reads_the_compiled_workflow_and_writes_html_and_md(env):
@@ -60,9 +96,27 @@ def test_cost_reads_the_compiled_workflow_and_writes_html_and_md(env):
     html = env["tmp"] / "r.html"
     assert run("cost", str(wf), "--format", "html", "-o", str(html), *common(env)).exit_code == 0
     page = html.read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2 and "small-0" in page
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3 and "small-0" in page
+    assert "at 3,600 queries/hour" in page and "queries per hour (log)" in page
     md = run("cost", str(wf), *common(env)).stdout
-    assert "| find-car +1 fused | find, verify_property | small | 1 |" in md and "pod_startup_latency.md" in md
+    assert "| find-car +1 fused | find, verify_property | small | pod | 1 |" in md and "pod_startup_latency.md" in md
+    assert md.startswith("# Cost of") and "at 3,600 queries/hour" in md.splitlines()[0]
+
+
+def test_the_headline_is_red_when_the_plan_costs_more(env):
+    html = env["tmp"] / "r.html"
+    # pods at 10,000 queries/hour: 28 GPU s a pod a query against 1 s in a warm process: the plan costs more
+    assert run("cost", env["prog"], "--format", "html", "--load", "10000", "-o", str(html), *common(env)).exit_code == 0
+    page = html.read_text()
+    assert '<h1 class="neg">' in page and "more\nagainst the warm serial program" in page
+    md = run("cost", env["prog"], "--load", "10000", *common(env)).stdout
+    assert "MORE (the plan costs more)" in md
+    body = json.loads(run("cost", env["prog"], "--load", "10000", "--format", "json", *common(env)).stdout)
+    assert body["savings"]["vs_serial_a100"] < 0
+    cheap = json.loads(run("cost", env["prog"], "--load", "36", "--format", "json", *common(env)).stdout)
+    assert cheap["savings"]["vs_serial_a100"] > 0
+    page = run("cost", env["prog"], "--load", "36", "--format", "html", *common(env)).stdout
+    assert '<h1 class="">' in page
 
 
 def test_simulate_json_runs_per_node_count(env):
@@ -73,10 +127,13 @@ def test_simulate_json_runs_per_node_count(env):
     # pods on big: find 16.2 s, then 3 verify pods of 16.2 s, answer 6.2 s on CPU; image pull 30 s per node
     one, two = runs
     assert one["makespan_s"] == pytest.approx(30 + 4 * 16.2 + 6.2)
-    assert one["serial_s"] == pytest.approx(27.0 + 30)  # start 6 + loads 20 + calls 0.8 + answer 0.2, one pull
+    assert one["serial_s"] == pytest.approx(1.0)  # warm: calls 0.8 + answer 0.2
+    assert one["serial_cold_s"] == pytest.approx(27.0 + 30)  # start 6 + loads 20 + calls 0.8 + answer 0.2, one pull
     # two nodes: find (with pull) ends 46.2; node 0 runs verify 0 and 2, node 1 pulls then runs verify 1
     assert two["makespan_s"] == pytest.approx(46.2 + 46.2 + 6.2)
-    assert two["speedup"] == pytest.approx(57.0 / 98.6, abs=1e-6)
+    assert two["speedup"] == pytest.approx(1.0 / 98.6, abs=1e-6)
+    # the bound: the one query alone (16.2 + 16.2 + 6.2, no pull) beats its work (0.8 + loads 20) over 2 nodes
+    assert two["bound_s"] == pytest.approx(38.6)
     assert two["efficiency"] == pytest.approx(two["speedup"] / 2, abs=1e-6)
     assert two["usd"] == pytest.approx(2 * 98.6 * 0.001)
     # fused (the default): one pod of 6 + 20 + 0.2 + 3 x 0.2 = 26.8 s after the pull; a second node idles
@@ -91,6 +148,23 @@ def test_simulate_several_inputs_gives_each_ones_figures(env):
     body = json.loads(r.stdout)
     assert body["batch"] == 4 and list(body["each"]) == [env["prog"]]  # the same file twice: one entry
     assert body["runs"][0]["queries"] == 4
+
+
+def test_simulate_text_shows_what_its_help_promises(env, tmp_path):
+    other = tmp_path / "other.py"
+    other.write_text("def execute_command(image):\n    return ImagePatch(image).exists('dog')\n")
+    r = run("simulate", env["prog"], str(other), "--nodes", "2", "--mode", "services", *common(env))
+    assert r.exit_code == 0, r.output
+    text = r.stdout
+    help_text = run("simulate", "--help").stdout
+    for promised, column in (("makespan", "makespan s"), ("lower bound", "bound s"), ("speed-up", "speed-up"),
+                             ("efficiency", "effic."), ("GPU busy and idle", "GPU idle s"), ("dollars", "$ cluster"),
+                             ("latency", "p95 s")):
+        assert promised in " ".join(help_text.split()) and column in text
+    # each input also alone, as the help says; batch 1 runs the first input only, and says so
+    assert f"{env['prog']} alone" in text and f"{other} alone" in text
+    assert f"the mixed batch ran {env['prog']} only" in text
+    assert "agent: start 5 s once per workflow, patch every 10 s, 16 requests in flight" in text
 
 
 @pytest.mark.parametrize("args, message", [
@@ -140,8 +214,9 @@ def test_verbs_import_no_stage_at_module_top():
 
 
 def test_cost_of_a_workflow_follows_whether_it_was_compiled_fused(env):
-    for flags, usd in (([], (6 + 20 + 0.5 + 1.5) * 0.0001), (["--no-fuse"], 4 * 16.5 * 0.0001)):
+    for flags, usd in (([], (6 + 20 + 0.5 + 1.5) * 0.0001 + extras(36, 0.0001)),
+                       (["--no-fuse"], 4 * 16.5 * 0.0001 + extras(36, 0.0001))):
         wf = env["tmp"] / "wf.yaml"
         assert run("compile", env["prog"], "-o", str(wf), *flags, *common(env)).exit_code == 0
-        body = json.loads(run("cost", str(wf), "--format", "json", *common(env)).stdout)
+        body = json.loads(run("cost", str(wf), "--format", "json", "--load", "36", *common(env)).stdout)
         assert body["per_query_usd"] == pytest.approx(usd) and bool(body["fused_groups"]) == (not flags)

@@ -70,7 +70,7 @@ def test_max_latency_moves_critical_path_tasks_to_faster_pools(registry, catalog
 
 def test_cloud_labels_replace_the_default_and_drop_pools_the_cloud_lacks():
     gke = load_pools(cloud="gke")
-    assert [p.name for p in gke.pools] == ["cpu", "a100-40gb", "a100-80gb"]
+    assert [p.name for p in gke.pools] == ["cpu", "a100-40gb", "a100-80gb", "t4", "l4"]
     assert gke.get("a100-80gb").node_labels == {"cloud.google.com/gke-accelerator": "nvidia-a100-80gb"}
     assert gke.get("a100-40gb").taints[0]["value"] == "present"
     assert load_pools().get("a100-80gb").node_labels == {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe"}

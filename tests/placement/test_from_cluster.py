@@ -80,4 +80,29 @@ def test_pools_without_from_cluster_prints_a_catalogue_that_loads_back(tmp_path)
     assert CliRunner().invoke(cli, ["pools", "--cloud", "gke", "-o", str(out)]).exit_code == 0
     from dicec.placement import load_pools
 
-    assert [p.name for p in load_pools(out).pools] == ["cpu", "a100-40gb", "a100-80gb"]
+    assert [p.name for p in load_pools(out).pools] == ["cpu", "a100-40gb", "a100-80gb", "t4", "l4"]
+
+
+def test_every_class_of_the_default_catalogue_is_read_and_an_unknown_one_is_kept_with_a_note(kubeconfig, tmp_path):
+    cfg = kubeconfig([node("t", {"nvidia.com/gpu.product": "Tesla-T4"}, 1),
+                      node("l", {"cloud.google.com/gke-accelerator": "nvidia-l4"}, 1),
+                      node("s", {"nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.memory": "46068"}, 1),
+                      node("h", {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}, 1),
+                      node("g", {"nvidia.com/gpu.product": "NVIDIA-A10G"}, 1),
+                      node("x", {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090", "nvidia.com/gpu.memory": "24564"}, 2)])
+    out = tmp_path / "pools.yaml"
+    r = CliRunner().invoke(cli, ["pools", "--from-cluster", "--kubeconfig", cfg, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    from dicec.placement import load_pools
+
+    catalogue = load_pools(out)
+    classes = {p.name: (p.gpu_class, p.gpu_memory_gb, p.usd_per_hour) for p in catalogue.pools if p.has_gpu}
+    assert classes == {"tesla-t4": ("T4", 16, 0.526), "nvidia-l4": ("L4", 24, 0.44), "nvidia-l40s": ("L40S", 45, 0.9288),
+                       "nvidia-h100-80gb-hbm3": ("H100", 80, 2.39), "nvidia-a10g": ("A10G", 24, 1.006),
+                       "nvidia-geforce-rtx-4090": ("RTX-4090", 24, None)}
+    assert catalogue.get("nvidia-l40s").fp16_tensor_tflops == 362.05  # the default pool's datasheet goes with its price
+    # the unknown class is kept, unpriced, never chosen, and the one line says what is missing
+    notes = [line for line in r.stderr.splitlines() if "nvidia-geforce-rtx-4090" in line]
+    assert len(notes) == 1 and "unpriced" in notes[0] and "usd_per_hour" in notes[0] and "RTX-4090" in notes[0]
+    assert not catalogue.get("nvidia-geforce-rtx-4090").choosable
+    assert catalogue.cpu_pool().usd_per_hour == 0.1008

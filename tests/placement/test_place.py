@@ -22,12 +22,45 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-def test_default_catalogue_has_the_four_gpu_pools_with_sources(pools):
+def test_default_catalogue_has_the_gpu_pools_with_sources(pools):
     gpu = {p.name: p for p in pools.pools if p.has_gpu}
-    assert {n: p.gpu_memory_gb for n, p in gpu.items()} == {"a4000": 16, "a6000": 48, "a100-40gb": 40, "a100-80gb": 80}
+    assert {n: p.gpu_memory_gb for n, p in gpu.items()} == {
+        "a4000": 16, "a6000": 48, "a100-40gb": 40, "a100-80gb": 80, "t4": 16, "l4": 24, "a10g": 24, "l40s": 48,
+        "h100": 80}
     for p in gpu.values():
         assert p.usd_per_hour > 0 and "skypilot-catalog@" in p.source and p.as_of
-        assert p.node_labels["nvidia.com/gpu.product"].startswith("NVIDIA-")
+        assert p.node_labels["nvidia.com/gpu.product"]
+        assert p.fp16_tensor_tflops > 0 and p.memory_bandwidth_gbps > 0 and "datasheet" in p.datasheet.lower()
+    cpu = pools.cpu_pool()
+    assert cpu.usd_per_hour > 0 and cpu.vcpus and cpu.memory_gib and "skypilot-catalog@" in cpu.source
+
+
+def test_every_default_price_is_a_sourced_row_copied_verbatim():
+    """pools.yaml's prices are the rows in price_rows.csv, which are rows of ../shared/pricing as they stand."""
+    import csv
+    from pathlib import Path
+
+    from dicec.placement.pools import default_pools_path
+    from support import SHARED
+
+    data = Path(default_pools_path()).parent
+    rows = list(csv.DictReader((data / "price_rows.csv").read_text().splitlines()))
+    catalogue = load_pools()
+    for pool in catalogue.pools:
+        if pool.usd_per_hour is None:
+            continue
+        cloud, instance = {"runpod": "runpod", "aws": "aws", "cudo": "cudo"}[pool.source.split()[0].lower()], \
+            pool.source.split()[1].rstrip(",")
+        (row,) = [r for r in rows if r["cloud"] == cloud and r["InstanceType"] == instance]
+        assert float(row["Price"]) == pytest.approx(pool.usd_per_hour)
+        assert (float(row["SpotPrice"]) if row["SpotPrice"] else None) == pool.spot_usd_per_hour
+        assert row["source"].split(":")[0] in pool.source
+    shared = SHARED / "pricing"
+    if shared.is_dir():
+        lines = set()
+        for f in shared.glob("*.csv"):
+            lines.update(f.read_text().splitlines()[1:])
+        assert set((data / "price_rows.csv").read_text().splitlines()[1:]) <= lines
 
 
 def test_each_task_goes_to_the_cheapest_pool_that_fits(registry, pools):
@@ -42,7 +75,7 @@ def test_each_task_goes_to_the_cheapest_pool_that_fits(registry, pools):
     assert query.per_element and not find.per_element
     assert placed.answer.pool == "cpu"
     assert placed.totals["critical_path_seconds"] == pytest.approx(20.8)
-    assert placed.totals["usd_per_query"] == pytest.approx(round(10.5 * 0.32 / 3600, 8) + round(10.3 * 0.49 / 3600, 8))
+    assert placed.totals["placement_usd"] == pytest.approx(round(10.5 * 0.32 / 3600, 8) + round(10.3 * 0.49 / 3600, 8))
 
 
 def test_an_operator_too_big_for_every_pool_is_a_clear_error(tmp_path, registry, pools):
@@ -66,7 +99,7 @@ def _catalogue(**changes):
 @pytest.mark.parametrize("changes, message", [
     ({"usd_per_hour": -1}, "usd_per_hour must not be negative"),
     ({"gpu_memroy_gb": 16}, "unknown key 'gpu_memroy_gb'"),
-    ({"gpu_class": "H100"}, "gpu_class must be one of"),
+    ({"gpu_class": "A 100"}, "gpu_class must be a GPU class name"),
     ({"name": "A4000_pool"}, "'name' must be a lower-case DNS label"),
     ({"usd_per_hour": "cheap"}, "usd_per_hour must be a number"),
     ({"taints": [{"key": "x", "effect": "Sometimes"}]}, "each taint needs"),

@@ -45,6 +45,8 @@ def test_the_files_load_back_as_a_catalogue_an_overlay_and_timing_models(calibra
     assert (process.step_start_s, process.image_pull_s, process.answer_run_s) == (1.0, 0.0, 0.5)
     thread = TimingModel(**read_timing(str(calibrated["timing-thread"])))
     assert (thread.step_start_s, thread.request_overhead_s) == (0.0, 0.01)
+    # dicec run has no Argo agent: no start, no patch tick; the answer is the in-process answer step
+    assert (thread.agent_startup_s, thread.agent_patch_rate_s, thread.answer_request_s) == (0.0, 0.0, 0.02)
     assert json.loads(calibrated["calibration"].read_text())["step_start_s"] == 1.0
 
 
@@ -67,6 +69,10 @@ def test_simulate_on_the_local_pool_is_the_hand_computed_time(calibrated, tmp_pa
                                  "--timing", str(calibrated["timing-process"]), "--no-fuse", *common])
     # two step processes side by side, each loading the models: 1 + 0.25 + 0.1, then the answer
     assert json.loads(r.stdout)["runs"][0]["makespan_s"] == pytest.approx(1.35 + 1.5)
+    r = CliRunner().invoke(cli, ["simulate", str(wf), "--pool", "local", "--nodes", "2", "--format", "json",
+                                 "--mode", "services", "--timing", str(calibrated["timing-thread"]), *common])
+    # in-process, models warm: the two calls side by side (0.1 + 0.01 each), then the answer's 0.02
+    assert json.loads(r.stdout)["runs"][0]["makespan_s"] == pytest.approx(0.11 + 0.02)
 
 
 @pytest.mark.parametrize("text, message", [

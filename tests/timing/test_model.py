@@ -12,8 +12,22 @@ def test_every_constant_has_a_source_and_pod_startup_cites_the_kubernetes_slo():
     assert set(SOURCES) == set(TimingModel().to_json())
     assert all(SOURCES.values())
     assert "pod_startup_latency.md" in POD_STARTUP.source and POD_STARTUP.value == 5.0
-    assert all(s.startswith("assumption") for k, s in SOURCES.items() if k != "pod_startup_s")
+    # the figures read from Argo's source or dicec's own emitted defaults cite them; the rest say they are assumptions
+    cited = {"pod_startup_s": "pod_startup_latency.md", "agent_startup_s": "workflow/controller/agent.go",
+             "agent_patch_rate_s": "ARGO_AGENT_PATCH_RATE", "agent_task_workers": "ARGO_AGENT_TASK_WORKERS",
+             "controller_requeue_s": "DEFAULT_REQUEUE_TIME",
+             "agent_vcpu": "10m", "agent_memory_gib": "64M", "answer_request_s": "answer_run_s",
+             "max_batch": "MAX_BATCH", "cpu_pod_vcpu": "500m", "cpu_pod_memory_gib": "1Gi"}
+    assert all(cited[k] in s for k, s in SOURCES.items() if k in cited)
+    assert all(s.startswith("assumption") for k, s in SOURCES.items() if k not in cited)
+    assert TimingModel().agent_patch_rate_s == 10.0 and TimingModel().agent_task_workers == 16
     with pytest.raises(DicecError, match="--fanout must be a whole number >= 1"):
         TimingModel(fanout=0)
     with pytest.raises(DicecError, match="image_pull_s must be a number >= 0"):
         TimingModel(image_pull_s=-1)
+    with pytest.raises(DicecError, match="agent_task_workers must be a whole number >= 1"):
+        TimingModel(agent_task_workers=0)
+    with pytest.raises(DicecError, match="server_utilisation must be a fraction"):
+        TimingModel(server_utilisation=1.5)
+    with pytest.raises(DicecError, match="agent_patch_rate_s must be a number >= 0"):
+        TimingModel(agent_patch_rate_s=-1.0)

@@ -10,7 +10,7 @@ from dicec.errors import DicecError
 from dicec.placement.pools import Pool
 from dicec.timing.job import Job, Unit
 from dicec.timing.model import TimingModel
-from dicec.timing.schedule import Cluster, Node, make_cluster, simulate
+from dicec.timing.schedule import Cluster, Node, chain_seconds, deal, make_cluster, simulate, tick_after
 
 POOL = Pool(name="g", gpu_class="A100", gpu_memory_gb=80, usd_per_hour=3.6, node_labels={})  # $0.001 per second
 MODEL = TimingModel(image_pull_s=30.0)
@@ -62,7 +62,8 @@ def test_image_pull_is_paid_once_per_node():
     r = simulate([pulled], cluster(1), model=MODEL, record=True)
     assert r.makespan_s == 30.0 + 20.0
     assert [iv.pull for iv in r.intervals] == [30.0, 0.0]
-    assert r.serial_s == 20.0 + 30.0  # the serial node pulls once too
+    assert r.serial_s == 20.0  # the warm serial process pulled and loaded before the first query
+    assert r.serial_cold_s == 30.0  # the cold figure (0 s here) pays the one pull
 
 
 def test_a_batch_overlaps_queries_in_fifo_order():
@@ -103,17 +104,97 @@ def test_make_cluster_refuses_more_nodes_than_the_pool_allows_and_missing_pools(
         make_cluster([j], {}, MODEL)
 
 
+def services_job(units, *, memory, loads, busy=None, model_of=None, pool=None) -> Job:
+    pool = pool or Pool(name="g", gpu_class="A100", gpu_memory_gb=40, usd_per_hour=3.6, node_labels={})
+    model_of = model_of or {op: f"{op}.onnx" for op in memory}
+    return Job(name="j", mode="services", units=units, serial_s=3.0, serial_pool="g", pools={"g": pool},
+               services={"g": memory}, model_of=model_of, service_load_s=loads,
+               service_busy_s={("g", op): s for op, s in (busy or {}).items()})
+
+
 def test_services_pack_models_into_nodes_that_fit():
-    small = Pool(name="g", gpu_class="A100", gpu_memory_gb=40, usd_per_hour=3.6, node_labels={})
     units = (unit("a", 1.0, op="big"), unit("b", 1.0, op="mid"), unit("c", 1.0, op="tiny"), answer(3))
-    j = Job(name="j", mode="services", units=units, serial_s=3.0, serial_pool="g", pools={"g": small},
-            services={"g": {"big": 30.0, "mid": 20.0, "tiny": 5.0}}, service_load_s={"big": 20.0, "mid": 10.0, "tiny": 1.0})
+    j = services_job(units, memory={"big": 30.0, "mid": 20.0, "tiny": 5.0},
+                     loads={"big.onnx": 20.0, "mid.onnx": 10.0, "tiny.onnx": 1.0})
     c = make_cluster([j], {"g": 2}, MODEL)
     assert [n.serves for n in c.nodes] == [("big", "tiny"), ("mid",)]
     assert c.warmup_s == MODEL.step_start_s + 30.0 + 21.0  # the slowest node: pull + its two loads
     with pytest.raises(DicecError, match="need 2 nodes to fit their models"):
         make_cluster([j], {"g": 1}, MODEL)
     assert simulate([j], c, model=MODEL).makespan_s == 2.0  # big and tiny share node 0
+
+
+def test_services_deal_nodes_to_server_sets_by_the_work_asked_of_them():
+    units = (unit("a", 1.0, op="big"), unit("b", 1.0, op="mid"), answer(2))
+    j = services_job(units, memory={"big": 30.0, "mid": 20.0}, loads={}, busy={"big": 3.0, "mid": 1.0})
+    c = make_cluster([j], {"g": 6}, MODEL)
+    assert [n.serves for n in c.nodes] == [("big",)] * 4 + [("mid",)] * 2  # 1 each, then 4 shared 3:1 -> 3 + 1
+    assert deal(6, [3.0, 1.0]) == [4, 2] and deal(3, [0.0, 0.0, 0.0]) == [1, 1, 1]
+    with pytest.raises(DicecError, match="need at least 2 nodes"):
+        deal(1, [1.0, 1.0])
+
+
+def test_operators_sharing_a_model_file_share_its_memory():
+    """Packing counts a model file once, however many operators use it."""
+    units = (unit("a", 1.0, op="find"), unit("b", 1.0, op="exists"), answer(2))
+    shared = services_job(units, memory={"find": 30.0, "exists": 30.0}, loads={"glip.onnx": 10.0},
+                          model_of={"find": "glip.onnx", "exists": "glip.onnx"})
+    c = make_cluster([shared], {"g": 1}, MODEL)
+    assert [n.serves for n in c.nodes] == [("exists", "find")]
+    assert c.warmup_s == MODEL.step_start_s + 30.0 + 10.0
+
+
+def http(name: str, gpu_s: float, *, deps=(), op: str = "op", shared_s: float = 0.0) -> Unit:
+    return Unit(name=name, tasks=(name,), operators=(op,), pool="g", cpu_s=0.0, gpu_s=gpu_s, deps=tuple(deps),
+                usd_per_s=0.001, http=True, shared_s=shared_s, batch_key=f"g/{op}")
+
+
+def http_answer(n: int) -> Unit:
+    return Unit(name="answer", tasks=(), operators=(), pool=None, cpu_s=0.21, gpu_s=0.0, deps=tuple(range(n)), http=True)
+
+
+def test_the_agent_starts_once_and_each_level_waits_for_its_patch_tick_and_the_requeue():
+    chain = job(http("a", 1.0), http("b", 1.0, deps=[0]), http_answer(2), serial_s=2.2, mode="services")
+    # the controller reconciles at 0 (the task set, the agent) and is due again at 10; the agent is ready at 5;
+    # a 5-6, patched at the tick of 15 (the reconcile at 10 saw nothing), acted on at 25; b 25-26, patched at the
+    # tick of 35, seen by the reconcile due then (enqueued by the update at 25); the answer 35-35.21 likewise at 45
+    r = simulate([chain], cluster(2, "services"), model=MODEL, record=True)
+    assert r.makespan_s == pytest.approx(45.0) and [iv.start for iv in r.intervals] == [5.0, 25.0]
+    assert chain_seconds(chain, MODEL) == pytest.approx(45.0) and r.bound_s == pytest.approx(45.0)
+    # ARGO_AGENT_PATCH_RATE=1s alone: a patched at 6, seen at the reconcile due at 10; b 10-11, patched at 11,
+    # seen at 20; the answer 20-20.21, patched at 21, seen at 30: a level every requeue
+    patch = TimingModel(image_pull_s=30.0, agent_patch_rate_s=1.0)
+    assert simulate([chain], cluster(2, "services"), model=patch).makespan_s == pytest.approx(30.0)
+    # DEFAULT_REQUEUE_TIME=1s (both 1 s): a seen at 7, b 7-8 seen at 8, the answer 8-8.21 seen at 9
+    both = TimingModel(image_pull_s=30.0, agent_patch_rate_s=1.0, controller_requeue_s=1.0)
+    assert simulate([chain], cluster(2, "services"), model=both).makespan_s == pytest.approx(9.0)
+    none = TimingModel(image_pull_s=30.0, agent_patch_rate_s=0.0, controller_requeue_s=0.0)
+    assert simulate([chain], cluster(2, "services"), model=none).makespan_s == pytest.approx(7.21)
+    assert tick_after(5.0, 5.0, 10.0) == 15.0 and tick_after(15.0, 5.0, 10.0) == 15.0 and tick_after(7, 5, 0) == 7
+
+
+def test_the_agent_has_at_most_task_workers_requests_in_flight():
+    wide = job(*[http(f"r{i}", 1.0) for i in range(20)], http_answer(20), serial_s=20.2, mode="services")
+    model = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0)
+    # 16 workers: 16 requests at 0-1, the other 4 at 1-2 (20 nodes free), then the answer
+    assert simulate([wide], cluster(20, "services"), model=model).makespan_s == pytest.approx(2.21)
+    more = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0, agent_task_workers=32)
+    assert simulate([wide], cluster(20, "services"), model=more).makespan_s == pytest.approx(1.21)
+    # a worker waits for its request, queueing at the server included: 1 node serves one at a time
+    assert simulate([wide], cluster(1, "services"), model=model).makespan_s == pytest.approx(20.21)
+
+
+def test_a_free_server_batches_queued_requests_of_one_operator():
+    one = job(http("q", 1.0, shared_s=0.8), http_answer(1), serial_s=1.21, mode="services")
+    model = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0)
+    r = simulate([one], cluster(1, "services"), batch=3, model=model, record=True)
+    # query 0 finds the server free; queries 1 and 2 queue and go as one batch: 1 + 1 - 0.8 = 1.2 s
+    assert [(iv.query, iv.start, iv.end) for iv in r.intervals] == [(0, 0.0, 1.0), (1, 1.0, 2.2), (2, 1.0, 2.2)]
+    assert r.gpu_busy_s == pytest.approx(2.2)
+    single = TimingModel(agent_patch_rate_s=0.0, agent_startup_s=0.0, controller_requeue_s=0.0, max_batch=1)
+    assert simulate([one], cluster(1, "services"), batch=3, model=single).makespan_s == pytest.approx(3.21)
+    # the bound: 3 requests at the best batching (one batch: 3 x 0.2 + 0.8) on one node, or one query alone
+    assert r.bound_s == pytest.approx(1.4)
 
 
 def test_ten_thousand_queries_simulate_in_seconds():

@@ -46,7 +46,7 @@ def test_single_operator_folder_is_accepted(tmp_path):
     (lambda s: s["forms"][0].update(signature="tool(self, x: str) -> str"), "leave out 'self'"),
     (lambda s: s["forms"][0].update(kind="static"), "form kind"),
     (lambda s: s["profile"].update(gpu_memory_gb=-1), "gpu_memory_gb must be a number >= 0"),
-    (lambda s: s["profile"]["latency_s"].update(H100=0.1), "unknown GPU class 'H100'"),
+    (lambda s: s["profile"]["latency_s"].update({"A 100": 0.1}), "'A 100' is not a GPU class name"),
     (lambda s: s["profile"]["sources"].pop("latency_s"), "sources.latency_s is missing"),
     (lambda s: s.update(entry="missing.py"), "is not a file"),
 ])
