@@ -28,7 +28,8 @@ loopback servers. Each request's program runs under ``--max-seconds`` and ``--ma
 (:class:`dicec.runtime.program.Limits`).
 
 Answers: 200 with the answer as canonical JSON (exactly what a pods-mode answer step writes to
-``answer.json``, without the newline Argo trims from it); 422 ``{"error": "<program>:LINE: KIND:
+``answer.json``, without the newline Argo trims from it), and the replay's counts in the headers
+``Dicec-Operator-Calls``, ``Dicec-From-Records`` and ``Dicec-On-Demand``; 422 ``{"error": "<program>:LINE: KIND:
 DETAIL"}`` when the program raises or fails its check; 400 a malformed request or an unreadable image;
 403 a service URL not allowed; 500 any other set-up problem (a model server that cannot be reached).
 Probes, metrics and the SIGTERM drain are :mod:`dicec.serving.httpbase`'s.
@@ -72,6 +73,7 @@ class AnswerOptions:
         shutdown_delay_s: on SIGTERM, seconds to keep serving while unready, before closing.
         max_body_bytes: the largest request body accepted.
         services: Service name -> base URL redirects (``$DICEC_SERVICES``), applied to allowed URLs.
+        wait_s: how long a call without a record keeps retrying a model server that is not up or not ready.
     """
 
     host: str = "127.0.0.1"
@@ -83,6 +85,7 @@ class AnswerOptions:
     shutdown_delay_s: float = 0.0
     max_body_bytes: int = MAX_BODY_BYTES
     services: dict[str, str] = field(default_factory=dict)
+    wait_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -91,8 +94,8 @@ class AnswerOptions:
             re.compile(self.allow_services)
         except re.error as exc:
             raise DicecError(f"--allow-services is not a regular expression: {exc}") from None
-        if not self.max_seconds > 0 or self.max_lines < 1:
-            raise DicecError("--max-seconds and --max-lines must be positive")
+        if not self.max_seconds > 0 or self.max_lines < 1 or not self.wait_s >= 0:
+            raise DicecError("--max-seconds and --max-lines must be positive, --wait at least 0")
         if not self.shutdown_delay_s >= 0:
             raise DicecError(f"--shutdown-delay-s must be >= 0 (got {self.shutdown_delay_s})")
 
@@ -124,8 +127,8 @@ class AnswerServer(JSONServer):
         self.counters = _Counters()
         self.routes = {ANSWER_PATH: self.handle_answer}
 
-    def handle_answer(self, text: str) -> tuple[HTTPStatus, Any]:
-        """One answer request (the module docstring): its status and the answer, or a one-line error."""
+    def handle_answer(self, text: str) -> tuple:
+        """One answer request (the module docstring): its status, the answer and its counts, or a one-line error."""
         from dicec.check import CheckFailed
         from dicec.runtime.answer import decode_program, replay
         from dicec.runtime.client import ServiceRouter
@@ -147,7 +150,7 @@ class AnswerServer(JSONServer):
             image = load_image(body["image"])
         except DicecError as exc:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"cannot read the image: {exc}") from None
-        backend = ServiceRouter.of_urls(urls, services=self.options.services)
+        backend = ServiceRouter.of_urls(urls, services=self.options.services, wait_s=self.options.wait_s)
         try:
             outcome = replay(source, records=body["results"], image=image, backend=backend, registry=self.registry,
                              limits=self.limits, where="model servers")
@@ -159,8 +162,11 @@ class AnswerServer(JSONServer):
             raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc)) from None
         finally:
             backend.close()
-        self._count(answers=1, on_demand=outcome.stats.on_demand)
-        return HTTPStatus.OK, outcome.answer
+        stats = outcome.stats
+        self._count(answers=1, on_demand=stats.on_demand)
+        return HTTPStatus.OK, outcome.answer, {"Dicec-Operator-Calls": str(stats.calls),
+                                               "Dicec-From-Records": str(stats.from_records),
+                                               "Dicec-On-Demand": str(stats.on_demand)}
 
     def allowed_services(self, services: Any) -> dict[str, str]:
         """The request's ``services``, each URL checked against ``--allow-services`` (403 otherwise)."""

@@ -72,9 +72,11 @@ def serve(names: tuple[str, ...], host: str, port: int, max_batch: int, max_wait
               help="Each request's program: executed lines.")
 @click.option("--shutdown-delay-s", type=click.FloatRange(0, 600), default=0.0, show_default=True,
               help="On SIGTERM, keep answering this long while unready before closing (endpoints update).")
+@click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=60.0, show_default=True,
+              help="Seconds a call without a record keeps retrying a model server that is not up or not ready.")
 @click.option("--operators", "operator_dirs", multiple=True, metavar="DIR", help="Also load operator folders from DIR.")
 def answer_serve(host: str, port: int, allow_services: str | None, max_seconds: float, max_lines: int,
-                 shutdown_delay_s: float, operator_dirs: tuple[str, ...]) -> None:
+                 shutdown_delay_s: float, wait_s: float, operator_dirs: tuple[str, ...]) -> None:
     """Serve the answer step over HTTP: replay a program over its steps' results (the answer server of
     services mode); calls without a record go to the allowed model servers.
 
@@ -90,7 +92,7 @@ def answer_serve(host: str, port: int, allow_services: str | None, max_seconds: 
 
     options = AnswerOptions(host=host, port=port, allow_services=allow_services or DEFAULT_ALLOW_SERVICES,
                             max_seconds=max_seconds, max_lines=max_lines, operator_dirs=operator_dirs,
-                            shutdown_delay_s=shutdown_delay_s, services=services_from({}))
+                            shutdown_delay_s=shutdown_delay_s, services=services_from({}), wait_s=wait_s)
     sys.exit(run_server(options, log=_stderr, announce=_announce))
 
 

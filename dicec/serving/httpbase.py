@@ -38,8 +38,8 @@ from typing import Any, Callable
 from dicec.errors import DicecError
 
 Log = Callable[[str], None]
-#: A POST route: the body's text -> (status, JSON answer).
-Route = Callable[[str], tuple[HTTPStatus, Any]]
+#: A POST route: the body's text -> (status, JSON answer) or (status, JSON answer, extra headers).
+Route = Callable[[str], tuple]
 PROBES = ("/healthz", "/readyz", "/metrics")
 
 
@@ -251,11 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
                         allow="GET" if known else None)
             return
         try:
-            status, answer = route(self._read_body())
+            status, answer, *headers = route(self._read_body())
         except RequestError as exc:
             self._error(exc.status, exc.message)
             return
-        self._json(status, answer)
+        self._json(status, answer, headers=headers[0] if headers else None)
 
     def _read_body(self) -> str:
         limit = self.server.app.max_body_bytes
