@@ -1,8 +1,10 @@
-"""Serial == services mode: ``dicec run`` of a services-mode stream, against model servers it starts on
-loopback, returns exactly what ``dicec exec`` returns (``--models seeded``), for every example question.
+"""Serial == services mode: ``dicec run`` of a services-mode stream, against the model servers and the answer
+server it starts on loopback, returns exactly what ``dicec exec`` returns (``--models seeded``), for every
+example question.
 
-The pods-mode counterpart is tests/test_equivalence.py; the step contract is the same, only the
-operator steps call model servers (dicec op call) instead of loading models (dicec op).
+The pods-mode counterpart is tests/test_equivalence.py; the step contract is the same, only each operator
+step is an HTTP request to a model server (POST /v1/step) and the answer one to the answer server
+(POST /v1/answer), as Argo's agent sends them, instead of a pod.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def test_every_example_runs_in_services_mode_as_it_executes(question, setup, tmp
 
 
 def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup, tmp_path):
+    """No step pod: every operator call is one HTTP step to a model server, the answer one to the answer
+    server, which answered every call the program made from the steps' results (none on demand)."""
     from dicec.runner.workflow import RunOptions, run_workflow
 
     question = REPO / "examples" / "questions" / "damage-parts.txt"
@@ -72,11 +76,14 @@ def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup,
     result = run_workflow(str(wf), RunOptions(parameters={"image": str(setup["images"][0])}, keep_dir=str(keep),
                                               env={"DICEC_MODELS": "seeded"}))
     assert result.outputs["answer"]
+    assert result.steps == 0 and result.requests == len(compiled.graph.tasks) + 1 == 25
     step_logs = [p.read_text() for p in keep.glob("*/step.log") if p.parent.name != "answer"]
-    assert step_logs and all(re.search(r"model server http://127\.0\.0\.1:\d+", log) for log in step_logs)
+    assert len(step_logs) == 24
+    assert all(re.match(r"POST http://dicec-[-a-z0-9]+/v1/step -> HTTP 200: \{", log) for log in step_logs)
     answer_log = (keep / "answer" / "step.log").read_text()
-    m = re.search(r"answer: (\d+) operator calls, (\d+) from \d+ records, (\d+) on demand", answer_log)
-    assert m and int(m.group(3)) == 0 and int(m.group(1)) == int(m.group(2)) > 0
+    assert answer_log.startswith("POST http://dicec-answer/v1/answer -> HTTP 200: ")
+    m = re.search(r"Dicec-From-Records: (\d+), Dicec-On-Demand: (\d+), Dicec-Operator-Calls: (\d+)", answer_log)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) == int(m.group(3)) > 0, answer_log
     leftover = {t.name for t in threading.enumerate()} - before
     assert not {n for n in leftover if n.startswith("dicec-serve")}, leftover  # the servers were stopped
 
@@ -99,7 +106,12 @@ def test_local_servers_reads_the_manifests(setup, tmp_path):
     wf = tmp_path / "wf.yaml"
     wf.write_text(compiled.yaml)
     servers = local_servers(str(wf))
-    assert servers and all(s.services == (s.deployment,) and s.operators and s.max_batch == 8 for s in servers)
+    assert servers and all(s.services == (s.deployment,) for s in servers)
+    (answer,) = [s for s in servers if s.kind == "answer"]
+    assert answer.deployment == "dicec-answer" and dict(answer.flags)["--max-seconds"] == "300"
+    assert dict(answer.flags)["--allow-services"].startswith("^http://dicec-")
+    models = [s for s in servers if s.kind == "model"]
+    assert models and all(s.operators and s.max_batch == 8 for s in models)
     pods = tmp_path / "pods.yaml"
     pods.write_text(_compile(REPO / "examples" / "questions" / "damage-parts.txt", setup, mode="pods").yaml)
     assert local_servers(str(pods)) == ()
@@ -158,11 +170,12 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
     servers = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     assert any("simple_query" in d["spec"]["template"]["spec"]["containers"][0]["args"] for d in servers.values())
     answer = next(t for t in docs[-1]["spec"]["templates"] if t["name"] == "answer")
-    args = answer["container"]["args"]
-    urls = json.loads(args[args.index("--services") + 1])
+    assert answer["http"]["url"] == "http://dicec-answer/v1/answer"
+    urls = json.loads(re.search(r'"services":(\{[^}]*\})', answer["http"]["body"]).group(1))
     assert set(urls) == {"find", "exists", "simple_query"}
     assert all(u.split("//")[1] in servers for u in urls.values())
-    assert "nvidia.com/gpu" not in answer["container"]["resources"]["limits"]  # the models are in the servers
+    answer_server = servers["dicec-answer"]["spec"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" not in answer_server["resources"]["limits"]  # the models are in the model servers
     wf = tmp_path / "wf.yaml"
     wf.write_text(text)
     for image in setup["images"]:
@@ -171,7 +184,7 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
                                                   isolation=isolation, env={"DICEC_MODELS": "seeded"}))
         assert json.loads(result.outputs["answer"]) == exec_answer(RESIDUAL, image)["answer"]
         log = (keep / "answer" / "step.log").read_text()
-        assert re.search(r"\b1 on demand \(model servers\)", log), log
+        assert re.search(r"\bDicec-On-Demand: 1\b", log), log
 
 
 def test_a_bad_services_map_is_one_line(setup, tmp_path):
