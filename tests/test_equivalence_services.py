@@ -15,12 +15,15 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
 from helpers import exec_answer, run_answer_of, write_image  # noqa: E402
+from programs import programs  # noqa: E402
 from support import REPO  # noqa: E402
 
 EXAMPLES = sorted((REPO / "examples" / "questions").glob("*.txt"))
@@ -197,3 +200,104 @@ def test_a_bad_services_map_is_one_line(setup, tmp_path):
         with pytest.raises(DicecError, match=message):
             run_answer(image_uri=str(setup["images"][0]), program_payload=b64(RESIDUAL), records_json="[]",
                        out=None, services_json=text)
+
+
+# -- the equivalence corpora, in services mode (tests/test_equivalence.py has them in pods mode) --------------
+def test_viper_programs_that_exec_completes(setup, tmp_path):
+    from dicec.errors import DicecError
+    from support import viper_programs
+
+    compared = 0
+    image = setup["images"][1]
+    for i, row in enumerate(viper_programs()):
+        try:
+            compiled = _compile_text(row["code"], setup)
+        except DicecError:
+            continue  # does not parse or fails the checker: neither exec nor run accepts it
+        e = exec_answer(compiled.program, image)
+        if "error" in e:
+            continue
+        r = run_answer_of(compiled.yaml, tmp_path, image)
+        assert e == r, (i, row["code"], e, r)
+        compared += 1
+    assert compared >= 600, compared
+
+
+def _compile_text(source: str, setup):
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_text
+
+    return compile_text(source, "program", path="generated.py", registry=setup["registry"], catalogue=setup["pools"],
+                        options=EmitOptions(mode="services"))
+
+
+_COUNT = {"n": 0}
+
+
+@settings(max_examples=520, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@given(source=programs())
+def test_generated_programs_run_as_they_execute(source, setup, tmp_path):
+    compiled = _compile_text(source, setup)
+    image = setup["images"][_COUNT["n"] % len(setup["images"])]
+    _COUNT["n"] += 1
+    e = exec_answer(compiled.program, image)
+    r = run_answer_of(compiled.yaml, tmp_path, image)
+    assert _agree(e, r), (source, e, r)
+
+
+def test_enough_generated_programs_were_compared():
+    if _COUNT["n"] == 0:
+        pytest.skip("run together with test_generated_programs_run_as_they_execute")
+    assert _COUNT["n"] >= 500
+
+
+@pytest.mark.parametrize("question", EXAMPLES[::3], ids=lambda p: p.stem)
+def test_a_batch_answers_each_image_as_exec_does(question, setup, tmp_path):
+    """One services-mode batch workflow over both images: answer i equals ``dicec exec`` on image i."""
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_path
+    from dicec.runner.batch import batch_answers
+    from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
+
+    compiled = compile_path(str(question), registry=setup["registry"], catalogue=setup["pools"],
+                            options=EmitOptions(mode="services", batch=True, parallelism=2))
+    expected = [exec_answer(compiled.program, image) for image in setup["images"]]
+    wf = tmp_path / "batch.yaml"
+    wf.write_text(compiled.yaml)
+    params = {"images": json.dumps([str(i) for i in setup["images"]])}
+    try:
+        result = run_workflow(str(wf), RunOptions(parameters=params, env={"DICEC_MODELS": "seeded"}))
+    except StepFailed as exc:
+        assert any("error" in e for e in expected), (exc.step, exc.log_tail)
+        return
+    assert result.steps == 0 and result.requests > 0
+    assert batch_answers(result.outputs["answers"], params, str(wf))[1] == [e["answer"] for e in expected]
+
+
+@pytest.mark.parametrize("models", ["seeded", "builtin"])
+def test_drawn_scenes_answer_as_exec_does(models, setup, tmp_path):
+    """Scenes drawn by examples/scenes/generate.py, every question they come with, compiled in services mode: dicec
+    run answers as dicec exec on the same models (the built-in ONNX scene models, or seeded answers)."""
+    sys.path.insert(0, str(REPO / "examples" / "scenes"))
+    from generate import generate
+
+    from dicec.pipeline import compile_text
+    from dicec.emit import EmitOptions
+
+    records = generate(tmp_path / "scenes", 4)
+    compiled: dict[str, Any] = {}
+    compared = 0
+    for rec in records:
+        image = tmp_path / "scenes" / rec["image"]
+        for q in rec["questions"]:
+            if q["question"] not in compiled:
+                compiled[q["question"]] = compile_text(q["question"], "question", path="q.txt",
+                                                       registry=setup["registry"], catalogue=setup["pools"],
+                                                       options=EmitOptions(mode="services"))
+            c = compiled[q["question"]]
+            e = exec_answer(c.program, image, models=models)
+            r = run_answer_of(c.yaml, tmp_path, image, models=models)
+            assert _agree(e, r), (q["question"], rec["image"], e, r)
+            compared += 1
+    assert compared >= 12

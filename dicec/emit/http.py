@@ -46,12 +46,15 @@ server reads no image for it.
 without a record to the model server ``services`` names (an in-namespace dicec Service, the only kind it
 accepts), and answers with the answer's canonical JSON, the Workflow's ``answer`` output.
 
-**What stays a container step** (:func:`container_tasks`): a task with an edge role (it writes, reads or
-cuts crop bundles: :mod:`dicec.emit.offload`; an HTTP template carries no artifact), a task placed on an
-edge pool (its model server runs on the vessel, which Argo's agent in the cloud cannot reach), every
-task such a step reads a value from (an Argo parameter reference cannot take a result object's value
-apart, and a ``withParam`` needs a list), and the answer step when the calling steps run on an edge pool
-(:func:`dicec.emit.services.step_pool`). Those run ``dicec op call`` / ``dicec answer --services`` as before.
+**What stays a container step** (:func:`container_tasks`): every step when the steps' CPU pool is an edge
+pool (:func:`dicec.emit.services.step_pool`: the workflow runs on a vessel, beside the frame; a model
+server in the cloud could not read a frame kept there by its URI, the vessel's servers are not reachable
+from Argo's agent in the cloud, and the crops an edge step cuts travel as artifacts or in the requests
+it sends itself, which an HTTP template cannot carry), and otherwise a task with an edge role (it writes
+or reads a crop bundle: :mod:`dicec.emit.offload`), a task placed on an edge pool, and every task such a
+step reads a value from (an Argo parameter reference cannot take a result object's value apart, and a
+``withParam`` needs a list). Those run ``dicec op call`` / ``dicec answer --services`` as before; the
+answer is a container step exactly when the steps' pool is an edge pool.
 
 **Success, timeouts, retries.** ``successCondition: response.statusCode == 200`` (the servers answer an
 operator's failure on its input inside a 200 body, as a pod step exits 0; any other status is a set-up
@@ -104,9 +107,14 @@ def record_argument(task_id: str, http_tasks: frozenset[str] | set[str], record_
 
 
 def container_tasks(placed: Any, roles: dict[str, str | None]) -> frozenset[str]:
-    """The tasks that stay container steps in services mode (the module docstring): an edge ``role``, an
-    edge pool, or a task a container step reads from; every other task is an HTTP task."""
+    """The tasks that stay container steps in services mode (the module docstring): all of them when the
+    steps run on an edge pool, else those with an edge ``role``, on an edge pool, or read by a container
+    step; every other task is an HTTP task."""
+    from dicec.emit.services import step_pool
+
     graph = placed.graph
+    if step_pool(placed).edge:
+        return frozenset(t.id for t in graph.tasks)
     keep = {t for t, role in roles.items() if role} | {
         t.id for t in graph.tasks if placed.pools[placed.placements[t.id].pool].edge}
     pending = sorted(keep)

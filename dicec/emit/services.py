@@ -1,11 +1,15 @@
 """Services mode: every operator a warm model server (Deployment + Service) on its pool.
 
-``dicec compile --mode services`` writes one YAML stream: the model servers' Deployments and Services
-(in server-name order, each Deployment followed by its Service), then the Workflow. Its operator steps
-keep their inputs, outputs and DAG; only their container changes, from ``dicec op NAME`` on a GPU pool
-to ``dicec op call NAME --service URL`` on a CPU node (:func:`call_step`), which sends each call to the
-server and writes the same ``value`` and ``record`` files (see :mod:`dicec.runtime.client`), so the
-final ``dicec answer`` step, and the answer, are exactly those of pods mode.
+``dicec compile --mode services`` writes one YAML stream: what Argo's agent needs to send HTTP steps
+(:mod:`dicec.emit.agent`: ServiceAccount, token Secret, Role, RoleBinding), the model servers' and the
+answer server's Deployments and Services (in name order, each Deployment followed by its Service), then
+the Workflow. Its operator steps are Argo ``http`` templates that the agent sends to the servers
+(``POST /v1/step``), and its answer step one more, to the namespace's answer server ``dicec-answer``
+(``POST /v1/answer``): a query runs no step pod (:mod:`dicec.emit.http`). The servers compute with the
+code pods mode's steps run, so the answer is exactly that of pods mode. Steps that must stay containers
+(on a vessel, or reading and writing crop bundles: :func:`dicec.emit.http.container_tasks`) run
+``dicec op call NAME --service URL`` on a CPU node instead (:func:`call_step`), which sends each call to
+the server and writes the same ``value`` and ``record`` files (see :mod:`dicec.runtime.client`).
 
 **Which operators share a GPU.** The servers of one pool and one container image are packed first
 fit, largest model first (ties by name): an operator joins the first server whose models' GPU memory
@@ -31,10 +35,17 @@ while models load), readiness ``GET /readyz`` (once the models are loaded, and n
 drains on SIGTERM). The Service is a ClusterIP on port 80; steps reach it at ``http://NAME`` (or
 ``http://NAME.NAMESPACE.svc`` when ``--namespace`` is given).
 
+**The answer server** (:func:`plan_answer_server`): one ``dicec-answer`` Deployment and Service per
+namespace, on the steps' CPU pool (:func:`step_pool`), locked down and probed like the model servers,
+``ceil(qps x ANSWER_BUSY_S / TARGET_UTILISATION)`` replicas, each program bounded by
+:data:`ANSWER_MAX_SECONDS`, and allowed to call only this namespace's dicec Services
+(``--allow-services``).
+
 Names are derived from the operators and the pool only (``dicec-find-exists-a4000``), so workflows
 that use the same operators on the same pool share their servers; the last one applied sets the
-replica count. ``argo submit`` ignores the Deployments and Services in the stream (it reads only
-Workflows); apply them with ``kubectl apply -f wf.yaml -l app.kubernetes.io/component=model-server``.
+replica count. ``argo submit`` ignores everything but the Workflow in the stream; every other document
+carries the label ``app.kubernetes.io/part-of: dicec-services``, so ``kubectl apply -f wf.yaml -l
+app.kubernetes.io/part-of=dicec-services`` installs them.
 """
 
 from __future__ import annotations
@@ -73,9 +84,10 @@ PART_OF = "dicec-services"
 ANSWER_SERVER = "dicec-answer"
 #: The answer server's budget for one program (``--max-seconds``), operator calls on demand included.
 ANSWER_MAX_SECONDS = 300
-#: CPU seconds of one answer (a program's replay over its records), for the answer server's replicas:
-#: about 0.03 s for the damage-parts example on a 2-CPU machine (``python benchmarks/services_http.py``),
-#: rounded up.
+#: Seconds of one answer server request (a program's replay over its records, and its HTTP handling), for
+#: the answer server's replicas. The damage-parts example's replay over its 35 records takes 3.3 ms on a
+#: 2-CPU machine (``python benchmarks/services_http.py``); 0.05 s is an assumption that leaves room for
+#: programs with many more calls, and for calls without a record, which wait on a model server.
 ANSWER_BUSY_S = 0.05
 _MAX_NAME = 63
 

@@ -162,6 +162,8 @@ class _Parser:
         if kind == "value":
             return value
         if kind == "name":
+            if self.peek() == "(":
+                raise self.fail("function calls are not supported by dicec run")
             if value not in self.scope:
                 raise self.fail(f"unknown name {value!r} (known: {', '.join(sorted(self.scope))})")
             return self.scope[value]

@@ -148,9 +148,12 @@ def serving(path: str, options: Any, docs: list | None = None) -> Iterator[Any]:
             for handle in started:
                 handle.wait_ready()
         yield replace(options, env={**options.env, SERVICES_ENV: json.dumps(urls, sort_keys=True)})
-    finally:
-        for handle in reversed(started):
-            handle.stop()
+    finally:  # all at once: each waits for its listener to notice (a poll interval) and drains
+        stoppers = [threading.Thread(target=handle.stop, name=f"dicec-stop-{handle.name}") for handle in started]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
 
 
 def _operator_dirs(env: dict[str, str]) -> tuple[str, ...]:

@@ -122,7 +122,7 @@ class JSONServer:
             self.httpd = _HTTPServer((self.host, self.port), _Handler, self)
         except OSError as exc:
             raise DicecError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
-        self.spawn(self.httpd.serve_forever, "http", poll_interval=0.1)
+        self.spawn(self.httpd.serve_forever, "http", poll_interval=0.05)
 
     def spawn(self, target: Callable, what: str, *args: Any, **kwargs: Any) -> threading.Thread:
         """Start a daemon thread that :meth:`stop` joins."""
