@@ -58,3 +58,26 @@ def test_custom_resources_and_a_missing_package_are_skipped(monkeypatch):
     assert validate_text(custom + "---\n" + WORKFLOW, path="c.yaml") == []
     monkeypatch.setitem(sys.modules, "kubernetes_validate", None)  # as if not installed
     assert validate_text(SERVICE.replace("port: 80", "port: eighty") + "---\n" + WORKFLOW, path="s.yaml") == []
+
+
+def test_the_agents_rbac_in_a_services_stream_is_checked_too(tmp_path):
+    """dicec validate checks every document of a services-mode stream, the agent's ServiceAccount, Secret,
+    Role and RoleBinding included: each kind is one kubernetes-validate has a schema for, so a broken one is
+    reported, not skipped."""
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_text
+    from dicec.placement import load_pools
+    from dicec.runtime.backend import registry_for
+
+    program = "def execute_command(image):\n    return ImagePatch(image).exists('dog')\n"
+    text = compile_text(program, "program", path="p.py", registry=registry_for(), catalogue=load_pools(),
+                        options=EmitOptions(mode="services")).yaml
+    assert validate_text(text, path="s.yaml") == []
+    for good, bad, kind in (("  - watch\n", "  - watch\n  verbz: []\n", "Role"),
+                            ("\ntype: kubernetes.io/service-account-token\n", "\ntypo: 1\n", "Secret"),
+                            ("\nautomountServiceAccountToken: false\n", "\nautomountServiceAccountToken: 'no'\n",
+                             "ServiceAccount"),
+                            ("\nroleRef:\n", "\nroleReff: {}\nroleRef:\n", "RoleBinding")):
+        assert good in text, good
+        problems = validate_text(text.replace(good, bad, 1), path="s.yaml")
+        assert len(problems) == 1 and f"Kubernetes 1.30.0 {kind}" in str(problems[0]), (kind, problems)
