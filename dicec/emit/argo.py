@@ -243,12 +243,11 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     answer_http = options.mode == "services" and not services.step_pool(placed).edge
     if answer_http:  # the namespace's answer server replays the program (dicec.emit.http)
         answer_template = _http_answer_template(placed, options, source, servers)
-        records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
         answer_ref = http.result_of(ANSWER_STEP)
     else:
         answer_template = _answer_template(placed, options, source, servers)
-        records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
         answer_ref = "{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP
+    records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
                       arguments={**source.task_arguments(), "program": b64(graph.source), "records": records},
                       dependencies=fused.step_names(t.id for t in graph.tasks) or None))
