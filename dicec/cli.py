@@ -426,13 +426,13 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 
 
 def _register_runtime() -> None:
-    """The step side's verbs live in dicec.runtime.commands, ``dicec op serve`` (joining the ``op`` group)
-    in dicec.serving.commands, ``dicec run`` in dicec.runner.commands (click only at import time)."""
+    """The step side's verbs live in dicec.runtime.commands, ``dicec op serve`` and ``dicec answer serve``
+    (joining the ``op`` and ``answer`` groups) in dicec.serving.commands, ``dicec run`` in dicec.runner.commands (click only at import time)."""
     from dicec.runner.commands import run
-    from dicec.runtime.commands import answer, exec_
-    from dicec.serving.commands import op_group
+    from dicec.runtime.commands import exec_
+    from dicec.serving.commands import answer_group, op_group
 
-    for command in (exec_, run, op_group(), answer):
+    for command in (exec_, run, op_group(), answer_group()):
         cli.add_command(command)
 
 

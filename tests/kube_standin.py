@@ -6,7 +6,8 @@ the part of the Kubernetes REST API dicec uses:
 * ``GET /api/v1/nodes`` (``dicec pools --from-cluster``): a ``NodeList`` of the nodes it was given;
 * ``POST`` to a collection -- ``/apis/argoproj.io/v1alpha1/namespaces/NS/{workflows,workflowtemplates,
   cronworkflows}``, ``/apis/argoproj.io/v1alpha1/clusterworkflowtemplates``,
-  ``/apis/apps/v1/namespaces/NS/deployments``, ``/api/v1/namespaces/NS/services`` -- stores the object
+  ``/apis/apps/v1/namespaces/NS/deployments``, ``/api/v1/namespaces/NS/{services,serviceaccounts,secrets}``,
+  ``/apis/rbac.authorization.k8s.io/v1/namespaces/NS/{roles,rolebindings}`` -- stores the object
   and answers ``201`` with it, ``metadata.name`` filled from ``generateName`` (a deterministic suffix),
   ``uid``, ``resourceVersion`` and ``creationTimestamp`` set;
 * ``GET`` of one stored object; a Workflow's ``status`` follows a script of statuses, one more each GET
@@ -56,6 +57,10 @@ RESOURCES = {
     ("/apis/argoproj.io/v1alpha1", "clusterworkflowtemplates"): ("ClusterWorkflowTemplate", False),
     ("/apis/apps/v1", "deployments"): ("Deployment", True),
     ("/api/v1", "services"): ("Service", True),
+    ("/api/v1", "serviceaccounts"): ("ServiceAccount", True),
+    ("/api/v1", "secrets"): ("Secret", True),
+    ("/apis/rbac.authorization.k8s.io/v1", "roles"): ("Role", True),
+    ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"): ("RoleBinding", True),
 }
 _PATH = re.compile(r"^(?P<prefix>/api/v1|/apis/[^/]+/[^/]+)(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)"
                    r"(?:/(?P<name>[^/]+))?$")

@@ -1,8 +1,10 @@
-"""Serial == services mode: ``dicec run`` of a services-mode stream, against model servers it starts on
-loopback, returns exactly what ``dicec exec`` returns (``--models seeded``), for every example question.
+"""Serial == services mode: ``dicec run`` of a services-mode stream, against the model servers and the answer
+server it starts on loopback, returns exactly what ``dicec exec`` returns (``--models seeded``), for every
+example question.
 
-The pods-mode counterpart is tests/test_equivalence.py; the step contract is the same, only the
-operator steps call model servers (dicec op call) instead of loading models (dicec op).
+The pods-mode counterpart is tests/test_equivalence.py; the step contract is the same, only each operator
+step is an HTTP request to a model server (POST /v1/step) and the answer one to the answer server
+(POST /v1/answer), as Argo's agent sends them, instead of a pod.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
 from helpers import exec_answer, run_answer_of, write_image  # noqa: E402
+from programs import programs  # noqa: E402
 from support import REPO  # noqa: E402
 
 EXAMPLES = sorted((REPO / "examples" / "questions").glob("*.txt"))
@@ -61,6 +66,8 @@ def test_every_example_runs_in_services_mode_as_it_executes(question, setup, tmp
 
 
 def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup, tmp_path):
+    """No step pod: every operator call is one HTTP step to a model server, the answer one to the answer
+    server, which answered every call the program made from the steps' results (none on demand)."""
     from dicec.runner.workflow import RunOptions, run_workflow
 
     question = REPO / "examples" / "questions" / "damage-parts.txt"
@@ -72,11 +79,14 @@ def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup,
     result = run_workflow(str(wf), RunOptions(parameters={"image": str(setup["images"][0])}, keep_dir=str(keep),
                                               env={"DICEC_MODELS": "seeded"}))
     assert result.outputs["answer"]
+    assert result.steps == 0 and result.requests == len(compiled.graph.tasks) + 1 == 25
     step_logs = [p.read_text() for p in keep.glob("*/step.log") if p.parent.name != "answer"]
-    assert step_logs and all(re.search(r"model server http://127\.0\.0\.1:\d+", log) for log in step_logs)
+    assert len(step_logs) == 24
+    assert all(re.match(r"POST http://dicec-[-a-z0-9]+/v1/step -> HTTP 200: \{", log) for log in step_logs)
     answer_log = (keep / "answer" / "step.log").read_text()
-    m = re.search(r"answer: (\d+) operator calls, (\d+) from \d+ records, (\d+) on demand", answer_log)
-    assert m and int(m.group(3)) == 0 and int(m.group(1)) == int(m.group(2)) > 0
+    assert answer_log.startswith("POST http://dicec-answer/v1/answer -> HTTP 200: ")
+    m = re.search(r"Dicec-From-Records: (\d+), Dicec-On-Demand: (\d+), Dicec-Operator-Calls: (\d+)", answer_log)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) == int(m.group(3)) > 0, answer_log
     leftover = {t.name for t in threading.enumerate()} - before
     assert not {n for n in leftover if n.startswith("dicec-serve")}, leftover  # the servers were stopped
 
@@ -99,7 +109,12 @@ def test_local_servers_reads_the_manifests(setup, tmp_path):
     wf = tmp_path / "wf.yaml"
     wf.write_text(compiled.yaml)
     servers = local_servers(str(wf))
-    assert servers and all(s.services == (s.deployment,) and s.operators and s.max_batch == 8 for s in servers)
+    assert servers and all(s.services == (s.deployment,) for s in servers)
+    (answer,) = [s for s in servers if s.kind == "answer"]
+    assert answer.deployment == "dicec-answer" and dict(answer.flags)["--max-seconds"] == "300"
+    assert dict(answer.flags)["--allow-services"].startswith("^http://dicec-")
+    models = [s for s in servers if s.kind == "model"]
+    assert models and all(s.operators and s.max_batch == 8 for s in models)
     pods = tmp_path / "pods.yaml"
     pods.write_text(_compile(REPO / "examples" / "questions" / "damage-parts.txt", setup, mode="pods").yaml)
     assert local_servers(str(pods)) == ()
@@ -158,11 +173,12 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
     servers = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     assert any("simple_query" in d["spec"]["template"]["spec"]["containers"][0]["args"] for d in servers.values())
     answer = next(t for t in docs[-1]["spec"]["templates"] if t["name"] == "answer")
-    args = answer["container"]["args"]
-    urls = json.loads(args[args.index("--services") + 1])
+    assert answer["http"]["url"] == "http://dicec-answer/v1/answer"
+    urls = json.loads(re.search(r'"services":(\{[^}]*\})', answer["http"]["body"]).group(1))
     assert set(urls) == {"find", "exists", "simple_query"}
     assert all(u.split("//")[1] in servers for u in urls.values())
-    assert "nvidia.com/gpu" not in answer["container"]["resources"]["limits"]  # the models are in the servers
+    answer_server = servers["dicec-answer"]["spec"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" not in answer_server["resources"]["limits"]  # the models are in the model servers
     wf = tmp_path / "wf.yaml"
     wf.write_text(text)
     for image in setup["images"]:
@@ -171,7 +187,7 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
                                                   isolation=isolation, env={"DICEC_MODELS": "seeded"}))
         assert json.loads(result.outputs["answer"]) == exec_answer(RESIDUAL, image)["answer"]
         log = (keep / "answer" / "step.log").read_text()
-        assert re.search(r"\b1 on demand \(model servers\)", log), log
+        assert re.search(r"\bDicec-On-Demand: 1\b", log), log
 
 
 def test_a_bad_services_map_is_one_line(setup, tmp_path):
@@ -184,3 +200,104 @@ def test_a_bad_services_map_is_one_line(setup, tmp_path):
         with pytest.raises(DicecError, match=message):
             run_answer(image_uri=str(setup["images"][0]), program_payload=b64(RESIDUAL), records_json="[]",
                        out=None, services_json=text)
+
+
+# -- the equivalence corpora, in services mode (tests/test_equivalence.py has them in pods mode) --------------
+def test_viper_programs_that_exec_completes(setup, tmp_path):
+    from dicec.errors import DicecError
+    from support import viper_programs
+
+    compared = 0
+    image = setup["images"][1]
+    for i, row in enumerate(viper_programs()):
+        try:
+            compiled = _compile_text(row["code"], setup)
+        except DicecError:
+            continue  # does not parse or fails the checker: neither exec nor run accepts it
+        e = exec_answer(compiled.program, image)
+        if "error" in e:
+            continue
+        r = run_answer_of(compiled.yaml, tmp_path, image)
+        assert e == r, (i, row["code"], e, r)
+        compared += 1
+    assert compared >= 600, compared
+
+
+def _compile_text(source: str, setup):
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_text
+
+    return compile_text(source, "program", path="generated.py", registry=setup["registry"], catalogue=setup["pools"],
+                        options=EmitOptions(mode="services"))
+
+
+_COUNT = {"n": 0}
+
+
+@settings(max_examples=520, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@given(source=programs())
+def test_generated_programs_run_as_they_execute(source, setup, tmp_path):
+    compiled = _compile_text(source, setup)
+    image = setup["images"][_COUNT["n"] % len(setup["images"])]
+    _COUNT["n"] += 1
+    e = exec_answer(compiled.program, image)
+    r = run_answer_of(compiled.yaml, tmp_path, image)
+    assert _agree(e, r), (source, e, r)
+
+
+def test_enough_generated_programs_were_compared():
+    if _COUNT["n"] == 0:
+        pytest.skip("run together with test_generated_programs_run_as_they_execute")
+    assert _COUNT["n"] >= 500
+
+
+@pytest.mark.parametrize("question", EXAMPLES[::3], ids=lambda p: p.stem)
+def test_a_batch_answers_each_image_as_exec_does(question, setup, tmp_path):
+    """One services-mode batch workflow over both images: answer i equals ``dicec exec`` on image i."""
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_path
+    from dicec.runner.batch import batch_answers
+    from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
+
+    compiled = compile_path(str(question), registry=setup["registry"], catalogue=setup["pools"],
+                            options=EmitOptions(mode="services", batch=True, parallelism=2))
+    expected = [exec_answer(compiled.program, image) for image in setup["images"]]
+    wf = tmp_path / "batch.yaml"
+    wf.write_text(compiled.yaml)
+    params = {"images": json.dumps([str(i) for i in setup["images"]])}
+    try:
+        result = run_workflow(str(wf), RunOptions(parameters=params, env={"DICEC_MODELS": "seeded"}))
+    except StepFailed as exc:
+        assert any("error" in e for e in expected), (exc.step, exc.log_tail)
+        return
+    assert result.steps == 0 and result.requests > 0
+    assert batch_answers(result.outputs["answers"], params, str(wf))[1] == [e["answer"] for e in expected]
+
+
+@pytest.mark.parametrize("models", ["seeded", "builtin"])
+def test_drawn_scenes_answer_as_exec_does(models, setup, tmp_path):
+    """Scenes drawn by examples/scenes/generate.py, every question they come with, compiled in services mode: dicec
+    run answers as dicec exec on the same models (the built-in ONNX scene models, or seeded answers)."""
+    sys.path.insert(0, str(REPO / "examples" / "scenes"))
+    from generate import generate
+
+    from dicec.pipeline import compile_text
+    from dicec.emit import EmitOptions
+
+    records = generate(tmp_path / "scenes", 4)
+    compiled: dict[str, Any] = {}
+    compared = 0
+    for rec in records:
+        image = tmp_path / "scenes" / rec["image"]
+        for q in rec["questions"]:
+            if q["question"] not in compiled:
+                compiled[q["question"]] = compile_text(q["question"], "question", path="q.txt",
+                                                       registry=setup["registry"], catalogue=setup["pools"],
+                                                       options=EmitOptions(mode="services"))
+            c = compiled[q["question"]]
+            e = exec_answer(c.program, image, models=models)
+            r = run_answer_of(c.yaml, tmp_path, image, models=models)
+            assert _agree(e, r), (q["question"], rec["image"], e, r)
+            compared += 1
+    assert compared >= 12

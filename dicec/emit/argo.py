@@ -9,6 +9,10 @@ Shape of what is emitted:
   tolerations for its taints;
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
   need a GPU), whose ``answer`` output becomes the workflow's output;
+* in services mode (:mod:`dicec.emit.services`) the operator calls and the answer are instead Argo
+  ``http`` templates that Argo's agent sends to the model servers and the answer server
+  (:mod:`dicec.emit.http`), and the Workflow runs as the agent's ServiceAccount (:mod:`dicec.emit.agent`);
+  only steps that must stay containers (edge steps) are container templates;
 * with ``batch``, that DAG becomes the template ``query`` (one ``image`` input), and ``main`` fans it
   out over the ``images`` list under a parallelism cap, gathering ``answers`` (``dicec compile`` emits a
   pods-mode batch whose pods read the images as shards of stage pods instead, :mod:`dicec.emit.batch`); with
@@ -26,6 +30,7 @@ base64url-encoded, so nothing a user or an LLM wrote can be read by Argo or YAML
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +40,8 @@ from hera.workflows import models as m
 from hera.workflows.models import Toleration, ValueFrom
 
 from dicec import __version__
-from dicec.analysis.graph import Format, Ref
-from dicec.emit import credentials, metadata, offload, services, steps
+from dicec.emit import credentials, http, metadata, offload, services, steps
+from dicec.emit.agent import agent_account, agent_manifests
 from dicec.emit.hardening import DEFAULT as DEFAULT_HARDENING
 from dicec.emit.hardening import Hardening, ResourceSpec, container_security_context, pod_security_context
 from dicec.emit.fused import FusedSteps
@@ -83,7 +88,9 @@ class EmitOptions:
         parallelism: at most this many images (a pods-mode batch: shards) at once, or pods at once (one image);
             ``None``: no cap.
         hardening: the pods' security settings (:mod:`dicec.emit.hardening`).
-        service_account: ``spec.serviceAccountName`` of the step pods, or ``None`` for the namespace default.
+        service_account: ``spec.serviceAccountName`` of the step pods, or ``None`` for the namespace default; in
+            services mode the account Argo's agent runs as (default :data:`dicec.emit.agent.AGENT_ACCOUNT`),
+            emitted with its Role (:mod:`dicec.emit.agent`).
         executor_service_account: service account of Argo's executor containers when the step pods get
             no token (default: ``service_account``, else ``default``).
         image_secret: a Secret in the workflow's namespace whose keys every step gets as environment
@@ -167,6 +174,9 @@ class EmitOptions:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise DicecError(f"--{what.replace('_', '-')} must be a whole number of at least {low}, not {value!r}")
         ImageSource(artifact=self.input_artifact, batch=self.batch)  # validates the artifact kind
+        if self.mode == "services" and self.input_artifact is not None:
+            raise DicecError("--input-artifact is for pods mode: in services mode the servers read the image "
+                             "by its URI (give -p image=URI), so no step downloads it")
         if self.shards is not None and not self.batch:
             raise DicecError("--shards goes with --batch (the shards of a batch's stage pods)")
         if self.shards is not None and (self.mode != "pods" or self.input_artifact is not None):
@@ -195,7 +205,7 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     if options.mode == "services" and servers is None:
         servers = services.plan_servers(placed, qps=options.qps)
     source = ImageSource(artifact=options.input_artifact, batch=options.batch)
-    templates: dict[str, Container] = {}
+    templates: dict[str, Any] = {}
     tasks: list[Task] = []
     fused = FusedSteps.of(placed, mode=options.mode)  # fused groups: one step each (dicec.emit.fused)
     offloaded = offload_when(placed, fused.value_of)  # edge-cloud: steps needing an edge detection (dicec.emit.offload)
@@ -203,6 +213,9 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     send_from_edge = options.mode == "services" and services.step_pool(placed).edge  # calling steps beside the frame
     feeds = offload.crop_feeds(placed, fused)
     crop_indices = {} if send_from_edge else offload.crop_indices(graph, feeds)
+    roles = {task.id: ("send" if send_from_edge else "in") if task.id in feeds else
+             "out" if task.id in crop_indices else None for task in graph.tasks}
+    http_tasks = _http_tasks(placed, options, roles)
     for task in graph.tasks:
         if fused.skip(task.id):
             if task.id in fused.groups:
@@ -216,8 +229,13 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
                     tasks[-1].when = guards.pop()
             continue
         placement = placed.placements[task.id]
-        role = ("send" if send_from_edge else "in") if task.id in feeds else \
-            "out" if task.id in crop_indices else None
+        if task.id in http_tasks:  # services mode: the agent sends the call to the model server (dicec.emit.http)
+            template = _http_operator_template(task, placement, placed, templates, options, source, servers)
+            params = {**source.task_arguments(), "call": steps.call_payload(task),
+                      **http.task_arguments(task, http_tasks, fused.value_of)}
+            tasks.append(Task(name=task.id, template=template, arguments=params, dependencies=fused.depends(task)))
+            continue
+        role = roles[task.id]
         template = _operator_template(task.operator, placement, placed, templates, options, source, crops=role,
                                       servers=servers)
         params: dict[str, Any] = {**source.task_arguments(), "call": steps.call_payload(task)}
@@ -236,20 +254,25 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
         else:
             params["patch"] = fused.value_of(task.patch.task)
             params["index"] = "none" if task.patch.index is None else str(task.patch.index)
-        refs = sorted({r for a in task.args for r in _refs(a)})
+        refs = sorted({r for a in task.args for r in http.arg_refs(a)})
         if refs:
             params["refs"] = "{" + ", ".join(f'"{r}": {fused.value_of(r)}' for r in refs) + "}"
         tasks.append(Task(name=task.id, template=template, arguments=params,
                           dependencies=fused.depends(task), with_param=with_param,
                           when=offloaded.get(task.id)))
 
-    answer_template = _answer_template(placed, options, source, servers)
-    records = "[" + ", ".join(fused.record_of(t.id) for t in graph.tasks) + "]"
+    answer_http = options.mode == "services" and not services.step_pool(placed).edge
+    if answer_http:  # the namespace's answer server replays the program (dicec.emit.http)
+        answer_template = _http_answer_template(placed, options, source, servers)
+        answer_ref = http.result_of(ANSWER_STEP)
+    else:
+        answer_template = _answer_template(placed, options, source, servers)
+        answer_ref = "{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP
+    records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
                       arguments={**source.task_arguments(), "program": b64(graph.source), "records": records},
                       dependencies=fused.step_names(t.id for t in graph.tasks) or None))
-    answer_output = Parameter(name="answer", value_from=ValueFrom(
-        parameter="{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP))
+    answer_output = Parameter(name="answer", value_from=ValueFrom(parameter=answer_ref))
     if options.batch:
         query = DAG(name=QUERY_TEMPLATE, inputs=source.query_inputs(), tasks=tasks, outputs=[answer_output])
         each = Task(name=EACH_IMAGE_TASK, template=query, arguments={"image": "{{item}}"},
@@ -265,16 +288,19 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
                              tasks=len(graph.tasks), templates=[*dags, *[templates[k] for k in sorted(templates)],
                                                                 answer_template],
                              arguments=source.workflow_parameters(),
-                             parallelism=None if options.batch else options.parallelism)
+                             parallelism=None if options.batch else options.parallelism,
+                             agent=answer_http or bool(http_tasks))  # runs as the agent's account (dicec.emit.agent)
 
 
 def workflow_document(options: EmitOptions, *, source: str, program: str, question: str | None, usd_per_query: float,
                       tasks: int, templates: list, arguments: list, parallelism: int | None,
-                      annotations: dict[str, str] | None = None, deadline_seconds: int | None = None) -> dict[str, Any]:
+                      annotations: dict[str, str] | None = None, deadline_seconds: int | None = None,
+                      agent: bool = False) -> dict[str, Any]:
     """The Workflow (or WorkflowTemplate) around ``templates`` as a plain dict, keys in a stable order: its name
     (from ``source``, the input's name, and the ``program`` text's hash), labels and annotations
     (:mod:`dicec.emit.metadata`, plus ``annotations``), the pods' service account, garbage collection, TTLs
-    and the workflow deadline (``deadline_seconds``, else the options')."""
+    and the workflow deadline (``deadline_seconds``, else the options'); with ``agent`` (HTTP steps) the
+    Workflow runs as the agent's account (:func:`dicec.emit.agent.agent_account`)."""
     name = options.name
     if name is None and options.kind == "WorkflowTemplate":
         name = metadata.derived_name(source=source, program=program, batch=options.batch)
@@ -291,7 +317,7 @@ def workflow_document(options: EmitOptions, *, source: str, program: str, questi
         arguments=arguments,
         templates=templates,
         parallelism=parallelism,
-        service_account_name=options.service_account,
+        service_account_name=agent_account(options) if agent else options.service_account,
         automount_service_account_token=automount,
         executor=None if automount else m.ExecutorConfig(
             service_account_name=options.executor_service_account or options.service_account or "default"),
@@ -308,20 +334,57 @@ def workflow_document(options: EmitOptions, *, source: str, program: str, questi
 
 
 def emit_documents(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> list[dict[str, Any]]:
-    """The YAML stream's documents: in services mode the model servers' Deployments and Services
-    (:func:`dicec.emit.services.server_manifests`), then the Workflow; in pods mode the Workflow alone."""
+    """The YAML stream's documents: in services mode what Argo's agent needs when the Workflow has HTTP steps
+    (:func:`dicec.emit.agent.agent_manifests`), the model servers' and the answer server's Deployments and
+    Services (:func:`dicec.emit.services.server_manifests`), then the Workflow; in pods mode the Workflow alone."""
     if options.mode != "services":
         return [emit_workflow(placed, options)]
     servers = services.plan_servers(placed, qps=options.qps)
-    return [*services.server_manifests(servers, options), emit_workflow(placed, options, servers=servers)]
+    workflow = emit_workflow(placed, options, servers=servers)
+    templates = workflow["spec"]["templates"]
+    answer = None
+    if any(t.get("name") == ANSWER_STEP and "http" in t for t in templates):
+        answer = services.plan_answer_server(placed, options, answer_image(placed.images))
+    agent = agent_manifests(options) if any("http" in t for t in templates) else []
+    return [*agent, *services.server_manifests(servers, options, answer), workflow]
 
 
-def _refs(arg: Any) -> list[str]:
-    if isinstance(arg, Ref):
-        return [arg.task]
-    if isinstance(arg, Format):
-        return [p.task for p in arg.parts if isinstance(p, Ref)]
-    return []
+def _http_tasks(placed: PlacedGraph, options: EmitOptions, roles: dict[str, str | None]) -> frozenset[str]:
+    """The tasks emitted as HTTP templates: in services mode all but :func:`dicec.emit.http.container_tasks`."""
+    if options.mode != "services":
+        return frozenset()
+    keep = http.container_tasks(placed, roles)
+    return frozenset(t.id for t in placed.graph.tasks if t.id not in keep)
+
+
+def _http_operator_template(task, placement: Placement, placed: PlacedGraph, cache: dict[str, Any],
+                            options: EmitOptions, source: ImageSource, servers: tuple) -> Any:
+    """The HTTP template of ``task``'s operator on its pool (one per operator and pool; its timeout covers a
+    fan-out when any of its tasks sends a list of patches)."""
+    pool = placed.pools[placement.pool]
+    name = f"{task.operator.replace('_', '-')}-{pool.name}"
+    if name in cache:
+        return cache[name]
+    same = [t for t in placed.graph.tasks if t.operator == task.operator and placed.placements[t.id].pool == pool.name]
+    server = services.server_for(servers, task.operator, pool.name)
+    cache[name] = http.http_template(
+        name=name, url=server.url(options.namespace) + http.STEP_PATH, body=http.step_body(source.reference),
+        timeout_s=http.operator_timeout(max(placed.placements[t.id].seconds for t in same),
+                                        fanout=any(t.fanout is not None for t in same)),
+        inputs=[*source.step_inputs(), Parameter(name="call"), Parameter(name="patch", default='"image"'),
+                Parameter(name="index", default="none"), Parameter(name="refs", default="{}")],
+        retry_strategy=_retry_strategy(options))
+    return cache[name]
+
+
+def _http_answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSource, servers: tuple) -> Any:
+    answer = services.plan_answer_server(placed, options, answer_image(placed.images))
+    urls = json.loads(services.answer_services(placed, options, servers))
+    return http.http_template(
+        name=ANSWER_STEP, url=answer.url(options.namespace) + http.ANSWER_PATH,
+        body=http.answer_body(source.reference, urls), timeout_s=http.answer_timeout(services.ANSWER_MAX_SECONDS),
+        inputs=[*source.step_inputs(), Parameter(name="program"), Parameter(name="records", default="[]")],
+        retry_strategy=_retry_strategy(options))
 
 
 def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
@@ -330,7 +393,8 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
     """The template of ``operator`` on its pool; ``crops``: ``out`` (an edge detection that writes its crops),
     ``in`` (reads them from an artifact), ``send`` (cuts them itself), or ``None`` (:mod:`dicec.emit.offload`)."""
     pool = placed.pools[placement.pool]
-    name = f"{operator.replace('_', '-')}-{pool.name}" + (f"-crops-{crops}" if crops else "")
+    suffix = f"-crops-{crops}" if crops else "-call" if options.mode == "services" else ""  # beside HTTP templates
+    name = f"{operator.replace('_', '-')}-{pool.name}{suffix}"
     if name in cache:
         return cache[name]
     command, args = steps.op_command(operator, image=source.step_image)
@@ -414,8 +478,13 @@ def _pod_fields(options: EmitOptions, *, deadline_seconds: int | None = None) ->
         "env": [m.EnvVar.model_validate(e) for e in secret["env"]] if secret else None,
         "automount_service_account_token": h.automount_service_account_token,
         "active_deadline_seconds": deadline_seconds or options.step_deadline_seconds,
-        "retry_strategy": m.RetryStrategy(
-            limit=options.retry_limit, retry_policy=options.retry_policy,
-            backoff=m.Backoff(duration=f"{options.retry_backoff}s", factor=options.retry_backoff_factor,
-                              max_duration=f"{options.retry_max_duration}s")),
+        "retry_strategy": _retry_strategy(options),
     }
+
+
+def _retry_strategy(options: EmitOptions) -> Any:
+    """Every step's ``retryStrategy`` (a pod step's and an HTTP step's alike)."""
+    return m.RetryStrategy(
+        limit=options.retry_limit, retry_policy=options.retry_policy,
+        backoff=m.Backoff(duration=f"{options.retry_backoff}s", factor=options.retry_backoff_factor,
+                          max_duration=f"{options.retry_max_duration}s"))

@@ -1,11 +1,15 @@
 """Services mode: every operator a warm model server (Deployment + Service) on its pool.
 
-``dicec compile --mode services`` writes one YAML stream: the model servers' Deployments and Services
-(in server-name order, each Deployment followed by its Service), then the Workflow. Its operator steps
-keep their inputs, outputs and DAG; only their container changes, from ``dicec op NAME`` on a GPU pool
-to ``dicec op call NAME --service URL`` on a CPU node (:func:`call_step`), which sends each call to the
-server and writes the same ``value`` and ``record`` files (see :mod:`dicec.runtime.client`), so the
-final ``dicec answer`` step, and the answer, are exactly those of pods mode.
+``dicec compile --mode services`` writes one YAML stream: what Argo's agent needs to send HTTP steps
+(:mod:`dicec.emit.agent`: ServiceAccount, token Secret, Role, RoleBinding), the model servers' and the
+answer server's Deployments and Services (in name order, each Deployment followed by its Service), then
+the Workflow. Its operator steps are Argo ``http`` templates that the agent sends to the servers
+(``POST /v1/step``), and its answer step one more, to the namespace's answer server ``dicec-answer``
+(``POST /v1/answer``): a query runs no step pod (:mod:`dicec.emit.http`). The servers compute with the
+code pods mode's steps run, so the answer is exactly that of pods mode. Steps that must stay containers
+(on a vessel, or reading and writing crop bundles: :func:`dicec.emit.http.container_tasks`) run
+``dicec op call NAME --service URL`` on a CPU node instead (:func:`call_step`), which sends each call to
+the server and writes the same ``value`` and ``record`` files (see :mod:`dicec.runtime.client`).
 
 **Which operators share a GPU.** The servers of one pool and one container image are packed first
 fit, largest model first (ties by name): an operator joins the first server whose models' GPU memory
@@ -31,16 +35,24 @@ while models load), readiness ``GET /readyz`` (once the models are loaded, and n
 drains on SIGTERM). The Service is a ClusterIP on port 80; steps reach it at ``http://NAME`` (or
 ``http://NAME.NAMESPACE.svc`` when ``--namespace`` is given).
 
+**The answer server** (:func:`plan_answer_server`): one ``dicec-answer`` Deployment and Service per
+namespace, on the steps' CPU pool (:func:`step_pool`), locked down and probed like the model servers,
+``ceil(qps x ANSWER_BUSY_S / TARGET_UTILISATION)`` replicas, each program bounded by
+:data:`ANSWER_MAX_SECONDS`, and allowed to call only this namespace's dicec Services
+(``--allow-services``).
+
 Names are derived from the operators and the pool only (``dicec-find-exists-a4000``), so workflows
 that use the same operators on the same pool share their servers; the last one applied sets the
-replica count. ``argo submit`` ignores the Deployments and Services in the stream (it reads only
-Workflows); apply them with ``kubectl apply -f wf.yaml -l app.kubernetes.io/component=model-server``.
+replica count. ``argo submit`` ignores everything but the Workflow in the stream; every other document
+carries the label ``app.kubernetes.io/part-of: dicec-services``, so ``kubectl apply -f wf.yaml -l
+app.kubernetes.io/part-of=dicec-services`` installs them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +77,18 @@ MAX_WAIT_MS = 0
 SHUTDOWN_DELAY_S = 5
 TERMINATION_GRACE_S = 60
 COMPONENT = "model-server"
+ANSWER_COMPONENT = "answer-server"
+#: The label every document a cluster installs once carries (servers, RBAC): ``kubectl apply -l`` selects them.
+PART_OF = "dicec-services"
+#: One answer server serves every services-mode workflow of a namespace.
+ANSWER_SERVER = "dicec-answer"
+#: The answer server's budget for one program (``--max-seconds``), operator calls on demand included.
+ANSWER_MAX_SECONDS = 300
+#: Seconds of one answer server request (a program's replay over its records, and its HTTP handling), for
+#: the answer server's replicas. The damage-parts example's replay over its 35 records takes 3.3 ms on a
+#: 2-CPU machine (``python benchmarks/services_http.py``); 0.05 s is an assumption that leaves room for
+#: programs with many more calls, and for calls without a record, which wait on a model server.
+ANSWER_BUSY_S = 0.05
 _MAX_NAME = 63
 
 
@@ -203,31 +227,68 @@ def answer_services(placed: Any, options: Any, servers: tuple[Server, ...]) -> s
     return json.dumps(urls, sort_keys=True, separators=(",", ":"))
 
 
-def server_manifests(servers: tuple[Server, ...], options: Any) -> list[dict[str, Any]]:
-    """The Deployment and Service of every model server, in name order."""
-    out: list[dict[str, Any]] = []
-    for server in servers:
-        out += [deployment(server, options), service(server, options)]
-    return out
+def server_manifests(servers: tuple[Server, ...], options: Any,
+                     answer: AnswerServer | None = None) -> list[dict[str, Any]]:
+    """The Deployment and Service of every model server, and of the answer server when given, in name order."""
+    named = [(s.name, [deployment(s, options), service(s.name, s.pool, COMPONENT, options)]) for s in servers]
+    if answer is not None:
+        named.append((answer.name, [answer_deployment(answer, options),
+                                    service(answer.name, answer.pool, ANSWER_COMPONENT, options)]))
+    return [doc for _, docs in sorted(named, key=lambda n: n[0]) for doc in docs]
 
 
-def _labels(server: Server) -> dict[str, str]:
-    return {"app.kubernetes.io/component": COMPONENT, "app.kubernetes.io/managed-by": "dicec",
-            "app.kubernetes.io/name": server.name, "dicec.dev/pool": server.pool.name}
+@dataclass(frozen=True, kw_only=True)
+class AnswerServer:
+    """The answer server of a namespace (``dicec answer serve``): a Deployment and a Service.
+
+    Attributes:
+        name: the Deployment's and Service's name (:data:`ANSWER_SERVER`).
+        pool: the CPU pool its pods run on (:func:`step_pool`).
+        image: the container image.
+        replicas: pods to run.
+        allow_services: its ``--allow-services``: the model-server URLs requests may name.
+    """
+
+    name: str
+    pool: Pool
+    image: str
+    replicas: int
+    allow_services: str
+
+    def url(self, namespace: str | None) -> str:
+        """The base URL the answer task calls."""
+        return f"http://{self.name}.{namespace}.svc" if namespace else f"http://{self.name}"
 
 
-def _metadata(server: Server, options: Any, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": server.name}
+def plan_answer_server(placed: Any, options: Any, image: str) -> AnswerServer:
+    """The answer server for ``placed`` (see the module docstring): on the steps' CPU pool, replicas from
+    ``options.qps`` and :data:`ANSWER_BUSY_S`, allowed to call this namespace's dicec Services."""
+    replicas = max(1, math.ceil(round(options.qps * ANSWER_BUSY_S / TARGET_UTILISATION, 9)))
+    namespace = r"(\.%s\.svc)?" % re.escape(options.namespace) if options.namespace else ""
+    allow = r"^http://dicec-[a-z0-9]([-a-z0-9]*[a-z0-9])?%s(:[0-9]{1,5})?$" % namespace
+    return AnswerServer(name=ANSWER_SERVER, pool=step_pool(placed), image=image, replicas=replicas,
+                        allow_services=allow)
+
+
+def _labels(name: str, component: str, pool: Pool) -> dict[str, str]:
+    return {"app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "dicec",
+            "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF, "dicec.dev/pool": pool.name}
+
+
+def _metadata(name: str, component: str, pool: Pool, options: Any,
+              annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
     if options.namespace:
         meta["namespace"] = options.namespace
-    meta["labels"] = _labels(server)
+    meta["labels"] = _labels(name, component, pool)
     if annotations:
         meta["annotations"] = annotations
     return meta
 
 
-def deployment(server: Server, options: Any) -> dict[str, Any]:
-    """The server's apps/v1 Deployment."""
+def _server_deployment(*, name: str, component: str, pool: Pool, image: str, command: list[str], names: list[str],
+                       flags: list[str], replicas: int, annotations: dict[str, str], options: Any) -> dict[str, Any]:
+    """A server's apps/v1 Deployment: probed (``/healthz``, ``/readyz``), locked down, drained on SIGTERM."""
     from dicec import __version__
 
     hardening = options.hardening
@@ -237,14 +298,14 @@ def deployment(server: Server, options: Any) -> dict[str, Any]:
                 "failureThreshold": 6, "successThreshold": 1}
     container: dict[str, Any] = {
         "name": "server",
-        "image": server.image,
-        "command": ["dicec", "op", "serve"],
-        "args": [*server.operators, "--host", "0.0.0.0", "--port", str(SERVER_PORT), "--max-batch", str(MAX_BATCH),
-                 "--max-wait-ms", str(MAX_WAIT_MS), "--shutdown-delay-s", str(SHUTDOWN_DELAY_S)],
+        "image": image,
+        "command": command,
+        "args": [*names, "--host", "0.0.0.0", "--port", str(SERVER_PORT), *flags, "--shutdown-delay-s",
+                 str(SHUTDOWN_DELAY_S)],
         "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": liveness,
-        "resources": options.resources(gpu=server.pool.has_gpu).to_json(),
+        "resources": options.resources(gpu=pool.has_gpu).to_json(),
         "securityContext": container_security_context(hardening),
         "volumeMounts": [tmp_volume_mount()],
     }
@@ -252,14 +313,28 @@ def deployment(server: Server, options: Any) -> dict[str, Any]:
     if options.service_account:
         pod["serviceAccountName"] = options.service_account
     pod["securityContext"] = pod_security_context(hardening)
-    if server.pool.node_labels:
-        pod["nodeSelector"] = dict(sorted(server.pool.node_labels.items()))
-    if server.pool.taints:
+    if pool.node_labels:
+        pod["nodeSelector"] = dict(sorted(pool.node_labels.items()))
+    if pool.taints:
         pod["tolerations"] = [{k: t[k] for k in ("key", "operator", "value", "effect") if t.get(k) is not None}
-                              for t in server.pool.taints]
+                              for t in pool.taints]
     pod["terminationGracePeriodSeconds"] = TERMINATION_GRACE_S
     pod["containers"] = [container]
     pod["volumes"] = [tmp_volume(hardening)]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(name, component, pool, options, {**annotations, "dicec.dev/version": __version__}),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": _labels(name, component, pool)}, "spec": pod},
+        },
+    }
+
+
+def deployment(server: Server, options: Any) -> dict[str, Any]:
+    """A model server's apps/v1 Deployment."""
     annotations = {
         "dicec.dev/operators": ",".join(server.operators),
         "dicec.dev/gpu-memory-gb": f"{server.gpu_memory_gb:g}",
@@ -269,29 +344,38 @@ def deployment(server: Server, options: Any) -> dict[str, Any]:
                                      f"utilisation), at least 1"
                                      + (f", at most max_nodes {server.pool.max_nodes}"
                                         if server.pool.max_nodes is not None else "")),
-        "dicec.dev/version": __version__,
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _metadata(server, options, annotations),
-        "spec": {
-            "replicas": server.replicas,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": server.name}},
-            "template": {"metadata": {"labels": _labels(server)}, "spec": pod},
-        },
-    }
+    return _server_deployment(name=server.name, component=COMPONENT, pool=server.pool, image=server.image,
+                              command=["dicec", "op", "serve"],
+                              names=list(server.operators),
+                              flags=["--max-batch", str(MAX_BATCH), "--max-wait-ms", str(MAX_WAIT_MS)],
+                              replicas=server.replicas, annotations=annotations, options=options)
 
 
-def service(server: Server, options: Any) -> dict[str, Any]:
-    """The server's v1 Service (ClusterIP, port 80 to the pods' ``http`` port)."""
+def answer_deployment(answer: AnswerServer, options: Any) -> dict[str, Any]:
+    """The answer server's apps/v1 Deployment (``dicec answer serve``)."""
+    annotations = {
+        "dicec.dev/busy-seconds-per-query": f"{ANSWER_BUSY_S:g}",
+        "dicec.dev/qps": f"{options.qps:g}",
+        "dicec.dev/replicas-basis": (f"ceil({options.qps:g} qps x {ANSWER_BUSY_S:g} s / {TARGET_UTILISATION:g} "
+                                     "utilisation), at least 1"),
+    }
+    return _server_deployment(name=answer.name, component=ANSWER_COMPONENT, pool=answer.pool, image=answer.image,
+                              command=["dicec", "answer", "serve"],
+                              names=[], flags=["--allow-services", answer.allow_services, "--max-seconds",
+                                               f"{ANSWER_MAX_SECONDS:g}"],
+                              replicas=answer.replicas, annotations=annotations, options=options)
+
+
+def service(name: str, pool: Pool, component: str, options: Any) -> dict[str, Any]:
+    """A server's v1 Service (ClusterIP, port 80 to the pods' ``http`` port)."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(server, options),
+        "metadata": _metadata(name, component, pool, options),
         "spec": {
             "type": "ClusterIP",
-            "selector": {"app.kubernetes.io/name": server.name},
+            "selector": {"app.kubernetes.io/name": name},
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }

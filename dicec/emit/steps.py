@@ -34,10 +34,13 @@ the list of values and the list of records (the shape Argo's aggregation of sepa
 value or patch the group could not get (an empty or unresolved source) gives the empty value and a
 null record, which the final step answers on demand if the program needs that call.
 
-In services mode (``dicec compile --mode services``, :mod:`dicec.emit.services`) an operator step runs
-``dicec op call NAME --service URL`` with exactly the flags above: the call is evaluated by the model
-server at URL (``dicec op serve``) instead of a model in the step, and the value and record files are
-the same (:mod:`dicec.runtime.client`).
+In services mode (``dicec compile --mode services``, :mod:`dicec.emit.services`) an operator step is an
+Argo ``http`` template whose JSON body carries exactly these inputs (``call``, ``image``, ``patch``,
+``index``, ``refs``) to the model server's ``POST /v1/step``, which answers the value and the record
+these files would hold (:mod:`dicec.emit.http`), and the final step is one to the answer server's
+``POST /v1/answer``. A step that stays a container there runs ``dicec op call NAME --service URL`` with
+exactly the flags above: the call is evaluated by the model server at URL (``dicec op serve``) instead of
+a model in the step, and the value and record files are the same (:mod:`dicec.runtime.client`).
 
 The final step runs ``dicec answer --image URI --program B64 --records JSON --out P``: it re-runs the
 serial program (base64url of its source) and answers each operator call from the records (a JSON list

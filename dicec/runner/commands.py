@@ -35,9 +35,11 @@ from dicec.runtime.commands import MODELS_ENV, OPERATORS_ENV, format_option, mod
               help="DANGER: also run containers whose command is not a dicec step (dicec op, dicec answer). "
                    "They run on this machine, as this user, outside any container: only for a workflow you "
                    "trust as you would a shell script.")
+@click.option("--agent-workers", type=click.IntRange(1, 1024), default=16, show_default=True,
+              help="HTTP steps in flight at once, as Argo's agent sends them (its ARGO_AGENT_TASK_WORKERS).")
 def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None, models: str,
         isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None,
-        run_any_command: bool) -> None:
+        run_any_command: bool, agent_workers: int) -> None:
     """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
     commands its containers would run; prints the answer. Only dicec's own step commands run, unless
     --run-any-command."""
@@ -58,7 +60,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
 
     options = RunOptions(parameters=parse_parameters(parameters), parallelism=parallelism or min(8, os.cpu_count() or 1),
                          isolation=isolation, env=env, progress=progress if tty else None, keep_dir=keep_dir,
-                         run_any_command=run_any_command)
+                         run_any_command=run_any_command, agent_workers=agent_workers)
     try:
         result = run_workflow(workflow_file, options)
     except StepFailed as exc:
@@ -77,7 +79,8 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         images, answers = batch_answers(result.outputs["answers"], options.parameters, workflow_file)
         if fmt == "json":
             click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
-                               "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
+                                   "requests": result.requests, "skipped": list(result.skipped),
+                                   "seconds": round(result.seconds, 3)}), nl=False)
         else:
             for image, value in zip(images, answers):
                 click.echo(f"{image}: {answer_text(value)}")
@@ -91,7 +94,8 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         value = None
     if fmt == "json":
         click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
-                           "skipped": list(result.skipped), "seconds": round(result.seconds, 3)}), nl=False)
+                               "requests": result.requests, "skipped": list(result.skipped),
+                               "seconds": round(result.seconds, 3)}), nl=False)
     elif "answer" in result.outputs:
         click.echo(answer_text(value))
     else:

@@ -34,6 +34,12 @@ one a DAG task supplies ``from: {{tasks.T.outputs.artifacts.NAME}}``, taken from
 step left at that output artifact's path (an edge step's crops, :mod:`dicec.runtime.crops`); a
 missing output artifact fails its step unless it is ``optional``.
 
+An ``http`` template (services mode's operator calls and answer, :mod:`dicec.emit.http`) is sent as Argo's
+agent sends it (:mod:`dicec.runner.httpsteps`): its response body is the task's ``outputs.result``
+(``{{tasks.T.outputs.result}}``), and at most ``agent_workers`` requests are in flight at once, on a
+pool of their own (the agent is one pod per workflow with that many workers), whatever
+``parallelism`` the container steps run under.
+
 A failing step (after its retries) stops the run: its name and the tail of its log are reported.
 
 Only dicec's own step commands run (:data:`dicec.runtime.contract.STEP_COMMANDS`: ``dicec op ...``,
@@ -60,6 +66,7 @@ from typing import Any, Callable
 from dicec.errors import DicecError, one_line
 from dicec.runner.artifacts import resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
+from dicec.runner.httpsteps import DEFAULT_AGENT_WORKERS, RESULT_KEY
 from dicec.runner.launcher import LAUNCHER, subprocess_env
 from dicec.runtime.contract import RESULT_DIR, is_step_command
 
@@ -97,6 +104,7 @@ class RunOptions:
             folder removed at the end.
         run_any_command: also run containers whose command is not a dicec step command (they run on
             this machine as this user; see :func:`check_commands`).
+        agent_workers: HTTP steps in flight at once (Argo's ``ARGO_AGENT_TASK_WORKERS``).
     """
 
     parameters: dict[str, str] = field(default_factory=dict)
@@ -106,6 +114,11 @@ class RunOptions:
     progress: Callable[[str], None] | None = None
     keep_dir: str | None = None
     run_any_command: bool = False
+    agent_workers: int = DEFAULT_AGENT_WORKERS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.agent_workers, bool) or not isinstance(self.agent_workers, int) or self.agent_workers < 1:
+            raise DicecError(f"agent workers must be a whole number of at least 1, not {self.agent_workers!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,10 +127,11 @@ class RunResult:
 
     Attributes:
         outputs: the entry template's output parameters.
-        steps: how many steps ran (fan-out elements count each), and how many were skipped.
+        steps: how many container steps ran (what would each be a pod; fan-out elements count each).
         skipped: tasks whose ``when`` was false.
         seconds: wall-clock time.
         annotations: the workflow's annotations (a pods-mode batch's plan is one, :mod:`dicec.runner.batch`).
+        requests: how many HTTP steps were sent (Argo's agent sends them; no pod each).
     """
 
     outputs: dict[str, str]
@@ -125,6 +139,7 @@ class RunResult:
     skipped: tuple[str, ...]
     seconds: float
     annotations: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
 
 
 # -- parameters and substitution ------------------------------------------------------------------------
@@ -236,6 +251,7 @@ class Runner:
         self.templates = {t["name"]: t for t in wf["spec"].get("templates") or []}
         self.params = workflow_parameters(wf, options.parameters)
         self.steps_run = 0
+        self.requests_sent = 0
         self.lock = threading.Lock()
 
     def run(self) -> RunResult:
@@ -247,19 +263,23 @@ class Runner:
         base = Path(self.options.keep_dir) if self.options.keep_dir else Path(tempfile.mkdtemp(prefix="dicec-run-"))
         base.mkdir(parents=True, exist_ok=True)
         self.base = base
+        self.agent = ThreadPoolExecutor(max_workers=self.options.agent_workers, thread_name_prefix="dicec-agent")
         try:
             if "dag" in template:
                 outputs, skipped = self.run_dag_template(template, {}, base, "", top=True)
             elif "container" in template:
                 outputs, skipped = self.run_container(template, {}, "main", base / "main"), []
+            elif "http" in template:
+                outputs, skipped = self.run_http(template, {}, "main", base / "main"), []
             else:
-                raise DicecError(f"{self.where}: the entry template {entry!r} is neither a dag nor a container "
-                                 "(steps, script and resource templates are not supported by dicec run)")
+                raise DicecError(f"{self.where}: the entry template {entry!r} is not a dag, container or http "
+                                 "template (steps, script and resource templates are not supported by dicec run)")
         finally:
+            self.agent.shutdown(wait=True)
             if not self.options.keep_dir:
                 shutil.rmtree(base, ignore_errors=True)
         return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
-                         seconds=time.monotonic() - start,
+                         seconds=time.monotonic() - start, requests=self.requests_sent,
                          annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}))
 
     # -- the DAG ---------------------------------------------------------------------------------------
@@ -337,6 +357,8 @@ class Runner:
             for k, v in (t.outputs or {}).items():
                 if k.startswith(ARTIFACT_KEY):
                     scope[f"tasks.{t.name}.outputs.artifacts.{k[len(ARTIFACT_KEY):]}"] = v
+                elif k == RESULT_KEY:
+                    scope[f"tasks.{t.name}.outputs.result"] = v
                 else:
                     scope[f"tasks.{t.name}.outputs.parameters.{k}"] = v
         return scope
@@ -372,8 +394,9 @@ class Runner:
                 if not self.when(spec, local):
                     continue
                 t.remaining += 1
-                running[pool.submit(self.run_task, t, local, f"{label}{t.name}({i}:{_param_text(item)[:40]})", i,
-                                    base)] = (t.name, i)
+                running[self.executor(t, pool).submit(self.run_task, t, local,
+                                                      f"{label}{t.name}({i}:{_param_text(item)[:40]})", i,
+                                                      base)] = (t.name, i)
             if t.remaining == 0:
                 self.finish(t, None, None)
             return
@@ -381,7 +404,11 @@ class Runner:
             self.skip(t, skipped)
             return
         t.status, t.remaining = "running", 1
-        running[pool.submit(self.run_task, t, scope, f"{label}{t.name}", None, base)] = (t.name, None)
+        running[self.executor(t, pool).submit(self.run_task, t, scope, f"{label}{t.name}", None, base)] = (t.name, None)
+
+    def executor(self, t: _TaskState, pool: ThreadPoolExecutor) -> ThreadPoolExecutor:
+        """Where a task runs: an HTTP step on the agent's pool, anything else on the DAG's."""
+        return self.agent if "http" in (self.templates.get(t.spec.get("template")) or {}) else pool
 
     def skip(self, t: _TaskState, skipped: list[str]) -> None:
         t.status, t.outputs = "skipped", self.declared_defaults(t)
@@ -424,8 +451,9 @@ class Runner:
         template = self.templates.get(t.spec.get("template"))
         if template is None:
             raise StepFailed(label, f"template {t.spec.get('template')!r} does not exist", [])
-        if "container" not in template and "dag" not in template:
-            raise StepFailed(label, "only container and dag templates are supported inside a DAG by dicec run", [])
+        if "container" not in template and "dag" not in template and "http" not in template:
+            raise StepFailed(label, "only container, http and dag templates are supported inside a DAG by dicec run",
+                             [])
         arguments = {p["name"]: substitute(str(p.get("value", "")), scope)
                      for p in (t.spec.get("arguments") or {}).get("parameters") or []}
         passed = {}
@@ -440,6 +468,8 @@ class Runner:
         if "dag" in template:
             inputs = self.input_values(template, arguments, label)
             return self.run_dag_template(template, inputs, folder, f"{label}/", top=False)[0]
+        if "http" in template:
+            return self.run_http(template, arguments, label, folder)
         return self.run_container(template, arguments, label, folder, passed)
 
     def input_values(self, template: dict, arguments: dict[str, str], label: str) -> dict[str, str]:
@@ -503,6 +533,40 @@ class Runner:
                 log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
         raise StepFailed(label, f"exit code {rc}" + (f" after {limit + 1} attempts" if limit else ""),
                          log[-LOG_TAIL_LINES:])
+
+    # -- one HTTP step ---------------------------------------------------------------------------------
+    def run_http(self, template: dict, arguments: dict[str, str], label: str, folder: Path) -> dict[str, str]:
+        """Send one ``http`` template's request as Argo's agent does (:mod:`dicec.runner.httpsteps`); its
+        log (requests and responses) goes to ``folder/step.log``."""
+        from dicec.runner import httpsteps
+        from dicec.runtime.client import SERVICES_ENV, parse_services
+
+        scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
+        scope.update({f"inputs.parameters.{k}": v for k, v in self.input_values(template, arguments, label).items()})
+        try:
+            request = httpsteps.request_of(template["http"] or {},
+                                           lambda text: substitute(text, scope, strict=("inputs.", "workflow.")),
+                                           parse_services(self.options.env.get(SERVICES_ENV)))
+        except DicecError as exc:
+            raise StepFailed(label, str(exc), []) from None
+        limit = _retry_limit(template)
+        log: list[str] = []
+        folder.mkdir(parents=True, exist_ok=True)
+        for attempt in range(limit + 1):
+            with self.lock:
+                self.requests_sent += 1
+            try:
+                exchange = httpsteps.send(request)
+            except DicecError as exc:  # a condition dicec run cannot evaluate: not worth retrying
+                raise StepFailed(label, str(exc), log[-LOG_TAIL_LINES:]) from None
+            log += exchange.log
+            (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
+            if exchange.ok:
+                return httpsteps.result_outputs(exchange)
+            if attempt < limit:
+                log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
+        reason = f"HTTP {exchange.status}" if exchange.status else "no response"
+        raise StepFailed(label, reason + (f" after {limit + 1} attempts" if limit else ""), log[-LOG_TAIL_LINES:])
 
     def remap(self, text: str, folder: Path, roots: list[str]) -> str:
         for root in roots:

@@ -1,8 +1,13 @@
-"""What the final step runs: ``dicec answer ...`` (see :mod:`dicec.emit.steps`).
+"""What the final step runs: ``dicec answer ...`` (see :mod:`dicec.emit.steps`), and the replay it shares
+with the answer server.
 
 ``answer`` reads the records (a JSON list; elements that are not valid JSON are skipped, lists are
 flattened), re-runs the program answering each call from them or on demand, and writes the answer
-as canonical JSON.
+as canonical JSON. :func:`replay` is that re-run, the one implementation behind both ``dicec answer``
+and the answer server's ``/v1/answer`` (:mod:`dicec.serving.answer_server`), so the two give the same
+answer for the same records: a records element may be a record, a (nested) list of records (a fan-out),
+or an HTTP step's result object ``{"value", "record"}`` (:mod:`dicec.runtime.contract`), whose record
+counts.
 """
 
 from __future__ import annotations
@@ -14,31 +19,33 @@ from dicec.errors import DicecError
 from dicec.runtime.backend import get_backend, registry_for
 from dicec.runtime.calls import Call, canonical_json
 from dicec.runtime.compute import Log, write_output
-from dicec.runtime.contract import unb64
+from dicec.runtime.contract import is_result, unb64
 from dicec.runtime.flags import json_flag, lenient_members
 
 
-def parse_records(text: str) -> list[Any]:
+def parse_records(text: str, flag: str = "--records") -> list[Any]:
     """The ``--records`` list, skipping elements that are not valid JSON (unresolved Argo references)."""
     text = text.strip()
     if not text.startswith("[") or not text.endswith("]"):
-        whole = json_flag(text, "--records")
+        whole = json_flag(text, flag)
         return whole if isinstance(whole, list) else [whole]
     try:
         whole = json.loads(text)
         return whole if isinstance(whole, list) else [whole]
     except json.JSONDecodeError:
         pass
-    return [value for _, value in lenient_members(text, "--records")]
+    return [value for _, value in lenient_members(text, flag)]
 
 
 def records_index(records: list[Any]) -> dict[str, dict]:
-    """Key -> record, over records and (nested) lists of records; anything else is skipped."""
+    """Key -> record, over records, (nested) lists of records and result objects; anything else is skipped."""
     out: dict[str, dict] = {}
     stack = list(reversed(records))
     while stack:
         r = stack.pop()
-        if isinstance(r, list):
+        if is_result(r):
+            stack.append(r["record"])
+        elif isinstance(r, list):
             stack.extend(reversed(r))
         elif (isinstance(r, dict) and isinstance(r.get("operator"), str) and isinstance(r.get("form"), str)
               and isinstance(r.get("args"), list) and "value" in r):
@@ -47,19 +54,33 @@ def records_index(records: list[Any]) -> dict[str, dict]:
     return out
 
 
-def replay(source: str, *, image: Any, records: dict[str, dict], backend: Any, registry: Any,
-           log: Log = lambda s: None, where: str | None = None) -> Any:
-    """The program re-run on ``image``, each call answered from ``records`` (:func:`records_index`) or on
-    demand by ``backend``: its :class:`~dicec.runtime.program.Outcome` (a ProgramError if it raises).
-    ``dicec answer`` runs it once; a batch's answer pod once per image and question
-    (:mod:`dicec.runtime.stage`)."""
-    from dicec.runtime.program import run_program
+def decode_program(payload: Any, what: str = "--program") -> str:
+    """The program's source from its base64url payload."""
+    try:
+        if not isinstance(payload, str):
+            raise ValueError("not a string")
+        return unb64(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DicecError(f"{what} is not base64url of the program's text ({exc})") from None
 
-    outcome = run_program(source, registry=registry, image=image, backend=backend, records=records,
-                          path="<program>", log=log)
+
+def replay(source: str, *, records: list[Any], image: Any, backend: Any, registry: Any, limits: Any = None,
+           where: str, log: Log = lambda s: None) -> Any:
+    """Re-run the serial program over ``records`` (answering a call without a record with ``backend``): the
+    :class:`~dicec.runtime.program.Outcome` (the answer as JSON, the calls' counts);
+    :class:`~dicec.runtime.program.ProgramError` if the program raises.
+
+    ``where`` names the backend in the log line; ``limits`` bound the run (:class:`~dicec.runtime.program.Limits`).
+    ``dicec answer`` and the answer server run it once per query; a batch's answer pod once per image and
+    question (:mod:`dicec.runtime.stage`)."""
+    from dicec.runtime.program import Limits, run_program
+
+    index = records_index(records)
+    outcome = run_program(source, registry=registry, image=image, backend=backend, records=index, path="<program>",
+                          limits=limits or Limits(), log=log)
     s = outcome.stats
-    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(records)} records, "
-        f"{s.on_demand} on demand ({where or backend.name + ' models'})")
+    log(f"answer: {s.calls} operator calls, {s.from_records} from {len(index)} records, "
+        f"{s.on_demand} on demand ({where})")
     return outcome
 
 
@@ -73,11 +94,8 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
     ``$DICEC_SERVICES`` map) instead of a model loaded here."""
     from dicec.runtime.images import load_image
 
-    try:
-        source = unb64(program_payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DicecError(f"--program is not base64url of the program's text ({exc})") from None
-    records = records_index(parse_records(records_json))
+    source = decode_program(program_payload)
+    records = parse_records(records_json)
     image = load_image(image_uri)
     if services_json is not None:
         from dicec.runtime.client import ServiceRouter, parse_service_map
@@ -86,12 +104,12 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
     else:
         backend = get_backend(models)
     try:
-        outcome = replay(source, image=image, records=records, backend=backend,
-                         registry=registry_for(operator_dirs), log=log,
-                         where="model servers" if services_json is not None else None)
+        answer = replay(source, records=records, image=image, backend=backend, registry=registry_for(operator_dirs),
+                        where="model servers" if services_json is not None else f"{backend.name} models",
+                        log=log).answer
     finally:
         if services_json is not None:
             backend.close()
     if out is not None:
-        write_output(out, canonical_json(outcome.answer))
-    return outcome.answer
+        write_output(out, canonical_json(answer))
+    return answer

@@ -274,8 +274,14 @@ def exec_(program_file: str, image_uri: str, models: str, operator_dirs: tuple[s
 
 
 # -- the op group and stand-alone entry points -----------------------------------------------------------
-class OpGroup(click.Group):
-    """Routes ``dicec op NAME ...`` (not a subcommand) to the ``step`` subcommand."""
+class StepGroup(click.Group):
+    """A verb whose plain form is one workflow step: ``dicec op NAME ...`` and ``dicec answer --image ...``
+    (anything that does not name a subcommand) run the ``step`` subcommand; the others (``call``,
+    ``serve``) are named."""
+
+    def __init__(self, name: str, *, step_title: str, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.step_title = step_title
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
@@ -290,7 +296,7 @@ class OpGroup(click.Group):
             return
         step_ctx = click.Context(step, info_name="step", parent=ctx)
         rows = [r for p in step.get_params(step_ctx) if (r := p.get_help_record(step_ctx)) is not None]
-        with formatter.section("Options of dicec op NAME (one pods-mode step)"):
+        with formatter.section(self.step_title):
             formatter.write_dl(rows)
 
 
@@ -300,13 +306,29 @@ def op_verb(*more: tuple[click.Command, str]) -> click.Group:
     NAME``), ``call``, and ``more``: (command, its line in the group's help) pairs, such as the model
     server's ``serve`` (:func:`dicec.serving.commands.op_group`)."""
     usage = ["dicec op NAME ...          one pods-mode step (same as: dicec op step NAME ...)",
-             "dicec op call NAME ...     one services-mode step, through a model server",
+             "dicec op call NAME ...     one services-mode step in a container, through a model server",
              "dicec op stage ...         one pod of a pods-mode batch: a stage or the answers, for a shard",
              *(line for _, line in more)]
-    group = OpGroup("op", help="What workflow steps and model servers run.\n\n\b\n" + "\n".join(usage))
+    group = StepGroup("op", step_title="Options of dicec op NAME (one pods-mode step)",
+                      help="What workflow steps and model servers run.\n\n\b\n" + "\n".join(usage))
     group.add_command(op, "step")
     group.add_command(call)
     group.add_command(stage)
+    for command, _ in more:
+        group.add_command(command)
+    return group
+
+
+def answer_verb(*more: tuple[click.Command, str]) -> click.Group:
+    """The ``dicec answer`` group: ``step`` (:func:`answer`, also the default: ``dicec answer --image ...`` is
+    what an emitted answer step runs) and ``more``, such as the answer server's ``serve``
+    (:func:`dicec.serving.commands.answer_group`)."""
+    usage = ["dicec answer --image ...   the answer step (same as: dicec answer step --image ...)",
+             *(line for _, line in more)]
+    group = StepGroup("answer", step_title="Options of dicec answer (the answer step)",
+                      help="Re-run the serial program over the steps' records: the answer step, or its server."
+                           "\n\n\b\n" + "\n".join(usage))
+    group.add_command(answer, "step")
     for command, _ in more:
         group.add_command(command)
     return group

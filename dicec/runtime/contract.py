@@ -14,11 +14,16 @@ the runtime (a module with no imports of its own) and the runtime never imports 
   the user's machine unless told otherwise (``--run-any-command``).
 * :func:`shard_slice`: which images shard ``i`` of a batch runs (a stage pod picks its slice with it,
   the batch plan and the cost model count with it).
+* :func:`result_object` / :func:`result_record` / :func:`result_value`: the body a services-mode HTTP
+  step's model server answers with (``{"value": V, "record": R}``, the task's Argo ``outputs.result``),
+  which later requests and the answer carry back as a patch, a reference or a record
+  (:mod:`dicec.serving.model_server`, :mod:`dicec.emit.http`).
 """
 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 #: Where a step writes its value, record, answer or a fused group's files.
 RESULT_DIR = "/tmp/dicec"
@@ -51,3 +56,27 @@ def shard_slice(shard: int, shards: int, count: int) -> tuple[int, int]:
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not one of 0..{shards - 1}")
     return shard * count // shards, (shard + 1) * count // shards
+
+
+#: The keys of a result object, exactly: what an HTTP step's model server answers (its ``outputs.result``).
+RESULT_KEYS = frozenset({"value", "record"})
+
+
+def result_object(value: Any, record: Any) -> dict:
+    """An HTTP step's answer: the call's value (what a pod step writes as ``value``) and its record."""
+    return {"value": value, "record": record}
+
+
+def is_result(data: Any) -> bool:
+    """Whether ``data`` is a result object (a JSON object with exactly the keys ``value`` and ``record``)."""
+    return isinstance(data, dict) and data.keys() == RESULT_KEYS
+
+
+def result_value(data: Any) -> Any:
+    """A result object's value; anything else as it is (a pod step's ``value`` output)."""
+    return data["value"] if is_result(data) else data
+
+
+def result_record(data: Any) -> Any:
+    """A result object's record; anything else as it is (a pod step's ``record`` output)."""
+    return data["record"] if is_result(data) else data

@@ -79,3 +79,26 @@ def _skip_element(text: str, pos: int, end: int) -> int:
             return pos
         pos += 1
     return pos
+
+
+def element_end(text: str, pos: int) -> int:
+    """The index just past the JSON list or object that opens at ``text[pos]`` (brackets and strings
+    respected; its elements need not be valid JSON), or ``len(text)`` when it never closes."""
+    depth, in_str = 0, False
+    while pos < len(text):
+        c = text[pos]
+        if in_str:
+            if c == "\\":
+                pos += 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        pos += 1
+    return len(text)

@@ -55,7 +55,7 @@ from dicec.files import read_text
 from dicec.runtime.answer import records_index, replay
 from dicec.runtime.backend import evaluate_batch, get_backend, registry_for
 from dicec.runtime.calls import canonical_json
-from dicec.runtime.compute import Log, call_tree, settle_tree, tree_calls, write_output
+from dicec.runtime.compute import Log, call_plan, plan_calls, settle_plan, whole_box, write_output
 from dicec.runtime.contract import shard_slice, unb64
 from dicec.runtime.group import check_calls, prepare_calls, resolve_call
 
@@ -212,11 +212,11 @@ def _compute(lines: list[dict], prepared: list[list[tuple]], models: str | None,
                 trees = []
                 for line, image in opened:
                     args, patch = resolve_call(c, line["values"][q])
-                    trees.append(call_tree(spec, form, args, patch, image=image))
-                items = [(image, call) for (_, image), tree in zip(opened, trees) for call in tree_calls(tree)]
+                    trees.append(call_plan(spec, form, args, patch, whole=lambda image=image: whole_box(image)))
+                items = [(image, call) for (_, image), tree in zip(opened, trees) for call in plan_calls(tree)]
                 outcomes = iter(_evaluate(backend, spec, form, items))
                 for (line, _), tree in zip(opened, trees):
-                    value, record = settle_tree(tree, form, lambda call: next(outcomes), log=log)
+                    value, record = settle_plan(tree, form, [next(outcomes) for _ in plan_calls(tree)], log=log)
                     line["values"][q][c["task"]] = json.loads(canonical_json(value))  # as the next pod reads it
                     line["records"][q][c["task"]] = record
                 if items:
@@ -251,9 +251,9 @@ def _answer(lines: list[dict], programs: list[str], registry: Any, models: str |
                 if image is None:
                     outcomes.append({"error": line["error"]})
                     continue
-                records = records_index(list(line["records"][q].values()))
                 try:
-                    outcome = replay(source, image=image, records=records, backend=backend, registry=registry)
+                    outcome = replay(source, image=image, records=list(line["records"][q].values()), backend=backend,
+                                     registry=registry, where=f"{backend.name} models")
                 except ProgramError as exc:
                     outcomes.append({"error": str(exc)})
                     continue

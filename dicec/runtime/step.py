@@ -16,12 +16,15 @@
 
 A services-mode step (``dicec op call``, :func:`dicec.runtime.client.run_call`) is :func:`run_op` with
 the model server as its backend; a fused group's step (``dicec op --group``) is :mod:`dicec.runtime.group`.
+The resolution of a call from its inputs (:func:`resolve_call`) and its computation
+(:func:`dicec.runtime.compute.compute_call`) are also what the model server's ``/v1/step`` runs for an
+HTTP step (:mod:`dicec.serving.model_server`), so every way of running a step resolves a call alike.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from dicec.errors import DicecError
 from dicec.runtime.backend import get_backend, registry_for
@@ -31,55 +34,80 @@ from dicec.runtime.contract import unb64
 from dicec.runtime.flags import json_flag
 
 
-def decode_call(payload: str) -> dict:
+def _flag(name: str) -> str:
+    """How a step's input is named in an error: its command-line flag (``--refs``)."""
+    return f"--{name}"
+
+
+def decode_call(payload: str, field: Callable[[str], str] = _flag) -> dict:
     """The ``--call`` payload: ``{"task", "operator", "form", "args"}``."""
     try:
-        body = json.loads(unb64(payload))
+        body = json.loads(unb64(payload)) if isinstance(payload, str) else None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DicecError(f"--call is not base64url of a JSON call ({exc})") from None
+        raise DicecError(f"{field('call')} is not base64url of a JSON call ({exc})") from None
     if not isinstance(body, dict) or not {"operator", "form", "args"} <= set(body) or not isinstance(body["args"], list):
-        raise DicecError("--call must hold {task, operator, form, args}")
+        raise DicecError(f"{field('call')} must hold {{task, operator, form, args}}")
     return body
 
 
-def resolve_arg(arg: Any, refs: dict) -> Any:
+def resolve_arg(arg: Any, refs: dict, field: Callable[[str], str] = _flag) -> Any:
     """A task-graph argument (``{"literal"}``, ``{"ref"}``, ``{"format"}``) -> its value."""
     if not isinstance(arg, dict) or len(arg) != 1:
-        raise DicecError(f"bad argument in --call: {arg!r}")
+        raise DicecError(f"bad argument in {field('call')}: {arg!r}")
     (kind, body), = arg.items()
     if kind == "literal":
         return body
     if kind == "ref":
-        if body not in refs:
-            raise DicecError(f"--refs has no value for task {body!r}")
+        if not isinstance(body, str) or body not in refs:
+            raise DicecError(f"{field('refs')} has no value for task {body!r}")
         return refs[body]
     if kind == "format":
-        return "".join(p if isinstance(p, str) else py_str(resolve_arg(p, refs)) for p in body)
-    raise DicecError(f"bad argument kind {kind!r} in --call")
+        if not isinstance(body, list):
+            raise DicecError(f"bad format argument in {field('call')}: {body!r}")
+        return "".join(p if isinstance(p, str) else py_str(resolve_arg(p, refs, field)) for p in body)
+    raise DicecError(f"bad argument kind {kind!r} in {field('call')}")
+
+
+def resolve_call(call_payload: str, refs: Any, patch: Any, index: str, registry: Any, *, name: str | None = None,
+                 field: Callable[[str], str] = _flag) -> tuple[Any, Any, tuple, Any]:
+    """One call's inputs, parsed -> (operator spec, call form, resolved arguments, patch).
+
+    The one resolution every way of running a step uses: ``dicec op`` and ``dicec op call`` from their
+    flags (:func:`prepare_call`), the model server's ``/v1/step`` from its JSON body
+    (:mod:`dicec.serving.model_server`). ``refs`` are the referenced tasks' values, ``patch`` the
+    ``--patch`` value, ``index`` ``none`` or an integer (an element of the ``patch`` list, or
+    :data:`~dicec.runtime.compute.MISSING` when out of range); ``name``, when given, is the operator the
+    step runs; ``field`` names an input in an error message.
+    """
+    body = decode_call(call_payload, field)
+    if name is not None and body["operator"] != name:
+        raise DicecError(f"the step runs operator {name!r} but {field('call')} is for {body['operator']!r}")
+    if not isinstance(body["operator"], str) or not isinstance(body["form"], str):
+        raise DicecError(f"{field('call')} must name its operator and form as strings")
+    spec = registry.get(body["operator"])
+    form = spec.form(body["form"])
+    if form is None:
+        raise DicecError(f"operator {spec.name!r} has no {body['form']} form")
+    if not isinstance(refs, dict):
+        raise DicecError(f"{field('refs')} must be a JSON object of task values")
+    args = tuple(resolve_arg(a, refs, field) for a in body["args"])
+    if not isinstance(index, str):
+        raise DicecError(f"{field('index')} must be an integer or none, as a string, not {index!r}")
+    if index not in ("none", ""):
+        try:
+            i = int(index)
+        except ValueError:
+            raise DicecError(f"{field('index')} must be an integer or none, not {index!r}") from None
+        patch = patch[i] if isinstance(patch, list) and -len(patch) <= i < len(patch) else MISSING
+    return spec, form, args, patch
 
 
 def prepare_call(name: str, call_payload: str, refs_json: str, patch_json: str, index: str,
                  operator_dirs: tuple[str, ...]) -> tuple[Any, Any, tuple, Any]:
     """A step's flags -> (operator spec, call form, resolved arguments, patch); shared by ``op`` and ``op call``."""
-    body = decode_call(call_payload)
-    if body["operator"] != name:
-        raise DicecError(f"the step runs operator {name!r} but --call is for {body['operator']!r}")
-    spec = registry_for(operator_dirs).get(name)
-    form = spec.form(body["form"])
-    if form is None:
-        raise DicecError(f"operator {name!r} has no {body['form']} form")
     refs = json_flag(refs_json, "--refs")
-    if not isinstance(refs, dict):
-        raise DicecError("--refs must be a JSON object of task values")
-    args = tuple(resolve_arg(a, refs) for a in body["args"])
     patch = json_flag(patch_json, "--patch")
-    if index not in ("none", ""):
-        try:
-            i = int(index)
-        except ValueError:
-            raise DicecError(f"--index must be an integer or none, not {index!r}") from None
-        patch = patch[i] if isinstance(patch, list) and -len(patch) <= i < len(patch) else MISSING
-    return spec, form, args, patch
+    return resolve_call(call_payload, refs, patch, index, registry_for(operator_dirs), name=name)
 
 
 def require_step_flags(verb: str, *, name: str | None, call_payload: str | None, value_out: str | None,

@@ -5,24 +5,48 @@ JSON, through the same backends ``dicec op`` and ``dicec exec`` use (:func:`dice
 so ``--models`` / ``DICEC_MODELS`` choose seeded, builtin or onnx) and the same
 :func:`~dicec.runtime.backend.evaluate`, so a value served is exactly the value a pod step computes.
 
-Endpoints:
+Endpoints (the HTTP front, probes and drain are :mod:`dicec.serving.httpbase`'s):
 
 ``GET /healthz``   liveness: 200 as soon as the HTTP server runs (also while models load).
 ``GET /readyz``    readiness: 200 once every served operator's model is loaded; 503 while loading,
                    after a load failure, and while draining on shutdown.
-``GET /metrics``   Prometheus text: requests, batches, batch-size sum and maximum, errors, per operator.
-``POST /v1/call``  one operator call, ``{"operator", "form", "patch", "args", "image"}`` where ``patch``
-                   is the receiver's box (``null`` for a function), ``args`` the resolved positional
-                   arguments and ``image`` ``{"sha256": HEX}`` with, the first time the server sees that
-                   image, ``"data"`` (base64 of the file bytes: an image file, or an offloaded step's
-                   crop bundle, :mod:`dicec.runtime.crops`). Answer: ``{"value", "error", "batch_size",
-                   "backend"}``; ``error`` is the operator's failure on this input (recorded by the step,
-                   as ``dicec op`` records it), not a transport error.
+``GET /metrics``   Prometheus text: requests, steps, batches, batch-size sum and maximum, errors, per operator.
+``POST /v1/step``  one services-mode workflow step, sent by Argo's agent from an HTTP template
+                   (:mod:`dicec.emit.http`): the step's inputs as a pod step gets them as flags
+                   (:mod:`dicec.emit.steps`), resolved and computed by the same code
+                   (:func:`dicec.runtime.step.resolve_call`, :mod:`dicec.runtime.compute`)::
 
-Bad requests get a 4xx with ``{"error": "..."}``: 400 malformed JSON or fields, 404 unknown path or an
-operator not served here, 405 wrong method, 409 an image digest the server does not hold (send
-``data``), 411 no Content-Length, 413 body too large, 415 not JSON; 503 while not ready; 500 when a
-backend cannot be set up (a missing model file), which the step reports as a set-up failure.
+                     {"call": "<base64url call payload, as --call>", "image": "<the image URI>",
+                      "index": "none" | "N", "patch": "image" | null | <a box, a list, a result object>,
+                      "refs": {"TASK": <a value or a result object>, ...}}
+
+                   A *result object* is what this endpoint answers, ``{"value": V, "record": R}``
+                   (Argo passes a task's answer on as its ``outputs.result``); wherever one appears as
+                   the patch or a reference, its value is used. The server reads the image itself, by
+                   URI (:func:`dicec.runtime.images.load_image`: a path or ``file://`` here, and
+                   whatever schemes that loader reads), only when a call needs it, and keeps decoded
+                   images by the sha256 of the bytes read; pixels never travel in the request. A list
+                   patch (a fan-out's elements, or a nested fan-out's) is computed element by element
+                   exactly as ``dicec op --index none`` does, and all its calls enter the operator's
+                   batching queue together, so they run as few backend batches as ``--max-batch``
+                   allows. Answer 200: ``{"value": V, "record": R}``, exactly what ``dicec op`` writes
+                   as value and record (lists for a list patch); an operator failing on its input is in
+                   ``R`` with the empty value, still 200, as a pod step exits 0.
+``POST /v1/call``  one resolved operator call, ``{"operator", "form", "patch", "args", "image"}`` where
+                   ``patch`` is the receiver's box (``null`` for a function), ``args`` the resolved
+                   positional arguments and ``image`` ``{"sha256": HEX}`` with, the first time the server
+                   sees that image, ``"data"`` (base64 of the file bytes: an image file, or an offloaded
+                   step's crop bundle, :mod:`dicec.runtime.crops`). Answer: ``{"value", "error",
+                   "batch_size", "backend"}``; ``error`` is the operator's failure on this input (recorded
+                   by the caller), not a transport error. The container steps that stay in services mode
+                   (``dicec op call``) and the answer step's and answer server's calls without a record
+                   use it (:mod:`dicec.runtime.client`).
+
+Bad requests get a 4xx with ``{"error": "..."}``: 400 malformed JSON, a repeated key, bad fields or an
+unreadable image, 404 unknown path or an operator not served here, 405 wrong method, 409 an image
+digest the server does not hold (send ``data``), 411 no Content-Length, 413 body too large, 415 not
+JSON; 503 while not ready; 500 when a backend cannot be set up (a missing model file), which the step
+reports as a set-up failure.
 
 Batching: each operator has a queue and one worker thread. The worker takes the first waiting
 request, then keeps collecting until it holds ``max_batch`` or ``max_wait_ms`` has passed (0, the
@@ -41,7 +65,8 @@ depth``). The HTTP side is fully concurrent (a thread per connection, HTTP/1.1 k
 
 Shutdown: SIGTERM (or SIGINT) marks the server as draining (``/readyz`` 503, so Kubernetes takes it out
 of the Service), keeps answering for ``shutdown_delay_s`` while endpoints update, stops accepting
-connections, finishes every request already received, and exits 0.
+connections, finishes every request already received, and exits 0
+(:func:`dicec.serving.httpbase.serve_until_signal`).
 """
 
 from __future__ import annotations
@@ -49,23 +74,22 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import queue
 import re
-import signal
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from dicec.errors import DicecError
+from dicec.serving.httpbase import JSONServer, RequestError, parse_json, prometheus, require_fields, serve_until_signal
 
 Log = Callable[[str], None]
 
 CALL_PATH = "/v1/call"
+STEP_PATH = "/v1/step"
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BATCH = 8
 DEFAULT_MAX_WAIT_MS = 0.0
@@ -75,6 +99,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Decoded images kept by digest.
 IMAGE_CACHE = 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: How ``/v1/step`` names a field in an error (the pod step's message names its flag instead).
+_BODY_FIELD: Callable[[str], str] = lambda name: f"'{name}'"  # noqa: E731
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,14 +144,6 @@ class ServeOptions:
             raise DicecError(f"--shutdown-delay-s must be >= 0 (got {self.shutdown_delay_s})")
 
 
-class RequestError(Exception):
-    """A request the server refuses: an HTTP status and a one-line reason."""
-
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 @dataclass
 class _Pending:
     """One call waiting in an operator's queue."""
@@ -151,52 +169,44 @@ class _Counters:
     failures: int = 0
 
 
-class ModelServer:
+@dataclass
+class _Counters:
+    requests: int = 0
+    steps: int = 0
+    batches: int = 0
+    batch_size_sum: int = 0
+    batch_size_max: int = 0
+    operator_errors: int = 0
+    failures: int = 0
+
+
+class ModelServer(JSONServer):
     """The server: HTTP front, per-operator batching workers, model loading; start, then stop."""
 
     def __init__(self, options: ServeOptions, *, log: Log = lambda s: None) -> None:
         from dicec.runtime.backend import get_backend, registry_for
 
-        self.options, self.log = options, log
-        registry = registry_for(options.operator_dirs)
-        self.specs = {name: registry.get(name) for name in options.operators}
+        super().__init__(host=options.host, port=options.port, shutdown_delay_s=options.shutdown_delay_s,
+                         max_body_bytes=options.max_body_bytes, log=log)
+        self.options = options
+        self.registry = registry_for(options.operator_dirs)
+        self.specs = {name: self.registry.get(name) for name in options.operators}
+        self.name = f"model server for {', '.join(self.specs)}"
         self.backend = get_backend(options.models)
-        self.state = "loading"  # loading, ready, failed, draining, stopped
-        self.load_error: str | None = None
         self.queues: dict[str, queue.Queue] = {name: queue.Queue() for name in options.operators}
         self.counters = {name: _Counters() for name in options.operators}
-        self.lock = threading.Lock()
         self.images: OrderedDict[str, Any] = OrderedDict()
-        self.httpd: _HTTPServer | None = None
-        self.threads: list[threading.Thread] = []
+        self.routes = {STEP_PATH: lambda text: (HTTPStatus.OK, self.handle_step(parse_json(text))),
+                       CALL_PATH: lambda text: (HTTPStatus.OK, self.handle_call(parse_json(text)))}
 
     # -- life cycle ----------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        if self.httpd is None:
-            raise RuntimeError("the server is not started")
-        host, port = self.httpd.server_address[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{port}"
-
     def start(self, *, load_in_background: bool = True) -> None:
         """Listen, start the workers, and load the models (in the background: liveness holds meanwhile)."""
-        try:
-            self.httpd = _HTTPServer((self.options.host, self.options.port), _Handler, self)
-        except OSError as exc:
-            raise DicecError(f"cannot listen on {self.options.host}:{self.options.port}: {exc.strerror or exc}") from None
-        serve = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                 name="dicec-serve-http", daemon=True)
-        serve.start()
-        self.threads.append(serve)
+        self.listen()
         for name in self.options.operators:
-            worker = threading.Thread(target=self._work, args=(name,), name=f"dicec-serve-{name}", daemon=True)
-            worker.start()
-            self.threads.append(worker)
+            self.spawn(self._work, name, name)
         if load_in_background:
-            loader = threading.Thread(target=self._load, name="dicec-serve-load", daemon=True)
-            loader.start()
-            self.threads.append(loader)
+            self.spawn(self._load, "load")
         else:
             self._load()
 
@@ -216,41 +226,18 @@ class ModelServer:
         self.log(f"dicec serve: ready: {', '.join(self.specs)} on the {self.backend.name} backend "
                  f"({time.monotonic() - started:.2f} s to load)")
 
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Block until ready; raise DicecError if loading failed or took longer than ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self.lock:
-                if self.state == "ready":
-                    return
-                if self.state == "failed":
-                    raise DicecError(f"model server for {', '.join(self.specs)} failed to load: {self.load_error}")
-            time.sleep(0.01)
-        raise DicecError(f"model server for {', '.join(self.specs)} was not ready after {timeout_s:g} s")
-
-    def stop(self, *, delay_s: float | None = None) -> None:
-        """Drain and stop: unready, wait ``delay_s``, close the listener, answer what was received."""
-        with self.lock:
-            if self.state == "stopped":
-                return
-            self.state = "draining"
-        time.sleep(self.options.shutdown_delay_s if delay_s is None else delay_s)
-        if self.httpd is not None:
-            self.httpd.shutdown()       # no new connections
-            self.httpd.server_close()   # joins the request threads: every received request is answered
+    def stopping(self) -> None:
         for q in self.queues.values():
             q.put(None)
-        for t in self.threads:
-            if t is not threading.current_thread():
-                t.join(timeout=30)
-        with self.lock:
-            self.state = "stopped"
 
     # -- the work ------------------------------------------------------------------------------------
-    def submit(self, operator: str, pending: _Pending) -> _Pending:
-        self.queues[operator].put(pending)
-        pending.done.wait()
-        return pending
+    def submit(self, operator: str, pendings: list[_Pending]) -> list[_Pending]:
+        """Queue ``pendings`` together (so a worker can batch them) and wait for all of them."""
+        for pending in pendings:
+            self.queues[operator].put(pending)
+        for pending in pendings:
+            pending.done.wait()
+        return pendings
 
     def _work(self, operator: str) -> None:
         q = self.queues[operator]
@@ -314,21 +301,57 @@ class ModelServer:
         return [len(g) for g in groups.values()]
 
     # -- requests ------------------------------------------------------------------------------------
+    def handle_step(self, body: Any) -> dict[str, Any]:
+        """One HTTP step (the module docstring): resolve its call as ``dicec op`` does, compute every element
+        through the operator's batching queue, and answer ``{"value", "record"}``."""
+        from dicec.runtime.compute import call_plan, plan_calls, settle_plan, whole_box
+        from dicec.runtime.contract import result_object, result_value
+        from dicec.runtime.step import resolve_call
+
+        self.require_ready()
+        require_fields(body, {"call", "image"}, {"patch", "index", "refs"})
+        uri = body["image"]
+        if not isinstance(uri, str):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "'image' must be the image's URI, a string")
+        refs = body.get("refs", {})
+        if isinstance(refs, dict):
+            refs = {task: result_value(v) for task, v in refs.items()}
+        try:
+            spec, form, args, patch = resolve_call(body["call"], refs, result_value(body.get("patch", "image")),
+                                                   body.get("index", "none"), self.registry, field=_BODY_FIELD)
+        except DicecError as exc:
+            raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        if spec.name not in self.specs:
+            raise RequestError(HTTPStatus.NOT_FOUND, f"operator {spec.name!r} is not served here "
+                                                     f"(serves: {', '.join(self.specs)})")
+        loaded: list[Any] = []
+
+        def image() -> Any:  # read only when a call needs it
+            if not loaded:
+                loaded.append(self._image_at(uri))
+            return loaded[0]
+
+        try:
+            plan = call_plan(spec, form, args, patch, whole=lambda: whole_box(image()))
+        except DicecError as exc:
+            raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        calls = plan_calls(plan)
+        done = self.submit(spec.name, [_Pending(spec=spec, form=form, image=image(), call=c) for c in calls]) \
+            if calls else []
+        failed = next((p.failure for p in done if p.failure is not None), None)
+        if failed is not None:
+            raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR, failed)
+        with self.lock:
+            self.counters[spec.name].steps += 1
+        value, record = settle_plan(plan, form, [(p.value, p.error) for p in done])
+        return result_object(value, record)
+
     def handle_call(self, body: Any) -> dict[str, Any]:
         """Validate one call request, run it through the operator's batch queue, and return the answer."""
         from dicec.runtime.calls import Call, is_box
 
-        with self.lock:
-            state = self.state
-        if state != "ready":
-            reason = {"loading": "models are still loading", "failed": f"models failed to load: {self.load_error}",
-                      "draining": "the server is shutting down"}.get(state, state)
-            raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {reason}")
-        if not isinstance(body, dict):
-            raise RequestError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
-        unknown = sorted(set(body) - {"operator", "form", "patch", "args", "image"})
-        if unknown:
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"unknown field {unknown[0]!r}")
+        self.require_ready()
+        require_fields(body, set(), {"operator", "form", "patch", "args", "image"})
         operator = body.get("operator")
         if not isinstance(operator, str):
             raise RequestError(HTTPStatus.BAD_REQUEST, "'operator' must be a string")
@@ -352,12 +375,36 @@ class ModelServer:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"'patch' must be null for the function form of {operator}")
         image = self._image(body.get("image"))
         call = Call(operator=operator, form=form.kind, patch=patch, args=tuple(args))
-        done = self.submit(operator, _Pending(spec=spec, form=form, image=image, call=call))
+        (done,) = self.submit(operator, [_Pending(spec=spec, form=form, image=image, call=call)])
         if done.failure is not None:
             raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR, done.failure)
         return {"value": done.value, "error": done.error, "batch_size": done.batch_size, "backend": self.backend.name}
 
+    def _image_at(self, uri: str) -> Any:
+        """The image at ``uri``, read by the step side's loader; kept (decoded once) by its bytes' sha256."""
+        from dicec.runtime.images import load_image
+
+        try:
+            image = load_image(uri)
+        except DicecError as exc:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"cannot read the image: {exc}") from None
+        with self.lock:
+            cached = self.images.get(image.digest)
+            if cached is not None:
+                self.images.move_to_end(image.digest)
+                return cached
+        return self._keep(image.digest, image)
+
+    def _keep(self, digest: str, image: Any) -> Any:
+        with self.lock:
+            kept = self.images.setdefault(digest, image)
+            self.images.move_to_end(digest)
+            while len(self.images) > IMAGE_CACHE:
+                self.images.popitem(last=False)
+        return kept
+
     def _image(self, ref: Any) -> Any:
+        """The image a ``/v1/call`` request names by digest (sent with ``data`` the first time)."""
         from dicec.runtime.crops import is_bundle, load_bundle
         from dicec.runtime.images import MAX_IMAGE_BYTES, SourceImage, image_size
 
@@ -393,38 +440,30 @@ class ModelServer:
                 image = SourceImage(uri=where, digest=digest, width=width, height=height, data=data)
         except DicecError as exc:
             raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        with self.lock:
-            self.images[digest] = image
-            while len(self.images) > IMAGE_CACHE:
-                self.images.popitem(last=False)
-        return image
+        return self._keep(digest, image)
 
-    def readiness(self) -> tuple[HTTPStatus, dict[str, Any]]:
-        with self.lock:
-            state, error = self.state, self.load_error
-        body: dict[str, Any] = {"status": state, "operators": list(self.specs), "backend": self.backend.name}
-        if error:
-            body["error"] = error
-        return (HTTPStatus.OK if state == "ready" else HTTPStatus.SERVICE_UNAVAILABLE), body
+    def describe(self) -> dict[str, Any]:
+        return {"operators": list(self.specs), "backend": self.backend.name}
 
     def metrics(self) -> str:
         """Prometheus text exposition of the counters."""
         with self.lock:
-            rows = {name: (c.requests, c.batches, c.batch_size_sum, c.batch_size_max, c.operator_errors, c.failures)
-                    for name, c in self.counters.items()}
+            rows = {name: (c.requests, c.steps, c.batches, c.batch_size_sum, c.batch_size_max, c.operator_errors,
+                           c.failures) for name, c in self.counters.items()}
             ready = 1 if self.state == "ready" else 0
-        out = ["# HELP dicec_serve_ready Whether the models are loaded and the server takes calls.",
-               "# TYPE dicec_serve_ready gauge", f"dicec_serve_ready {ready}"]
+        out = [prometheus("dicec_serve_ready", "gauge", "Whether the models are loaded and the server takes calls.",
+                          [("", ready)])]
         metrics = (("requests_total", "counter", "Calls answered."),
+                   ("steps_total", "counter", "Workflow steps answered (POST /v1/step; a step holds one or more calls)."),
                    ("batches_total", "counter", "Batches run."),
                    ("batch_size_sum", "counter", "Sum of the sizes of the batches run (over batches_total: the mean)."),
                    ("batch_size_max", "gauge", "Largest batch run."),
                    ("operator_errors_total", "counter", "Calls the operator failed on (answered, with 'error')."),
                    ("failures_total", "counter", "Calls that failed to run (a backend set-up problem; HTTP 500)."))
         for i, (name, kind, text) in enumerate(metrics):
-            out += [f"# HELP dicec_serve_{name} {text}", f"# TYPE dicec_serve_{name} {kind}"]
-            out += [f'dicec_serve_{name}{{operator="{op}"}} {row[i]}' for op, row in rows.items()]
-        return "\n".join(out) + "\n"
+            out.append(prometheus(f"dicec_serve_{name}", kind, text,
+                                  [(f'{{operator="{op}"}}', row[i]) for op, row in rows.items()]))
+        return "".join(out)
 
 
 def preload(backend: Any, spec: Any) -> None:
@@ -439,137 +478,11 @@ def preload(backend: Any, spec: Any) -> None:
         backend.sessions()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() waits for the request threads: nothing received is dropped
-    block_on_close = True
-    allow_reuse_address = True
-    request_queue_size = 1024  # the listen backlog: socketserver's 5 resets bursts of concurrent steps
-
-    def __init__(self, address: tuple[str, int], handler: type, model_server: ModelServer) -> None:
-        self.model_server = model_server
-        super().__init__(address, handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "dicec-serve"
-    server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        pass  # one line per request would drown the pod log; /metrics counts them
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        ms = self.server.model_server
-        path = self.path.split("?", 1)[0]
-        if path == "/healthz":
-            self._json(HTTPStatus.OK, {"status": "alive"})
-        elif path == "/readyz":
-            self._json(*ms.readiness())
-        elif path == "/metrics":
-            self._send(HTTPStatus.OK, ms.metrics().encode("utf-8"), "text/plain; version=0.0.4; charset=utf-8")
-        elif path == CALL_PATH:
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{CALL_PATH} takes POST", allow="POST")
-        else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such path {path!r} (try {CALL_PATH}, /healthz, /readyz, /metrics)")
-
-    def do_POST(self) -> None:  # noqa: N802
-        path = self.path.split("?", 1)[0]
-        if path != CALL_PATH:
-            known = path in ("/healthz", "/readyz", "/metrics")
-            if known:
-                self._drain_body()
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED if known else HTTPStatus.NOT_FOUND,
-                        f"{path} takes GET" if known else f"no such path {path!r} (POST {CALL_PATH})",
-                        allow="GET" if known else None)
-            return
-        try:
-            body = self._read_json()
-            answer = self.server.model_server.handle_call(body)
-        except RequestError as exc:
-            self._error(exc.status, exc.message)
-            return
-        self._json(HTTPStatus.OK, answer)
-
-    def _read_json(self) -> Any:
-        length = self.headers.get("Content-Length")
-        if length is None:
-            self.close_connection = True
-            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
-        try:
-            n = int(length)
-        except ValueError:
-            self.close_connection = True
-            raise RequestError(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from None
-        if n < 0 or n > self.server.model_server.options.max_body_bytes:
-            self.close_connection = True  # the body is not read: the connection cannot be reused
-            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                               f"the body is {n} bytes, over the {self.server.model_server.options.max_body_bytes}-byte limit")
-        data = self.rfile.read(n)
-        kind = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip().lower()
-        if kind != "application/json":
-            raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"the body must be application/json, not {kind}")
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {exc}") from None
-
-    def _drain_body(self) -> None:
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = 0
-        if 0 < n <= self.server.model_server.options.max_body_bytes:
-            self.rfile.read(n)
-        elif n:
-            self.close_connection = True
-
-    def _error(self, status: HTTPStatus, message: str, *, allow: str | None = None) -> None:
-        self._json(status, {"error": message}, headers={"Allow": allow} if allow else None)
-
-    def _json(self, status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> None:
-        from dicec.runtime.calls import canonical_json
-
-        data = canonical_json(body).encode("utf-8")
-        extra = dict(headers or {})
-        if status == HTTPStatus.SERVICE_UNAVAILABLE:
-            extra["Retry-After"] = "1"
-        self._send(status, data, "application/json", extra)
-
-    def _send(self, status: HTTPStatus, data: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
-
 def serve(options: ServeOptions, *, log: Log, announce: Callable[[str], None]) -> int:
     """Run until SIGTERM or SIGINT, then drain and return 0 (``dicec op serve``).
 
-    ``announce`` gets one line, ``dicec serve: listening on URL``, once the port is bound (``--port 0``
-    users and ``dicec run`` read the port from it).
+    ``announce`` gets one line, ``dicec serve: listening on URL (OPERATORS)``, once the port is bound
+    (``--port 0`` users and ``dicec run`` read the port from it).
     """
-    server = ModelServer(options, log=log)
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.start()
-        announce(f"dicec serve: listening on {server.url} ({', '.join(options.operators)})")
-        while not stop.wait(0.5):
-            with server.lock:
-                if server.state == "failed":
-                    break
-        failed = server.state == "failed"
-        log("dicec serve: loading failed, stopping" if failed else "dicec serve: shutting down (draining)")
-        server.stop(delay_s=0.0 if failed else None)
-        if failed:
-            raise DicecError(f"models failed to load: {server.load_error}")
-        log("dicec serve: stopped")
-        return 0
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    return serve_until_signal(ModelServer(options, log=log), log=log, announce=announce,
+                              what=", ".join(options.operators))

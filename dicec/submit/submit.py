@@ -2,9 +2,11 @@
 
 :func:`submit_documents` creates, in file order with plain Kubernetes objects first, every document of
 a ``dicec compile`` output: Argo ``Workflow``, ``WorkflowTemplate``, ``CronWorkflow`` (namespaced) and
-``ClusterWorkflowTemplate`` through the custom-objects API of ``argoproj.io/v1alpha1``, and the
-``Deployment`` and ``Service`` objects of services mode through the apps and core APIs (those model
-servers are long-lived and shared, so one that exists already is left as it is and reported). A
+``ClusterWorkflowTemplate`` through the custom-objects API of ``argoproj.io/v1alpha1``, and the plain
+objects of services mode (:data:`PLAIN_KINDS`: the agent's ``ServiceAccount``, token ``Secret``,
+``Role`` and ``RoleBinding``, the servers' ``Deployment`` and ``Service``) through the core, RBAC and
+apps APIs (they are long-lived and shared by the namespace's workflows, so one that exists already is
+left as it is and reported). A
 Workflow with ``generateName`` gets its name from the API server; the created names are returned.
 
 :func:`watch` polls a Workflow's ``status.phase`` until it is ``Succeeded``, ``Failed`` or ``Error``
@@ -26,7 +28,13 @@ GROUP, VERSION = "argoproj.io", "v1alpha1"
 #: Argo kinds and their resource names (``True``: cluster-scoped).
 ARGO_KINDS = {"Workflow": ("workflows", False), "WorkflowTemplate": ("workflowtemplates", False),
               "CronWorkflow": ("cronworkflows", False), "ClusterWorkflowTemplate": ("clusterworkflowtemplates", True)}
-PLAIN_KINDS = ("Deployment", "Service")
+#: Services mode's plain kinds: the kubernetes client's API class and method that create each one.
+PLAIN_KINDS = {"ServiceAccount": ("CoreV1Api", "create_namespaced_service_account"),
+               "Secret": ("CoreV1Api", "create_namespaced_secret"),
+               "Role": ("RbacAuthorizationV1Api", "create_namespaced_role"),
+               "RoleBinding": ("RbacAuthorizationV1Api", "create_namespaced_role_binding"),
+               "Deployment": ("AppsV1Api", "create_namespaced_deployment"),
+               "Service": ("CoreV1Api", "create_namespaced_service")}
 FINAL_PHASES = ("Succeeded", "Failed", "Error")
 
 
@@ -133,12 +141,9 @@ def _create(conn: Connection, doc: dict, *, log: Callable[[str], None]) -> Creat
                                                            _request_timeout=REQUEST_TIMEOUT)
         else:
             try:
-                if kind == "Deployment":
-                    result = client.AppsV1Api(conn.api).create_namespaced_deployment(
-                        namespace, doc, _request_timeout=REQUEST_TIMEOUT)
-                else:
-                    result = client.CoreV1Api(conn.api).create_namespaced_service(
-                        namespace, doc, _request_timeout=REQUEST_TIMEOUT)
+                api_class, method = PLAIN_KINDS[kind]
+                create = getattr(getattr(client, api_class)(conn.api), method)
+                result = create(namespace, doc, _request_timeout=REQUEST_TIMEOUT)
             except ApiException as exc:
                 if exc.status != 409:
                     raise

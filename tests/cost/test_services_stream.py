@@ -1,4 +1,4 @@
-"""dicec cost and simulate read a services-mode stream (Deployments and Services before the Workflow)."""
+"""dicec cost and simulate read a services-mode stream (RBAC, Deployments and Services before the Workflow)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_cost_and_simulate_read_the_services_stream_as_the_workflow_alone(tmp_pa
     runner = CliRunner()
     assert runner.invoke(cli, ["compile", str(QUESTION), "--mode", "services", "-o", str(services)]).exit_code == 0
     assert runner.invoke(cli, ["compile", str(QUESTION), "-o", str(pods)]).exit_code == 0
-    assert services.read_text().startswith("apiVersion: apps/v1\nkind: Deployment\n")
+    assert services.read_text().startswith("apiVersion: v1\nkind: ServiceAccount\n")  # the agent's, then the servers
     assert program_of_workflow(str(services)) == program_of_workflow(str(pods))
     for verb in (["cost"], ["simulate", "--nodes", "1,2"]):
         got = {}

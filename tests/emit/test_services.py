@@ -1,7 +1,9 @@
-"""Services mode: model-server Deployments and Services beside the Workflow, valid, hardened, sized."""
+"""Services mode: the agent's RBAC, the model servers' and the answer server's Deployments and Services beside the
+Workflow of HTTP steps, valid, hardened, sized."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import yaml
 
 from dicec.emit import EmitOptions
 from dicec.emit.hardening import is_hardened_container
-from dicec.emit.services import TARGET_UTILISATION, plan_servers, server_name
+from dicec.emit.services import TARGET_UTILISATION, plan_answer_server, plan_servers, server_name
 from dicec.errors import DicecError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +52,11 @@ def documents(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if d is not None]
 
 
+def servers_of(docs: list[dict]) -> list[dict]:
+    """The Deployments and Services of a stream (the model servers' and the answer server's)."""
+    return [d for d in docs if d["kind"] in ("Deployment", "Service")]
+
+
 @pytest.mark.parametrize("question", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
     from dicec.validate import validate_text
@@ -57,13 +64,16 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
     compiled = compile_services(question, setup["registry"], setup["pools"])
     docs = documents(compiled.yaml)
     assert docs[-1]["kind"] == "Workflow" and compiled.workflow == docs[-1]
-    manifests = docs[:-1]
+    assert [d["kind"] for d in docs[:4]] == ["ServiceAccount", "Secret", "Role", "RoleBinding"]
+    manifests = docs[4:-1]
     assert manifests and [d["kind"] for d in manifests] == ["Deployment", "Service"] * (len(manifests) // 2)
     names = [d["metadata"]["name"] for d in manifests[::2]]
     assert names == sorted(names) and [d["metadata"]["name"] for d in manifests[1::2]] == names
-    for doc in manifests:
+    assert "dicec-answer" in names
+    for doc in docs[:-1]:
         assert kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         assert len(doc["metadata"]["name"]) <= 63
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "dicec-services"
     assert validate_text(compiled.yaml, path=question.name) == []
 
     served = {}
@@ -72,9 +82,15 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
         (container,) = pod["containers"]
         assert is_hardened_container(container, pod["securityContext"]) == []
         assert pod["automountServiceAccountToken"] is False
-        assert container["command"] == ["dicec", "op", "serve"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+        assert dep["spec"]["replicas"] >= 1
+        if dep["metadata"]["name"] == "dicec-answer":
+            assert container["command"] == ["dicec", "answer", "serve"]
+            assert "nvidia.com/gpu" not in container["resources"]["limits"]
+            continue
+        assert container["command"] == ["dicec", "op", "serve"]
         pool = setup["pools"].get(dep["metadata"]["labels"]["dicec.dev/pool"])
         if pool.has_gpu:
             assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -83,28 +99,29 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
         ops = container["args"][:container["args"].index("--host")]
         assert dep["metadata"]["annotations"]["dicec.dev/operators"] == ",".join(ops)
         assert sum(setup["registry"].get(o).profile.gpu_memory_gb for o in ops) <= (pool.gpu_memory_gb or math.inf)
-        assert dep["spec"]["replicas"] >= 1
-        assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
         for o in ops:
             served[(o, pool.name)] = f"http://{dep['metadata']['name']}"
     for svc in manifests[1::2]:
         assert svc["spec"]["ports"][0]["targetPort"] == "http"
 
     wf = docs[-1]
+    assert wf["spec"]["serviceAccountName"] == "dicec-agent"
     templates = {t["name"]: t for t in wf["spec"]["templates"]}
+    assert not [t for t in templates.values() if "container" in t]  # no step pod: every step is an HTTP request
     dag = templates["main"]["dag"]["tasks"]
     for task in dag:
         t = templates[task["template"]]
-        if task["name"] == "answer" or "container" not in t:
+        assert "withParam" not in task and "when" not in task
+        assert t["http"]["method"] == "POST" and t["http"]["successCondition"] == "response.statusCode == 200"
+        assert t["retryStrategy"]["limit"] == 2
+        if task["name"] == "answer":
+            assert t["http"]["url"] == "http://dicec-answer/v1/answer"
             continue
-        c = t["container"]
-        assert c["command"][:3] == ["dicec", "op", "call"]
-        assert "nvidia.com/gpu" not in c["resources"]["requests"]  # a light CPU step
-        assert is_hardened_container(c, t.get("securityContext") or wf["spec"].get("securityContext")) == []
-        url = c["args"][c["args"].index("--service") + 1]
         placement = compiled.placed.placements[task["name"]]
-        assert served[(c["command"][3], placement.pool)] == url
-        assert [p["name"] for p in t["outputs"]["parameters"]] == ["value", "record"]
+        operator = compiled.graph.task(task["name"]).operator
+        assert t["http"]["url"] == served[(operator, placement.pool)] + "/v1/step"
+    assert wf["spec"]["templates"][0]["outputs"]["parameters"][0]["valueFrom"]["parameter"] == \
+        "{{tasks.answer.outputs.result}}"
 
 
 def test_the_stream_is_deterministic(setup):
@@ -121,8 +138,9 @@ def test_small_models_share_a_gpu_first_fit_largest_first(registry, setup):
     assert [s.gpu_memory_gb for s in servers] == [3, 16]
     assert all(s.pool.name == "a4000" for s in servers)
     assert servers[1].name == "dicec-exists-find-verify-property-a4000"
-    kinds = [(d["kind"], d["metadata"]["name"]) for d in documents(compiled.yaml)[:-1]]
-    assert kinds == [("Deployment", "dicec-compute-depth-a4000"), ("Service", "dicec-compute-depth-a4000"),
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in servers_of(documents(compiled.yaml))]
+    assert kinds == [("Deployment", "dicec-answer"), ("Service", "dicec-answer"),
+                     ("Deployment", "dicec-compute-depth-a4000"), ("Service", "dicec-compute-depth-a4000"),
                      ("Deployment", servers[1].name), ("Service", servers[1].name)]
 
 
@@ -135,8 +153,11 @@ def test_replicas_follow_the_query_rate(registry, setup):
         got = {s.name: s.replicas for s in plan_servers(placed, qps=qps)}
         assert got == {n: max(1, math.ceil(qps * b / TARGET_UTILISATION - 1e-9)) for n, b in busy.items()}
     compiled = compile_services(PROGRAM, registry, setup["pools"], qps=10)
-    dep = documents(compiled.yaml)[2]
+    deps = {d["metadata"]["name"]: d for d in documents(compiled.yaml) if d["kind"] == "Deployment"}
+    dep = deps["dicec-exists-find-verify-property-a4000"]
     assert dep["spec"]["replicas"] == 22 and dep["metadata"]["annotations"]["dicec.dev/qps"] == "10"
+    assert deps["dicec-answer"]["spec"]["replicas"] == 1  # ceil(10 x 0.05 / 0.7)
+    assert plan_answer_server(placed, EmitOptions(mode="services", qps=100), "img").replicas == 8
 
 
 def test_replicas_stop_at_the_pools_node_limit(registry, setup):
@@ -159,11 +180,22 @@ def test_a_fan_out_counts_its_assumed_elements(registry, setup):
 
 
 def test_namespace_reaches_manifests_and_urls(setup):
+    import re
+
     compiled = compile_services(EXAMPLES[0], setup["registry"], setup["pools"], namespace="vision")
     docs = documents(compiled.yaml)
     assert all(d["metadata"]["namespace"] == "vision" for d in docs)
-    args = [a for t in docs[-1]["spec"]["templates"] for a in (t.get("container") or {}).get("args", [])]
-    assert any(a.endswith(".vision.svc") and a.startswith("http://dicec-") for a in args)
+    urls = [t["http"]["url"] for t in docs[-1]["spec"]["templates"] if "http" in t]
+    assert urls and all(re.fullmatch(r"http://dicec-[-a-z0-9]+\.vision\.svc/v1/(step|answer)", u) for u in urls)
+    answer = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "dicec-answer")
+    args = answer["spec"]["template"]["spec"]["containers"][0]["args"]
+    allow = re.compile(args[args.index("--allow-services") + 1])
+    services = json.loads(re.search(r'"services":(\{[^}]*\})', next(
+        t["http"]["body"] for t in docs[-1]["spec"]["templates"] if t["name"] == "answer")).group(1))
+    assert services and all(allow.fullmatch(u) for u in services.values())
+    assert allow.fullmatch("http://dicec-find-a4000") and not allow.fullmatch("http://dicec-find-a4000.other.svc")
+    binding = next(d for d in docs if d["kind"] == "RoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "dicec-agent", "namespace": "vision"}]
 
 
 def test_long_operator_lists_get_a_hashed_name():
@@ -173,10 +205,14 @@ def test_long_operator_lists_get_a_hashed_name():
 
 
 def test_kubernetes_validate_would_catch_a_broken_manifest(setup):
-    dep = documents(compile_services(EXAMPLES[0], setup["registry"], setup["pools"]).yaml)[0]
+    docs = documents(compile_services(EXAMPLES[0], setup["registry"], setup["pools"]).yaml)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
     dep["spec"]["template"]["spec"]["containers"][0]["probe"] = {}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+    role = next(d for d in docs if d["kind"] == "Role")
+    role["rules"][0]["verb"] = ["get"]
+    for doc in (dep, role):
+        with pytest.raises(kubernetes_validate.ValidationError):
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
 def test_mode_and_qps_are_checked():

@@ -312,3 +312,130 @@ def test_a_batch_is_one_backend_computation_with_per_call_errors(tmp_path, monke
         assert metric(text, "operator_errors_total", "compute_depth") == 1
     finally:
         s.stop(delay_s=0)
+
+
+# -- POST /v1/step: a workflow's HTTP step -------------------------------------------------------------------
+def step_payload(operator: str, args: list, task: str = "t") -> str:
+    from dicec.runtime.contract import b64
+
+    return b64(json.dumps({"task": task, "operator": operator, "form": "method",
+                           "args": [{"literal": a} if not isinstance(a, dict) else a for a in args]}))
+
+
+def op_files(tmp_path, image_path: str, operator: str, args: list, patch: str, index: str = "none",
+             refs: str = "{}") -> dict:
+    """What ``dicec op`` (a pod step) writes for the same inputs: {"value", "record"}."""
+    from dicec.runtime.step import run_op
+
+    out = tmp_path / f"op-{len(list(tmp_path.iterdir()))}"
+    run_op(name=operator, image_uri=image_path, call_payload=step_payload(operator, args), patch_json=patch,
+           index=index, refs_json=refs, value_out=str(out / "v"), record_out=str(out / "r"), models="seeded")
+    return {"value": json.loads((out / "v").read_text()), "record": json.loads((out / "r").read_text())}
+
+
+@pytest.fixture(scope="module")
+def image_path(tmp_path_factory):
+    return str(write_image(tmp_path_factory.mktemp("step") / "s.png", seed=12))  # find("car"): 3 boxes
+
+
+def test_a_step_answers_what_a_pod_step_writes(server, image_path, tmp_path):
+    body = {"call": step_payload("find", ["car"]), "image": image_path, "patch": "image", "index": "none", "refs": {}}
+    status, found = request(server.url, "POST", "/v1/step", body)
+    assert status == 200 and set(found) == {"value", "record"}
+    assert found == op_files(tmp_path, image_path, "find", ["car"], '"image"')
+    assert len(found["value"]) >= 2  # a fan-out below has several elements
+    # a fan-out: ONE step carrying the whole list (the previous answer, a result object), lists back
+    status, checked = request(server.url, "POST", "/v1/step", {**body, "call": step_payload("exists", ["dent"]),
+                                                               "patch": found})
+    assert status == 200
+    assert checked == op_files(tmp_path, image_path, "exists", ["dent"], json.dumps(found["value"]))
+    assert len(checked["value"]) == len(found["value"]) and len(checked["record"]) == len(found["value"])
+    # an element, and one out of range (what an edge detection that found nothing gives): empty value, null record
+    for index in ("1", "-1", "99"):
+        status, one = request(server.url, "POST", "/v1/step", {**body, "call": step_payload("exists", ["dent"]),
+                                                               "patch": found, "index": index})
+        assert status == 200 and one == op_files(tmp_path, image_path, "exists", ["dent"],
+                                                 json.dumps(found["value"]), index=index)
+    assert one == {"value": None, "record": None}
+    # a nested fan-out's list of lists stays nested
+    nested = {"value": [found["value"][:2], [], found["value"][:1]], "record": None}
+    status, deep = request(server.url, "POST", "/v1/step", {**body, "call": step_payload("exists", ["x"]),
+                                                            "patch": nested})
+    assert status == 200 and [len(v) for v in deep["value"]] == [2, 0, 1]
+    assert deep == op_files(tmp_path, image_path, "exists", ["x"], json.dumps(nested["value"]))
+
+
+def test_a_steps_elements_are_batched_together(image_path):
+    s = ModelServer(ServeOptions(operators=("find", "exists"), port=0, max_batch=8, models="seeded"))
+    s.start()
+    try:
+        s.wait_ready(30)
+        boxes = [{"left": i, "lower": i, "right": 40 + i, "upper": 30 + i} for i in range(11)]
+        status, answer = request(s.url, "POST", "/v1/step", {"call": step_payload("exists", ["dog"]),
+                                                             "image": image_path, "patch": boxes})
+        assert status == 200 and len(answer["value"]) == 11
+        _, text = request(s.url, "GET", "/metrics")
+        assert metric(text, "requests_total", "exists") == 11 and metric(text, "steps_total", "exists") == 1
+        assert metric(text, "batch_size_max", "exists") == 8 and metric(text, "batches_total", "exists") == 2
+    finally:
+        s.stop(delay_s=0)
+
+
+def test_references_are_result_objects_or_values(server, image_path, tmp_path):
+    """A ref carried as a result object counts by its value, exactly as the value itself; a formatted argument too."""
+    from dicec.runtime.contract import b64
+
+    args = [{"format": ["is there a ", {"ref": "q"}, "?"]}, {"literal": None}, {"literal": True}]
+    call = b64(json.dumps({"task": "t", "operator": "llm_query", "form": "function", "args": args}))
+    base = {"call": call, "image": image_path, "patch": None}
+    _, a = request(server.url, "POST", "/v1/step", {**base, "refs": {"q": {"value": "dog", "record": {"x": 1}}}})
+    _, b = request(server.url, "POST", "/v1/step", {**base, "refs": {"q": "dog"}})
+    assert a == b and a["record"]["args"][0] == "is there a dog?"
+
+
+def test_the_image_is_read_only_when_a_call_needs_it(server, tmp_path):
+    missing = str(tmp_path / "nowhere.png")
+    body = {"call": step_payload("exists", ["dent"]), "image": missing, "patch": [], "index": "none"}
+    assert request(server.url, "POST", "/v1/step", body) == (200, {"value": [], "record": []})
+    status, answer = request(server.url, "POST", "/v1/step", {**body, "patch": "image"})
+    assert status == 400 and "image not found" in answer["error"]
+
+
+@pytest.mark.parametrize("mutate, status, words", [
+    (lambda b: {**b, "call": "!!"}, 400, "'call' is not base64url"),
+    (lambda b: {**b, "call": step_payload("compute_depth", [])}, 404, "not served here"),
+    (lambda b: {**b, "call": step_payload("no_such_op", [])}, 400, "unknown operator"),
+    (lambda b: {**b, "refs": []}, 400, "'refs' must be a JSON object"),
+    (lambda b: {**b, "call": step_payload("exists", [{"ref": "t0"}])}, 400, "'refs' has no value for task 't0'"),
+    (lambda b: {**b, "index": 3}, 400, "'index' must be an integer or none"),
+    (lambda b: {**b, "patch": {"left": 1}}, 400, "a box, or a list of boxes"),
+    (lambda b: {**b, "image": 7}, 400, "'image' must be the image's URI"),
+    (lambda b: {**b, "extra": 1}, 400, "unknown field 'extra'"),
+    (lambda b: {k: v for k, v in b.items() if k != "call"}, 400, "missing field 'call'"),
+])
+def test_bad_steps_get_a_clear_4xx(server, image_path, mutate, status, words):
+    body = {"call": step_payload("exists", ["dent"]), "image": image_path, "patch": "image", "index": "none", "refs": {}}
+    got, answer = request(server.url, "POST", "/v1/step", mutate(body))
+    assert got == status and words in answer["error"], answer
+
+
+def test_a_parameter_that_adds_a_key_to_the_body_is_refused(server, image_path):
+    """The workflow builds the body by substituting parameters into fixed JSON text: an image URI with a quote
+    can only add a key, which repeats a fixed one or is unknown, and is refused."""
+    from dicec.emit.http import step_body
+
+    template = step_body("{{workflow.parameters.image}}")
+    fill = {"{{inputs.parameters.call}}": step_payload("exists", ["dent"]), "{{inputs.parameters.index}}": "none",
+            "{{inputs.parameters.patch}}": '"image"', "{{inputs.parameters.refs}}": "{}"}
+    for hostile, words in ((f'{image_path}","patch":null,"x":"', "repeats the key 'patch'"),
+                           (f'{image_path}","zzz":"', "unknown field 'zzz'"),
+                           (image_path + '\\', "not valid JSON")):
+        text = template
+        for k, v in {**fill, "{{workflow.parameters.image}}": hostile}.items():
+            text = text.replace(k, v)
+        status, answer = request(server.url, "POST", "/v1/step", raw=text.encode())
+        assert status == 400 and words in answer["error"], (hostile, answer)
+    text = template
+    for k, v in {**fill, "{{workflow.parameters.image}}": image_path}.items():
+        text = text.replace(k, v)
+    assert request(server.url, "POST", "/v1/step", raw=text.encode())[0] == 200

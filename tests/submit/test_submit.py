@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -203,6 +204,26 @@ def test_model_servers_are_created_first_and_an_existing_one_is_left_alone(stand
     again = invoke(str(tmp_path / "all.yaml"), "--kubeconfig", cfg)
     assert again.exit_code == 0 and "Deployment default/dicec-find exists already; left unchanged" in again.stderr
     assert len([k for k in standin.objects if k[0] == "workflows"]) == 2
+
+
+def test_a_services_mode_stream_creates_the_agents_rbac_and_the_servers_first(standin, tmp_path):
+    """Every document dicec compile --mode services writes: the agent's ServiceAccount, Secret, Role and
+    RoleBinding, the servers, then the Workflow, each through its own API."""
+    out = tmp_path / "services.yaml"
+    question = Path(__file__).resolve().parents[2] / "examples" / "questions" / "existence-dog.txt"
+    assert CliRunner().invoke(cli, ["compile", str(question), "--mode", "services", "-o", str(out)]).exit_code == 0
+    cfg = standin.kubeconfig(tmp_path / "kc")
+    r = invoke(str(out), "--kubeconfig", cfg)
+    assert r.exit_code == 0, r.output
+    paths = [q.path for q in standin.requests]
+    ns = "/api/v1/namespaces/default"
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+    assert paths[:4] == [f"{ns}/serviceaccounts", f"{ns}/secrets", f"{rbac}/roles", f"{rbac}/rolebindings"]
+    assert paths[-1] == WF_PATH.format(ns="default")
+    kinds = [d["kind"] for d in yaml.safe_load_all(out.read_text())]
+    assert len(paths) == len(kinds) and "/apis/apps/v1/namespaces/default/deployments" in paths
+    again = invoke(str(out), "--kubeconfig", cfg)
+    assert again.exit_code == 0 and "ServiceAccount default/dicec-agent exists already; left unchanged" in again.stderr
 
 
 def test_a_kubeconfig_with_a_certificate_authority_submits_over_https(compiled, tmp_path, tls):

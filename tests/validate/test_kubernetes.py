@@ -80,3 +80,26 @@ def test_validate_says_plainly_when_the_manifest_checks_were_skipped(monkeypatch
                     "(pip install kubernetes-validate)")
     pods_only = CliRunner().invoke(cli, ["validate", str(plain)])
     assert pods_only.exit_code == 0 and "not checked" not in pods_only.output  # nothing was skipped
+
+
+def test_the_agents_rbac_in_a_services_stream_is_checked_too(tmp_path):
+    """dicec validate checks every document of a services-mode stream, the agent's ServiceAccount, Secret,
+    Role and RoleBinding included: each kind is one kubernetes-validate has a schema for, so a broken one is
+    reported, not skipped."""
+    from dicec.emit import EmitOptions
+    from dicec.pipeline import compile_text
+    from dicec.placement import load_pools
+    from dicec.runtime.backend import registry_for
+
+    program = "def execute_command(image):\n    return ImagePatch(image).exists('dog')\n"
+    text = compile_text(program, "program", path="p.py", registry=registry_for(), catalogue=load_pools(),
+                        options=EmitOptions(mode="services")).yaml
+    assert validate_text(text, path="s.yaml") == []
+    for good, bad, kind in (("  - watch\n", "  - watch\n  verbz: []\n", "Role"),
+                            ("\ntype: kubernetes.io/service-account-token\n", "\ntypo: 1\n", "Secret"),
+                            ("\nautomountServiceAccountToken: false\n", "\nautomountServiceAccountToken: 'no'\n",
+                             "ServiceAccount"),
+                            ("\nroleRef:\n", "\nroleReff: {}\nroleRef:\n", "RoleBinding")):
+        assert good in text, good
+        problems = validate_text(text.replace(good, bad, 1), path="s.yaml")
+        assert len(problems) == 1 and f"Kubernetes 1.30.0 {kind}" in str(problems[0]), (kind, problems)
