@@ -59,8 +59,10 @@ def lenient_members(text: str, flag: str, *, keyed: bool = False) -> list[tuple[
     return out
 
 
-def _skip_element(text: str, pos: int, end: int) -> int:
-    """Index of the ``,`` ending the (invalid) element at ``pos``, brackets and strings respected."""
+def _scan(text: str, pos: int, end: int, *, at_comma: bool) -> int:
+    """Walk JSON-ish text from ``pos``, brackets and strings respected (elements need not be valid JSON):
+    with ``at_comma``, the index of the ``,`` that ends the element at ``pos`` (or ``end``); otherwise the
+    index just past the list or object that opens at ``pos`` (or ``end`` when it never closes)."""
     depth, in_str = 0, False
     while pos < end:
         c = text[pos]
@@ -75,30 +77,20 @@ def _skip_element(text: str, pos: int, end: int) -> int:
             depth += 1
         elif c in "]}":
             depth -= 1
-        elif c == "," and depth <= 0:
+            if depth == 0 and not at_comma:
+                return pos + 1
+        elif c == "," and depth <= 0 and at_comma:
             return pos
         pos += 1
-    return pos
+    return end
+
+
+def _skip_element(text: str, pos: int, end: int) -> int:
+    """Index of the ``,`` ending the (invalid) element at ``pos``, brackets and strings respected."""
+    return _scan(text, pos, end, at_comma=True)
 
 
 def element_end(text: str, pos: int) -> int:
     """The index just past the JSON list or object that opens at ``text[pos]`` (brackets and strings
     respected; its elements need not be valid JSON), or ``len(text)`` when it never closes."""
-    depth, in_str = 0, False
-    while pos < len(text):
-        c = text[pos]
-        if in_str:
-            if c == "\\":
-                pos += 1
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-            if depth == 0:
-                return pos + 1
-        pos += 1
-    return len(text)
+    return _scan(text, pos, len(text), at_comma=False)
