@@ -371,6 +371,24 @@ class NodeTree:
                     node["progress"] = f"{done}/{done}"
         return {k: _in_go_order(by_id[k]) for k in sorted(by_id)}
 
+    def step_outputs(self) -> list[tuple[str, str]]:
+        """(``NODE/OUTPUT``, output text) for every output parameter value and HTTP result of every step, once
+        (a ``Retry`` node's copy is not repeated)."""
+        with self._lock:
+            entries = list(self._entries.values())
+        out = []
+        for e in entries:
+            if e.kind in _EXECUTABLE and e.outputs:
+                out += [(f"{e.name}/{p.get('name')}", str(p.get("value", ""))) for p in e.outputs.get("parameters") or ()]
+                if "result" in e.outputs:
+                    out.append((f"{e.name}/result", str(e.outputs["result"])))
+        return out
+
+    def artifact_files(self) -> list[str]:
+        """The local files of the steps' output artifacts (in the order they were stored)."""
+        with self._lock:
+            return list(self._stored)
+
     def status_json(self) -> str:
         """The JSON of ``status.nodes`` (what ``MAX_WORKFLOW_SIZE`` and the compression see)."""
         return go_json(self.nodes())

@@ -69,6 +69,7 @@ from dicec.runner.artifacts import RawData, resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
 from dicec.runner.httpsteps import DEFAULT_AGENT_WORKERS, RESULT_KEY
 from dicec.runner.launcher import LAUNCHER, subprocess_env
+from dicec.runtime.commands import OPERATORS_ENV
 from dicec.runtime.contract import RESULT_DIR, is_step_command
 
 #: How a task's output artifacts are kept among its outputs (the name after it; the value a local file).
@@ -137,6 +138,7 @@ class RunResult:
         annotations: the workflow's annotations (a pods-mode batch's plan is one, :mod:`dicec.runner.batch`).
         requests: how many HTTP steps were sent (Argo's agent sends them; no pod each).
         nodes: the run's node statuses as Argo would keep them (:class:`dicec.runner.argostatus.NodeTree`).
+        argo: what they weigh (:class:`dicec.runner.weight.Measured`; ``None`` for a modelled run).
     """
 
     outputs: dict[str, str]
@@ -146,6 +148,7 @@ class RunResult:
     annotations: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     nodes: NodeTree | None = None
+    argo: Any = None
 
 
 # -- parameters and substitution ------------------------------------------------------------------------
@@ -283,6 +286,7 @@ class Runner:
         self.base = base
         self.agent = ThreadPoolExecutor(max_workers=self.options.agent_workers, thread_name_prefix="dicec-agent")
         root = _Place(name=self.tree.workflow)
+        argo = None
         try:
             if "dag" in template:
                 self.tree.dag(root.name, template, boundary=None)
@@ -294,13 +298,19 @@ class Runner:
             else:
                 raise DicecError(f"{self.where}: the entry template {entry!r} is not a dag, container or http "
                                  "template (steps, script and resource templates are not supported by dicec run)")
+            if self.options.model is None:  # weighed before the steps' files go (a batch's records are files)
+                from dicec.runner.weight import measured
+
+                dirs = tuple(d for d in self.options.env.get(OPERATORS_ENV, "").split(os.pathsep) if d)
+                argo = measured(self.tree, self.wf, self.params, operator_dirs=dirs)
         finally:
             self.agent.shutdown(wait=True)
             if not self.options.keep_dir:
                 shutil.rmtree(base, ignore_errors=True)
         return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
                          seconds=time.monotonic() - start, requests=self.requests_sent,
-                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}), nodes=self.tree)
+                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}), nodes=self.tree,
+                         argo=argo)
 
     # -- the DAG ---------------------------------------------------------------------------------------
     def run_dag_template(self, template: dict, inputs: dict[str, str], base: Path, label: str, *,

@@ -49,7 +49,7 @@ def _stderr(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _flag_or_file(params: dict, name: str, flag: str, default: str) -> None:
+def flag_or_file(params: dict, name: str, flag: str, default: str) -> None:
     """Replace ``params[name]`` (a JSON flag) by the text of the file its ``--...-file`` twin names, if given:
     what an emitted step gets, from a raw Argo artifact, since Linux refuses one argument over 128 KiB."""
     path = params.pop(f"{name}_file")
@@ -110,7 +110,7 @@ def op(**params) -> None:
     calls of a fused group, one after another (see dicec/emit/steps.py)."""
     from dicec.runtime.step import run_op
 
-    _flag_or_file(params, "inputs_json", "--inputs", "{}")
+    flag_or_file(params, "inputs_json", "--inputs", "{}")
     run_op(**params, log=_stderr)
 
 
@@ -158,7 +158,7 @@ def answer(**params) -> None:
     from dicec.runtime.answer import run_answer
     from dicec.runtime.client import services_from
 
-    _flag_or_file(params, "records_json", "--records", "[]")
+    flag_or_file(params, "records_json", "--records", "[]")
     run_answer(**params, services=services_from({}), log=_stderr)
 
 
@@ -224,9 +224,9 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
             from dicec.runtime.client import services_from
 
             params["services"] = services_from(env)
-            _flag_or_file(params, "records_json", "--records", "[]")
+            flag_or_file(params, "records_json", "--records", "[]")
         else:
-            _flag_or_file(params, "inputs_json", "--inputs", "{}")
+            flag_or_file(params, "inputs_json", "--inputs", "{}")
         (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
 
     return invoke_in_process(command, argv[1:], env, work)
