@@ -92,6 +92,7 @@ def main() -> None:
             ranges = plan_parts(weight, images)
             sizes = [b - a for a, b in ranges]
             splits.append({"workflow": f"damage-parts --batch --mode {mode}", "images": len(images),
+                           "summary_at_defaults": weight.summary(),
                            "workflows": len(ranges), "images_per_workflow": [min(sizes), max(sizes)],
                            "largest_workflow_bytes": max(weight.workflow_bytes(b - a, len(images[0]))
                                                          for a, b in ranges),
@@ -114,6 +115,7 @@ def main() -> None:
               f"{s['images_per_workflow'][0]}-{s['images_per_workflow'][1]} images, the largest "
               f"{s['largest_workflow_bytes']:,} of {s['bound']:,} bytes (gzip-compressed statuses would "
               f"allow {s['max_images_compressed']} images per Workflow)")
+        print(f"  at the defaults: {s['summary_at_defaults']}")
 
 
 if __name__ == "__main__":

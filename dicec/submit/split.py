@@ -14,7 +14,7 @@ that ``argo list -l dicec.dev/batch=ID`` shows them together and each can be ret
   (``STOP`` exclusive), so the answers of the parts concatenate, in part order, to the batch's.
 
 Why several Workflows and not a parent Workflow of child Workflows (Argo's workflow-of-workflows): a parent
-holds every child's manifest in its own spec -- ten thousand URIs are 640 KB of it -- and every child's
+holds every child's manifest in its own spec -- ten thousand 47-character URIs are 500 KB of it -- and every child's
 outputs in its node statuses, so it meets the same bound; its ``resource`` steps need a service account
 allowed to create Workflows, which dicec's pods are deliberately not given; and one child's failure is the
 parent's, where separate parts are retried, resubmitted or deleted one at a time. A GitOps repository
