@@ -405,8 +405,11 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
     if result.plan is not None:  # a pods-mode batch: shards of stage pods
         summary["batch"] = {"shards": result.plan.shards, "stages": [s.name for s in result.plan.stages],
                             "questions": {q.name: p.path for q, p in zip(result.plan.queries, result.inputs)}}
-    weight = _weigh(result.workflow, detections=detections, bound=bound, operator_dirs=operator_dirs)
-    summary["argo"] = weight.to_json()
+    try:
+        weight = _weigh(result.workflow, detections=detections, bound=bound, operator_dirs=operator_dirs)
+    except DicecError as exc:  # the weight is a summary: a workflow it cannot model still compiles
+        weight, unweighed = None, str(exc)
+    summary["argo"] = weight.to_json() if weight is not None else None
     if fmt == "json":
         click.echo(dumps_json(summary), nl=False)
     else:
@@ -423,8 +426,11 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
              f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
              f"est. ${totals['usd_per_query']:.6f} per query at {totals['load_qph'] or 0:g} queries/hour "
              "(dicec cost's figure: a day's bill over its queries, every pod, server and CPU priced)")
-        note(f"{where}: {weight.summary()}")
-        _warn_weight(where, weight)
+        if weight is None:
+            note(f"{where}: Argo: not weighed ({unweighed})")
+        else:
+            note(f"{where}: {weight.summary()}")
+            _warn_weight(where, weight)
 
 
 @cli.command()
@@ -481,7 +487,10 @@ def _file_weight_warnings(path: str, *, detections: float, bound: int) -> list[s
     for doc in read_documents(path):
         labels = ((doc.get("metadata") or {}).get("labels") or {}) if isinstance(doc, dict) else {}
         if doc.get("kind") in ("Workflow", "WorkflowTemplate") and labels.get("app.kubernetes.io/managed-by") == "dicec":
-            warning = _weight_warning(_weigh(doc, detections=detections, bound=bound))
+            try:
+                warning = _weight_warning(_weigh(doc, detections=detections, bound=bound))
+            except DicecError as exc:  # e.g. an operator from a folder this command was not given
+                warning = f"not weighed ({exc})"
             if warning is not None:
                 out.append(warning)
     return out

@@ -64,6 +64,17 @@ def test_the_estimate_holds_unfused_and_in_services_mode(tmp_path, extra, scene)
         assert weight.nodes(1) == run.nodes
 
 
+@pytest.mark.parametrize("mode", ["pods", "services"])
+def test_the_estimate_holds_for_edge_offload_workflows(tmp_path, mode, scene):
+    """The marine questions on a catalogue with an edge pool: crop bundles as artifacts, offloaded steps'
+    when conditions (an edge crop bundle is an artifact: modelled empty, as its bytes are not in the status)."""
+    pools = REPO / "examples" / "marine" / "pools.yaml"
+    for question in sorted((REPO / "examples" / "marine" / "questions").glob("*.txt")):
+        wf = compile_file(tmp_path, question, "--pools", str(pools), "--mode", mode)
+        measured, estimated, (run, weight) = measured_and_estimated(wf, {"image": str(scene)}, "seeded")
+        assert abs(estimated - measured) <= TOLERANCE * measured, (question.stem, mode, measured, estimated)
+
+
 def crowded_scene(path: Path, columns: int, rows: int) -> Path:
     """``columns`` x ``rows`` circles, two in three red, drawn for the built-in scene models."""
     from dicec.runtime.images import encode_png
