@@ -27,7 +27,7 @@ TOLERANCE = 0.25
 
 
 def compile_file(tmp_path: Path, question: Path, *extra: str) -> Path:
-    out = tmp_path / f"{question.stem}{'-'.join(extra)}.yaml"
+    out = tmp_path / f"{question.stem}-{len(list(tmp_path.glob('*.yaml')))}.yaml"
     r = CliRunner().invoke(cli, ["compile", str(question), "-o", str(out), *extra])
     assert r.exit_code == 0, r.output
     return out
