@@ -40,6 +40,15 @@ agent sends it (:mod:`dicec.runner.httpsteps`): its response body is the task's 
 pool of their own (the agent is one pod per workflow with that many workers), whatever
 ``parallelism`` the container steps run under.
 
+A DAG task may also supply an input artifact as ``raw`` data with references (the answer step's records, a
+fused group's inputs: values too large for an argument), substituted and written to the input's path.
+
+Every node Argo would create -- DAGs, task groups, retried steps and their attempts, skipped tasks -- is
+reported, with its inputs and outputs, to a :class:`~dicec.runner.argostatus.NodeTree`, and a finished run
+is weighed (:func:`dicec.runner.weight.measured`: ``RunResult.argo``). With ``RunOptions.model`` every
+container step and HTTP request is answered by a stand-in instead (:mod:`dicec.runner.modelled`): the
+weight estimate's modelled run.
+
 A failing step (after its retries) stops the run: its name and the tail of its log are reported.
 
 Only dicec's own step commands run (:data:`dicec.runtime.contract.STEP_COMMANDS`: ``dicec op ...``,
