@@ -9,6 +9,7 @@ and no verb loads anthropic or kubernetes unless it uses them.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Callable
 
@@ -89,6 +90,38 @@ def _emit_options(command: Callable) -> Callable:
     from dicec.emit.commands import emit_options
 
     return emit_options(command)
+
+
+def _weight_options(command: Callable) -> Callable:
+    from dicec.runner.commands import weight_options
+
+    return weight_options(command)
+
+
+def _weigh(doc: dict, *, detections: float, bound: int, operator_dirs: tuple[str, ...] = ()) -> Any:
+    from dicec.runner.commands import weigh
+
+    return weigh(doc, detections=detections, bound=bound, operator_dirs=tuple(os.path.abspath(d) for d in operator_dirs))
+
+
+def _weight_warning(weight: Any) -> str | None:
+    """The warning for a workflow past the bound: a single query that does not fit, or a batch none fits."""
+    if weight.max_images >= 1:
+        return None
+    size, packed = weight.workflow_bytes(1), weight.compressed_workflow_bytes(1)
+    what = "one query" if not weight.batch else "a batch of one image"
+    then = (f"Argo v4.1 will gzip its node statuses (the Workflow then about {packed} bytes) and recompress them "
+            "on every update" if packed <= weight.bound else
+            f"even with its node statuses gzip-compressed ({packed} bytes) it fails unless node status offload to "
+            "a database is configured")
+    return (f"{what} makes a Workflow of about {size} bytes at {weight.assumptions.detections:g} detections per "
+            f"find, over the {weight.bound}-byte bound (Argo's MAX_WORKFLOW_SIZE): {then} (docs/production.md)")
+
+
+def _warn_weight(where: str, weight: Any) -> None:
+    warning = _weight_warning(weight)
+    if warning is not None:
+        click.echo(f"{where}: warning: {warning}", err=True)
 
 
 def _placement_options(*, mode: bool) -> Callable:
@@ -326,15 +359,18 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
 @_strict_option
 @_emit_options
 @_placement_options(mode=False)
+@_weight_options
 def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str | None,
              operator_dirs: tuple[str, ...], backend: str, llm: Any, name: str | None, namespace: str | None, fmt: str,
-             placement: dict, strict: bool, **emit: Any) -> None:
+             placement: dict, strict: bool, detections: float, bound: int, **emit: Any) -> None:
     """Compile INPUT to an Argo Workflow: a .txt question, a .py program, or a .json (placed) task graph.
 
     With --batch, several INPUTs make one workflow answering every question for every image, the
     questions sharing the stage pods (q1, q2, ... in the order given). The YAML goes to -o FILE
-    (written atomically) or standard output; a one-line summary goes to standard error (or, with
-    --format json, a JSON summary to standard output).
+    (written atomically) or standard output; a summary goes to standard error (or, with --format
+    json, a JSON summary to standard output): the plan, and the workflow's weight in Argo (nodes and
+    node-status bytes per query, and the most images one Workflow takes under --max-workflow-bytes,
+    at --detections boxes per find).
     """
     from dicec import pipeline
     from dicec.emit.commands import options_from
@@ -369,6 +405,11 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
     if result.plan is not None:  # a pods-mode batch: shards of stage pods
         summary["batch"] = {"shards": result.plan.shards, "stages": [s.name for s in result.plan.stages],
                             "questions": {q.name: p.path for q, p in zip(result.plan.queries, result.inputs)}}
+    try:
+        weight = _weigh(result.workflow, detections=detections, bound=bound, operator_dirs=operator_dirs)
+    except DicecError as exc:  # the weight is a summary: a workflow it cannot model still compiles
+        weight, unweighed = None, str(exc)
+    summary["argo"] = weight.to_json() if weight is not None else None
     if fmt == "json":
         click.echo(dumps_json(summary), nl=False)
     else:
@@ -385,34 +426,47 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
              f"{', '.join(summary['pools']) or 'cpu'}; {fused}"
              f"est. ${totals['usd_per_query']:.6f} per query at {totals['load_qph'] or 0:g} queries/hour "
              "(dicec cost's figure: a day's bill over its queries, every pod, server and CPU priced)")
+        if weight is None:
+            note(f"{where}: Argo: not weighed ({unweighed})")
+        else:
+            note(f"{where}: {weight.summary()}")
+            _warn_weight(where, weight)
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="WORKFLOW.yaml...")
 @_format_option("text", "json", default="text")
-def validate(files: tuple[str, ...], fmt: str) -> None:
+@_weight_options
+def validate(files: tuple[str, ...], fmt: str, detections: float, bound: int) -> None:
     """Check workflow YAML: Argo's JSON schema (unknown fields refused) plus DAG cycles, dangling
     dependencies and template references, unresolved {{...}} references, Kubernetes name rules and
     resource quantities; services mode's Deployments and Services against Kubernetes' schema when
     kubernetes-validate is installed (a note on stderr says when they were skipped).
 
-    Prints one line per problem (file:line: message) and exits 1 if there is any.
+    Prints one line per problem (file:line: message) and exits 1 if there is any. A valid workflow that dicec
+    wrote is also weighed (as dicec compile does): past --max-workflow-bytes at --detections boxes per find
+    it gets a warning (file: warning: ...), which does not fail the check.
     """
     from dicec.validate import validate_path
 
-    results = {}
+    results, warnings = {}, {}
     for path in files:
         try:
             results[path] = [str(d) for d in validate_path(path)]
         except DicecError as exc:
             results[path] = [str(exc)]
+        warnings[path] = [] if results[path] else _file_weight_warnings(path, detections=detections, bound=bound)
     problems = [line for lines in results.values() for line in lines]
     if fmt == "json":
-        click.echo(dumps_json({"valid": not problems, "files": {p: {"valid": not ls, "problems": ls}
+        click.echo(dumps_json({"valid": not problems, "files": {p: {"valid": not ls, "problems": ls,
+                                                                    "warnings": warnings[p]}
                                                             for p, ls in results.items()}}), nl=False)
     else:
         for line in problems:
             click.echo(line, err=True)
+        for path, lines in warnings.items():
+            for line in lines:
+                click.echo(f"{path}: warning: {line}", err=True)
         ok = [p for p, ls in results.items() if not ls]
         if ok:
             note(f"{len(ok)} of {len(files)} file(s) valid")
@@ -423,6 +477,23 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
         note(skipped)
     if problems:
         sys.exit(EXIT_INPUT)
+
+
+def _file_weight_warnings(path: str, *, detections: float, bound: int) -> list[str]:
+    """The weight warning of each Workflow dicec wrote in ``path`` (a file of valid documents)."""
+    from dicec.runner.documents import read_documents
+
+    out = []
+    for doc in read_documents(path):
+        labels = ((doc.get("metadata") or {}).get("labels") or {}) if isinstance(doc, dict) else {}
+        if doc.get("kind") in ("Workflow", "WorkflowTemplate") and labels.get("app.kubernetes.io/managed-by") == "dicec":
+            try:
+                warning = _weight_warning(_weigh(doc, detections=detections, bound=bound))
+            except DicecError as exc:  # e.g. an operator from a folder this command was not given
+                warning = f"not weighed ({exc})"
+            if warning is not None:
+                out.append(warning)
+    return out
 
 
 def _register_runtime() -> None:

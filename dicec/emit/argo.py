@@ -8,7 +8,8 @@ Shape of what is emitted:
   :mod:`dicec.emit.steps`), with ``nvidia.com/gpu`` requests, a ``nodeSelector`` for the pool and
   tolerations for its taints;
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
-  need a GPU), whose ``answer`` output becomes the workflow's output;
+  need a GPU), whose ``answer`` output becomes the workflow's output; it gets the steps' records as a
+  ``raw`` input artifact (a file, never an argument: :mod:`dicec.emit.steps`);
 * in services mode (:mod:`dicec.emit.services`) the operator calls and the answer are instead Argo
   ``http`` templates that Argo's agent sends to the model servers and the answer server
   (:mod:`dicec.emit.http`), and the Workflow runs as the agent's ServiceAccount (:mod:`dicec.emit.agent`);
@@ -35,7 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hera.workflows import DAG, Container, Parameter, Task, Workflow, WorkflowTemplate
+from hera.workflows import DAG, Artifact, Container, Parameter, RawArtifact, Task, Workflow, WorkflowTemplate
 from hera.workflows import models as m
 from hera.workflows.models import Toleration, ValueFrom
 
@@ -269,8 +270,11 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
         answer_template = _answer_template(placed, options, source, servers)
         answer_ref = "{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP
     records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
+    # a container answer gets the records as a raw artifact (a file: a crowded image's records are over the
+    # 128 KiB one argument may hold, dicec.emit.steps); the HTTP answer sends them in its body
+    records_argument = records if answer_http else RawArtifact(name=steps.RECORDS_ARTIFACT, data=records)
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
-                      arguments={**source.task_arguments(), "program": b64(graph.source), "records": records},
+                      arguments={**source.task_arguments(), "program": b64(graph.source), "records": records_argument},
                       dependencies=fused.step_names(t.id for t in graph.tasks) or None))
     answer_output = Parameter(name="answer", value_from=ValueFrom(parameter=answer_ref))
     if options.batch:
@@ -438,7 +442,8 @@ def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSou
         image=answer_image(placed.images),
         command=command,
         args=args,
-        inputs=[*source.step_inputs(), Parameter(name="program"), Parameter(name="records", default="[]")],
+        inputs=[*source.step_inputs(), Parameter(name="program"),
+                Artifact(name=steps.RECORDS_ARTIFACT, path=steps.RECORDS_PATH)],
         outputs=[Parameter(name="answer", value_from=ValueFrom(path=steps.ANSWER_PATH))],
         **_placement_fields(pool, options),
         **_pod_fields(options),

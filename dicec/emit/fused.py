@@ -5,7 +5,8 @@ what it runs (:func:`step_names`: ``fused-`` + the group's operators in first-se
 ``fused-find-verify-property-a4000``, with ``-2``, ``-3``... for a second group of the same kind; a
 group of one fan-out task keeps the task's id), running a template of that name (``fused-ID`` for a
 one-task group) on the group's pool: the vision image running ``dicec op --group`` (the contract is in :mod:`dicec.emit.steps`), with an input
-``inputs`` holding the values of the tasks outside the group that it needs, and the output
+artifact ``inputs`` holding the values of the tasks outside the group that it needs (``raw`` data the task
+builds from their ``value`` outputs, written to a file: a detection's boxes can outgrow an argument), and the output
 parameters ``value-TASK`` and ``record-TASK`` for each of its tasks. Everything that referred to a
 grouped task -- a dependency, a ``withParam``, a ``--patch`` or ``--refs`` value, the final step's
 records -- refers to the group's step and that task's output instead. Services mode emits no groups
@@ -116,7 +117,7 @@ class FusedSteps:
         ``pool`` (resources, node selector, tolerations, security, retries). With ``crops_from`` (an
         edge task) the group reads that task's crop bundle instead of the image (:mod:`dicec.emit.offload`).
         """
-        from hera.workflows import Container, Parameter, Task
+        from hera.workflows import Container, Parameter, RawArtifact, Task
         from hera.workflows.models import ValueFrom
 
         from dicec.emit import offload
@@ -146,12 +147,15 @@ class FusedSteps:
             image=placed.images[members[0].operator],
             command=command,
             args=args,
-            inputs=[*inputs, Parameter(name="group"), Parameter(name="inputs", default="{}")],
+            inputs=[*inputs, Parameter(name="group"),
+                    RawArtifact(name=steps.GROUP_INPUTS_ARTIFACT, path=steps.GROUP_INPUTS_PATH, data="{}")],
             outputs=outputs,
             **fields(pool),
         )
         params = {**arguments, "group": steps.group_payload(members)}
         if needed:
-            params["inputs"] = "{" + ", ".join(f'"{d}": {self.value_of(d)}' for d in needed) + "}"
+            params[steps.GROUP_INPUTS_ARTIFACT] = RawArtifact(
+                name=steps.GROUP_INPUTS_ARTIFACT,
+                data="{" + ", ".join(f'"{d}": {self.value_of(d)}' for d in needed) + "}")
         return Task(name=name, template=templates[template_name], arguments=params,
                     dependencies=self.step_names(needed) or None)

@@ -16,15 +16,19 @@ entries, never through a shell):
                      resolved, the key the final step looks calls up by.
 
 A *fused group* (several tasks one pod runs, see :mod:`dicec.placement.fusion`) is one step running
-``dicec op --group B64 --image URI --inputs JSON --out-dir DIR``, with no NAME:
+``dicec op --group B64 --image URI --inputs-file FILE --out-dir DIR``, with no NAME:
 
 ``--group B64``      base64url of ``{"calls": [{"task", "operator", "form", "args", "patch"}, ...]}``, the
                      group's tasks in graph order; ``patch`` is the task graph's patch source (``null``,
                      ``{"kind": "image"}``, ``{"kind": "item", "task", "index"}``, ``{"kind": "each",
                      "task"}``): the step resolves it, and ``ref`` arguments, from the values of the
                      calls before it in the group or from ``--inputs``.
-``--inputs JSON``    the values of the tasks outside the group that the group needs, ``{"task-id": value}``;
-                     an entry that is not valid JSON (an unresolved reference) is left out.
+``--inputs-file FILE``  the values of the tasks outside the group that the group needs, ``{"task-id": value}``
+                     (``--inputs JSON`` on a command line); an entry that is not valid JSON (an unresolved
+                     reference) is left out. The step's input artifact ``inputs`` (:data:`GROUP_INPUTS_PATH`):
+                     the DAG task passes the object as ``raw`` data with its references, which Argo
+                     substitutes and writes to the file, so a detection's thousand boxes never travel
+                     through argv (Linux refuses one argument over 128 KiB) or the environment.
 ``--out-dir DIR``    each call writes ``DIR/TASK/value.json`` and ``DIR/TASK/record.json``, exactly what a
                      step of its own writes to ``--value-out`` and ``--record-out``; they are the step's
                      output parameters ``value-TASK`` and ``record-TASK``.
@@ -42,9 +46,14 @@ these files would hold (:mod:`dicec.emit.http`), and the final step is one to th
 exactly the flags above: the call is evaluated by the model server at URL (``dicec op serve``) instead of
 a model in the step, and the value and record files are the same (:mod:`dicec.runtime.client`).
 
-The final step runs ``dicec answer --image URI --program B64 --records JSON --out P``: it re-runs the
+The final step runs ``dicec answer --image URI --program B64 --records-file FILE --out P``: it re-runs the
 serial program (base64url of its source) and answers each operator call from the records (a JSON list
 whose elements are records or lists of records, from fan-outs); a call with no record runs on demand.
+The records reach it as the input artifact ``records`` (:data:`RECORDS_PATH`), ``raw`` data the DAG task
+builds from the steps' ``record`` outputs (Argo substitutes the references and writes the file): a
+crowded image's records (1120 detections checked one by one are 170 KB) are over the 128 KiB Linux allows
+one argument. ``raw`` artifacts need no artifact repository; like the parameters they replace, their data
+is kept in the node's status (:mod:`dicec.runner.weight` counts it).
 A records element that is not valid JSON (an unresolved reference) is ignored, which can only cost
 time, never change the answer. A skipped step (a false ``when``, or a fan-out over an empty list)
 has its outputs' declared defaults, ``[]`` for a value and ``null`` for a record (see
@@ -70,6 +79,12 @@ from dicec.runtime.contract import RESULT_DIR, b64
 VALUE_PATH = f"{RESULT_DIR}/value.json"
 RECORD_PATH = f"{RESULT_DIR}/record.json"
 ANSWER_PATH = f"{RESULT_DIR}/answer.json"
+#: Where the answer step finds the records, and a fused group's step the values from outside the group
+#: (input artifacts: outside the ``/tmp`` emptyDir, as every input artifact, :mod:`dicec.emit.inputs`).
+RECORDS_PATH = "/dicec/inputs/records.json"
+GROUP_INPUTS_PATH = "/dicec/inputs/group-inputs.json"
+RECORDS_ARTIFACT = "records"
+GROUP_INPUTS_ARTIFACT = "inputs"
 IMAGE_PARAMETER = "image"
 IMAGE_REFERENCE = "{{workflow.parameters.image}}"
 #: ``valueFrom.default`` of every step's value and record outputs. Argo v4 gives a Skipped task (its
@@ -112,7 +127,7 @@ def answer_command(*, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str
     return ["dicec", "answer"], [
         "--image", image,
         "--program", "{{inputs.parameters.program}}",
-        "--records", "{{inputs.parameters.records}}",
+        "--records-file", RECORDS_PATH,
         "--out", ANSWER_PATH,
     ]
 
@@ -134,7 +149,7 @@ def group_command(*, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str]
     return ["dicec", "op"], [
         "--group", "{{inputs.parameters.group}}",
         "--image", image,
-        "--inputs", "{{inputs.parameters.inputs}}",
+        "--inputs-file", GROUP_INPUTS_PATH,
         "--out-dir", RESULT_DIR,
     ]
 

@@ -17,6 +17,30 @@ import click
 from dicec.output import dumps_json, parse_parameters
 from dicec.runtime.commands import MODELS_ENV, OPERATORS_ENV, format_option, models_option, operators_option
 
+#: Argo's MAX_WORKFLOW_SIZE default (dicec.runner.argostatus; repeated here so this module imports click only).
+DEFAULT_BOUND = 1024 * 1024
+
+bound_option = click.option(
+    "--max-workflow-bytes", "bound", type=click.IntRange(1024), default=DEFAULT_BOUND, show_default=True,
+    metavar="BYTES", help="The bound a Workflow's JSON must stay under: Argo's MAX_WORKFLOW_SIZE (1 MiB by default; "
+                          "past it the controller compresses the node statuses, then fails without a database).")
+
+
+def weight_options(command):
+    """``--detections`` and ``--max-workflow-bytes``: how a workflow is weighed (:mod:`dicec.runner.weight`)."""
+    command = bound_option(command)
+    return click.option(
+        "--detections", type=click.FloatRange(0, 100000), default=8.0, show_default=True, metavar="N",
+        help="Boxes each detection (find) is taken to return when weighing the workflow's node statuses.")(command)
+
+
+def weigh(doc: dict, *, detections: float, bound: int, operator_dirs: tuple[str, ...] = ()):
+    """The weight of a Workflow document at ``detections`` boxes per find (the weight options' values)."""
+    from dicec.runner.modelled import Assumptions
+    from dicec.runner.weight import estimate
+
+    return estimate(doc, assumptions=Assumptions(detections=detections), bound=bound, operator_dirs=operator_dirs)
+
 
 @click.command("run")
 @click.argument("workflow_file", metavar="WORKFLOW.yaml")
@@ -37,12 +61,18 @@ from dicec.runtime.commands import MODELS_ENV, OPERATORS_ENV, format_option, mod
                    "trust as you would a shell script.")
 @click.option("--agent-workers", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="HTTP steps in flight at once, as Argo's agent sends them (its ARGO_AGENT_TASK_WORKERS).")
+@bound_option
 def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None, models: str,
         isolation: str, operator_dirs: tuple[str, ...], fmt: str, keep_dir: str | None,
-        run_any_command: bool, agent_workers: int) -> None:
+        run_any_command: bool, agent_workers: int, bound: int) -> None:
     """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
     commands its containers would run; prints the answer. Only dicec's own step commands run, unless
-    --run-any-command."""
+    --run-any-command.
+
+    With --format json, "argo" says what the run created in Argo's terms: its nodes, their statuses' JSON
+    bytes (and gzip-compressed, as Argo v4.1 stores them past the bound), the whole Workflow's bytes, the
+    estimate of the same at the detections and image size the run showed, and the most images one
+    Workflow of this file can take under --max-workflow-bytes."""
     from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
     from dicec.runtime.calls import answer_text
 
@@ -70,8 +100,14 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         sys.exit(1)
     from dicec.placement.stages import PLAN_ANNOTATION
 
+    argo = None
+    if fmt == "json" and result.argo is not None:
+        from dicec.runner.documents import load_workflow
+        from dicec.runner.weight import run_report
+
+        argo = run_report(result.argo, load_workflow(workflow_file), bound=bound, operator_dirs=tuple(dirs))
     if "answers" in result.outputs and PLAN_ANNOTATION in result.annotations:  # a pods-mode batch of stage pods
-        _print_stage_batch(result, options, workflow_file, fmt)
+        _print_stage_batch(result, options, workflow_file, fmt, argo)
         return
     if "answers" in result.outputs:  # a batch workflow: one answer per image
         from dicec.runner.batch import batch_answers
@@ -80,7 +116,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         if fmt == "json":
             click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
                                    "requests": result.requests, "skipped": list(result.skipped),
-                                   "seconds": round(result.seconds, 3)}), nl=False)
+                                   "seconds": round(result.seconds, 3), "argo": argo}), nl=False)
         else:
             for image, value in zip(images, answers):
                 click.echo(f"{image}: {answer_text(value)}")
@@ -95,7 +131,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     if fmt == "json":
         click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
                                "requests": result.requests, "skipped": list(result.skipped),
-                               "seconds": round(result.seconds, 3)}), nl=False)
+                               "seconds": round(result.seconds, 3), "argo": argo}), nl=False)
     elif "answer" in result.outputs:
         click.echo(answer_text(value))
     else:
@@ -103,7 +139,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
 
 
 
-def _print_stage_batch(result, options, workflow_file: str, fmt: str) -> None:
+def _print_stage_batch(result, options, workflow_file: str, fmt: str, argo: dict | None = None) -> None:
     """A pods-mode batch's answers, one line per image (and question); exit 1 if any failed, after printing."""
     from dicec.placement.stages import plan_of_workflow
     from dicec.runner.batch import stage_answers, stage_report
@@ -114,7 +150,7 @@ def _print_stage_batch(result, options, workflow_file: str, fmt: str) -> None:
     lines, body, errors = stage_report(images, outcomes, names)
     if fmt == "json":
         click.echo(dumps_json({**body, "images": images, "steps": result.steps, "skipped": list(result.skipped),
-                               "seconds": round(result.seconds, 3)}), nl=False)
+                               "seconds": round(result.seconds, 3), "argo": argo}), nl=False)
     else:
         for line in lines:
             click.echo(line)

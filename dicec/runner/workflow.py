@@ -40,6 +40,15 @@ agent sends it (:mod:`dicec.runner.httpsteps`): its response body is the task's 
 pool of their own (the agent is one pod per workflow with that many workers), whatever
 ``parallelism`` the container steps run under.
 
+A DAG task may also supply an input artifact as ``raw`` data with references (the answer step's records, a
+fused group's inputs: values too large for an argument), substituted and written to the input's path.
+
+Every node Argo would create -- DAGs, task groups, retried steps and their attempts, skipped tasks -- is
+reported, with its inputs and outputs, to a :class:`~dicec.runner.argostatus.NodeTree`, and a finished run
+is weighed (:func:`dicec.runner.weight.measured`: ``RunResult.argo``). With ``RunOptions.model`` every
+container step and HTTP request is answered by a stand-in instead (:mod:`dicec.runner.modelled`): the
+weight estimate's modelled run.
+
 A failing step (after its retries) stops the run: its name and the tail of its log are reported.
 
 Only dicec's own step commands run (:data:`dicec.runtime.contract.STEP_COMMANDS`: ``dicec op ...``,
@@ -64,10 +73,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dicec.errors import DicecError, one_line
-from dicec.runner.artifacts import resolve_inputs, stage
+from dicec.runner.argostatus import NodeTree, item_node_name, workflow_name
+from dicec.runner.artifacts import RawData, resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
 from dicec.runner.httpsteps import DEFAULT_AGENT_WORKERS, RESULT_KEY
 from dicec.runner.launcher import LAUNCHER, subprocess_env
+from dicec.runtime.commands import OPERATORS_ENV
 from dicec.runtime.contract import RESULT_DIR, is_step_command
 
 #: How a task's output artifacts are kept among its outputs (the name after it; the value a local file).
@@ -105,6 +116,8 @@ class RunOptions:
         run_any_command: also run containers whose command is not a dicec step command (they run on
             this machine as this user; see :func:`check_commands`).
         agent_workers: HTTP steps in flight at once (Argo's ``ARGO_AGENT_TASK_WORKERS``).
+        model: a stand-in that answers every container step and HTTP request instead of running or sending
+            it (:class:`dicec.runner.weight.StepModel`: the weight estimate's modelled run), or ``None``.
     """
 
     parameters: dict[str, str] = field(default_factory=dict)
@@ -115,6 +128,7 @@ class RunOptions:
     keep_dir: str | None = None
     run_any_command: bool = False
     agent_workers: int = DEFAULT_AGENT_WORKERS
+    model: Any = None
 
     def __post_init__(self) -> None:
         if isinstance(self.agent_workers, bool) or not isinstance(self.agent_workers, int) or self.agent_workers < 1:
@@ -132,6 +146,8 @@ class RunResult:
         seconds: wall-clock time.
         annotations: the workflow's annotations (a pods-mode batch's plan is one, :mod:`dicec.runner.batch`).
         requests: how many HTTP steps were sent (Argo's agent sends them; no pod each).
+        nodes: the run's node statuses as Argo would keep them (:class:`dicec.runner.argostatus.NodeTree`).
+        argo: what they weigh (:class:`dicec.runner.weight.Measured`; ``None`` for a modelled run).
     """
 
     outputs: dict[str, str]
@@ -140,6 +156,8 @@ class RunResult:
     seconds: float
     annotations: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    nodes: NodeTree | None = None
+    argo: Any = None
 
 
 # -- parameters and substitution ------------------------------------------------------------------------
@@ -231,6 +249,17 @@ def _parse_maybe_json(text: str) -> Any:
 
 
 # -- running ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class _Place:
+    """Where a task's node hangs in Argo's node tree: its name, its boundary (DAG) node, and the task nodes it
+    depends on or the task group it is an item of."""
+
+    name: str
+    boundary: str | None = None
+    parents: tuple[str, ...] = ()
+    member_of: str | None = None
+
+
 @dataclass
 class _TaskState:
     name: str
@@ -253,6 +282,7 @@ class Runner:
         self.steps_run = 0
         self.requests_sent = 0
         self.lock = threading.Lock()
+        self.tree = NodeTree(workflow_name(wf.get("metadata") or {}))
 
     def run(self) -> RunResult:
         start = time.monotonic()
@@ -264,38 +294,51 @@ class Runner:
         base.mkdir(parents=True, exist_ok=True)
         self.base = base
         self.agent = ThreadPoolExecutor(max_workers=self.options.agent_workers, thread_name_prefix="dicec-agent")
+        root = _Place(name=self.tree.workflow)
+        argo = None
         try:
             if "dag" in template:
-                outputs, skipped = self.run_dag_template(template, {}, base, "", top=True)
+                self.tree.dag(root.name, template, boundary=None)
+                outputs, skipped = self.run_dag_template(template, {}, base, "", top=True, place=root)
             elif "container" in template:
-                outputs, skipped = self.run_container(template, {}, "main", base / "main"), []
+                outputs, skipped = self.run_container(template, {}, "main", base / "main", place=root), []
             elif "http" in template:
-                outputs, skipped = self.run_http(template, {}, "main", base / "main"), []
+                outputs, skipped = self.run_http(template, {}, "main", base / "main", place=root), []
             else:
                 raise DicecError(f"{self.where}: the entry template {entry!r} is not a dag, container or http "
                                  "template (steps, script and resource templates are not supported by dicec run)")
+            if self.options.model is None:  # weighed before the steps' files go (a batch's records are files)
+                from dicec.runner.weight import measured
+
+                dirs = tuple(d for d in self.options.env.get(OPERATORS_ENV, "").split(os.pathsep) if d)
+                argo = measured(self.tree, self.wf, self.params, operator_dirs=dirs)
         finally:
             self.agent.shutdown(wait=True)
             if not self.options.keep_dir:
                 shutil.rmtree(base, ignore_errors=True)
         return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
                          seconds=time.monotonic() - start, requests=self.requests_sent,
-                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}))
+                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}), nodes=self.tree,
+                         argo=argo)
 
     # -- the DAG ---------------------------------------------------------------------------------------
     def run_dag_template(self, template: dict, inputs: dict[str, str], base: Path, label: str, *,
-                         top: bool = False) -> tuple[dict[str, str], list[str]]:
-        """Run a DAG template (the entry one, or one a task calls, with its input parameters): its outputs."""
-        tasks, skipped = self.run_dag(template, inputs=inputs, base=base, label=label, top=top)
+                         top: bool = False, place: _Place) -> tuple[dict[str, str], list[str]]:
+        """Run a DAG template (the entry one, or one a task calls, with its input parameters) as the DAG node
+        ``place`` (reported to :attr:`tree` before the call): its outputs."""
+        tasks, skipped = self.run_dag(template, inputs=inputs, base=base, label=label, top=top, node=place.name)
         scope = self.global_scope(tasks, inputs)
         outputs = {}
         for p in (template.get("outputs") or {}).get("parameters") or []:
             ref = ((p.get("valueFrom") or {}).get("parameter"))
             outputs[p["name"]] = substitute(ref if ref is not None else str(p.get("value", "")), scope)
+        needed = {d for t in tasks.values() for d in t.deps}
+        self.tree.dag_done(place.name, template, outputs=outputs,
+                           leaves=[f"{place.name}.{n}" for n in tasks if n not in needed])
         return outputs, skipped
 
     def run_dag(self, template: dict, *, inputs: dict[str, str] | None = None, base: Path | None = None,
-                label: str = "", top: bool = True) -> tuple[dict[str, _TaskState], list[str]]:
+                label: str = "", top: bool = True, node: str = "") -> tuple[dict[str, _TaskState], list[str]]:
         inputs = inputs or {}
         base = base if base is not None else self.base
         workers = max(1, self.options.parallelism)
@@ -317,7 +360,7 @@ class Runner:
                     for t in tasks.values():
                         if t.status == "pending" and all(tasks[d].status in ("done", "skipped") for d in t.deps):
                             try:
-                                self.start(t, tasks, pool, running, skipped, inputs, base, label)
+                                self.start(t, tasks, pool, running, skipped, inputs, base, label, node)
                             except DicecError as exc:
                                 t.status = "failed"
                                 failure = exc if isinstance(exc, StepFailed) else StepFailed(t.name, str(exc), [])
@@ -365,14 +408,15 @@ class Runner:
 
     def start(self, t: _TaskState, tasks: dict[str, _TaskState], pool: ThreadPoolExecutor,
               running: dict[Future, tuple[str, int | None]], skipped: list[str], inputs: dict[str, str],
-              base: Path, label: str) -> None:
+              base: Path, label: str, node: str = "") -> None:
         scope = self.global_scope(tasks, inputs)
         spec = t.spec
+        place = _Place(name=f"{node}.{t.name}", boundary=node, parents=tuple(f"{node}.{d}" for d in t.deps))
         loops = "withParam" in spec or "withItems" in spec or "withSequence" in spec
         if loops and "when" in spec and not _ITEM_REF.search(str(spec["when"])):
             # Argo (since 3.5) evaluates a task's when before expanding its loop: false skips the whole task.
             if not self.when(spec, scope):
-                self.skip(t, skipped)
+                self.skip(t, skipped, place, scope)
                 return
         if loops:
             if "withSequence" in spec:
@@ -389,30 +433,47 @@ class Runner:
             else:
                 items = list(spec["withItems"])
             t.items, t.remaining, t.status = items, 0, "running"
+            template = str(spec.get("template"))
+            if items:
+                self.tree.group(place.name, template, boundary=node, parents=place.parents)
+            else:
+                self.tree.skipped(place.name, template, boundary=node, parents=place.parents,
+                                  message="Skipped, empty params")
             for i, item in enumerate(items):
                 local = {**scope, **item_scope(item)}
+                member = _Place(name=item_node_name(place.name, i, item), boundary=node, member_of=place.name)
                 if not self.when(spec, local):
+                    self.tree.skipped(member.name, template, boundary=node, member_of=place.name,
+                                      message=self.when_message(spec, local))
                     continue
                 t.remaining += 1
                 running[self.executor(t, pool).submit(self.run_task, t, local,
                                                       f"{label}{t.name}({i}:{_param_text(item)[:40]})", i,
-                                                      base)] = (t.name, i)
+                                                      base, member)] = (t.name, i)
             if t.remaining == 0:
                 self.finish(t, None, None)
             return
         if not self.when(spec, scope):
-            self.skip(t, skipped)
+            self.skip(t, skipped, place, scope)
             return
         t.status, t.remaining = "running", 1
-        running[self.executor(t, pool).submit(self.run_task, t, scope, f"{label}{t.name}", None, base)] = (t.name, None)
+        running[self.executor(t, pool).submit(self.run_task, t, scope, f"{label}{t.name}", None, base,
+                                              place)] = (t.name, None)
 
     def executor(self, t: _TaskState, pool: ThreadPoolExecutor) -> ThreadPoolExecutor:
         """Where a task runs: an HTTP step on the agent's pool, anything else on the DAG's."""
         return self.agent if "http" in (self.templates.get(t.spec.get("template")) or {}) else pool
 
-    def skip(self, t: _TaskState, skipped: list[str]) -> None:
+    def skip(self, t: _TaskState, skipped: list[str], place: _Place, scope: dict[str, str]) -> None:
         t.status, t.outputs = "skipped", self.declared_defaults(t)
         skipped.append(t.name)
+        self.tree.skipped(place.name, str(t.spec.get("template")), boundary=place.boundary or "",
+                          parents=place.parents, message=self.when_message(t.spec, scope))
+
+    @staticmethod
+    def when_message(spec: dict, scope: dict[str, str]) -> str:
+        """A skipped node's message: ``when 'EXPR' evaluated false``, the expression substituted."""
+        return f"when '{substitute(str(spec.get('when', '')), scope)}' evaluated false"
 
     def declared_defaults(self, t: _TaskState) -> dict[str, str] | None:
         """A skipped task's outputs: its template's output parameters with a ``valueFrom.default`` (Argo v4)."""
@@ -447,7 +508,7 @@ class Runner:
                                    separators=(",", ":"), ensure_ascii=False) for k in names}
 
     def run_task(self, t: _TaskState, scope: dict[str, str], label: str, index: int | None,
-                 base: Path | None = None) -> dict[str, str]:
+                 base: Path | None = None, place: _Place | None = None) -> dict[str, str]:
         template = self.templates.get(t.spec.get("template"))
         if template is None:
             raise StepFailed(label, f"template {t.spec.get('template')!r} does not exist", [])
@@ -456,21 +517,28 @@ class Runner:
                              [])
         arguments = {p["name"]: substitute(str(p.get("value", "")), scope)
                      for p in (t.spec.get("arguments") or {}).get("parameters") or []}
-        passed = {}
+        passed: dict[str, str | RawData] = {}
         for a in (t.spec.get("arguments") or {}).get("artifacts") or []:
+            if isinstance(a.get("raw"), dict):  # raw data: Argo writes the (substituted) text to the input's path
+                passed[str(a.get("name"))] = RawData(substitute(str(a["raw"].get("data", "")), scope))
+                continue
             if "from" not in a:
-                raise StepFailed(label, f"artifact argument {a.get('name')!r}: only 'from' is supported by dicec run", [])
+                raise StepFailed(label, f"artifact argument {a.get('name')!r}: only 'from' and 'raw' are supported "
+                                        "by dicec run", [])
             path = substitute(str(a["from"]), scope)
             if "{{" in path:
                 raise StepFailed(label, f"input artifact {a.get('name')!r}: {a['from']} was not produced", [])
             passed[str(a.get("name"))] = path
         folder = (base if base is not None else self.base) / (t.name if index is None else f"{t.name}-{index}")
+        place = place or _Place(name=t.name)
         if "dag" in template:
             inputs = self.input_values(template, arguments, label)
-            return self.run_dag_template(template, inputs, folder, f"{label}/", top=False)[0]
+            self.tree.dag(place.name, template, boundary=place.boundary, parents=place.parents,
+                          member_of=place.member_of, inputs=inputs)
+            return self.run_dag_template(template, inputs, folder, f"{label}/", top=False, place=place)[0]
         if "http" in template:
-            return self.run_http(template, arguments, label, folder)
-        return self.run_container(template, arguments, label, folder, passed)
+            return self.run_http(template, arguments, label, folder, place=place)
+        return self.run_container(template, arguments, label, folder, passed, place=place)
 
     def input_values(self, template: dict, arguments: dict[str, str], label: str) -> dict[str, str]:
         """A template's input parameters: the task's arguments, else the declared defaults."""
@@ -486,13 +554,15 @@ class Runner:
 
     # -- one container step --------------------------------------------------------------------------
     def run_container(self, template: dict, arguments: dict[str, str], label: str, folder: Path,
-                      passed: dict[str, str] | None = None) -> dict[str, str]:
-        """Run one container step in ``folder``; ``passed``: input artifacts the task supplies (name -> file)."""
+                      passed: dict[str, str | RawData] | None = None, *, place: _Place) -> dict[str, str]:
+        """Run one container step in ``folder`` as node ``place``; ``passed``: input artifacts the task supplies
+        (name -> another step's file, or raw data)."""
         scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
-        scope.update({f"inputs.parameters.{k}": v for k, v in self.input_values(template, arguments, label).items()})
+        values = self.input_values(template, arguments, label)
+        scope.update({f"inputs.parameters.{k}": v for k, v in values.items()})
         try:
             artifacts = resolve_inputs(template, lambda text: substitute(text, scope, strict=("inputs.", "workflow.")),
-                                       passed or {})
+                                       passed or {}, locate=self.options.model is None)
         except DicecError as exc:
             raise StepFailed(label, str(exc), []) from None
         container = template["container"]
@@ -525,7 +595,14 @@ class Runner:
             (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
             if rc == 0:
                 try:
-                    return self.read_outputs(outputs, label)
+                    result = self.read_outputs(outputs, label)
+                    self.tree.step(place.name, template, boundary=place.boundary, parents=place.parents,
+                                   member_of=place.member_of, parameters=values,
+                                   artifacts={a.name: a.location or {} for a in artifacts},
+                                   outputs={k: v for k, v in result.items() if not k.startswith(ARTIFACT_KEY)},
+                                   produced={k[len(ARTIFACT_KEY):]: v for k, v in result.items()
+                                             if k.startswith(ARTIFACT_KEY)})
+                    return result
                 except StepFailed as exc:
                     log = log + [exc.reason]
                     rc = 1
@@ -535,14 +612,27 @@ class Runner:
                          log[-LOG_TAIL_LINES:])
 
     # -- one HTTP step ---------------------------------------------------------------------------------
-    def run_http(self, template: dict, arguments: dict[str, str], label: str, folder: Path) -> dict[str, str]:
-        """Send one ``http`` template's request as Argo's agent does (:mod:`dicec.runner.httpsteps`); its
-        log (requests and responses) goes to ``folder/step.log``."""
+    def run_http(self, template: dict, arguments: dict[str, str], label: str, folder: Path, *,
+                 place: _Place) -> dict[str, str]:
+        """Send one ``http`` template's request as Argo's agent does (:mod:`dicec.runner.httpsteps`) as node
+        ``place``; its log (requests and responses) goes to ``folder/step.log``."""
+        outputs = self.send_http(template, arguments, label, folder)
+        self.tree.step(place.name, template, boundary=place.boundary, parents=place.parents, member_of=place.member_of,
+                       parameters=self.input_values(template, arguments, label), result=outputs.get(RESULT_KEY))
+        return outputs
+
+    def send_http(self, template: dict, arguments: dict[str, str], label: str, folder: Path) -> dict[str, str]:
         from dicec.runner import httpsteps
         from dicec.runtime.client import SERVICES_ENV, parse_services
 
         scope = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
         scope.update({f"inputs.parameters.{k}": v for k, v in self.input_values(template, arguments, label).items()})
+        if self.options.model is not None:  # a modelled run: the stand-in answers, nothing is sent
+            with self.lock:
+                self.requests_sent += 1
+            http = template["http"] or {}
+            return {RESULT_KEY: self.options.model.http(
+                substitute(str(http.get("url", "")), scope), substitute(str(http.get("body", "")), scope))}
         try:
             request = httpsteps.request_of(template["http"] or {},
                                            lambda text: substitute(text, scope, strict=("inputs.", "workflow.")),
@@ -597,6 +687,8 @@ class Runner:
     def execute(self, argv: list[str]) -> tuple[int, list[str]]:
         with self.lock:
             self.steps_run += 1
+        if self.options.model is not None:
+            return self.options.model.container(argv)
         if self.options.isolation == "thread" and argv[0] == "dicec" and len(argv) > 1 and argv[1] in ("op", "answer"):
             from dicec.runtime.commands import run_in_process
 

@@ -49,6 +49,19 @@ def _stderr(line: str) -> None:
     click.echo(line, err=True)
 
 
+def flag_or_file(params: dict, name: str, flag: str, default: str) -> None:
+    """Replace ``params[name]`` (a JSON flag) by the text of the file its ``--...-file`` twin names, if given:
+    what an emitted step gets, from a raw Argo artifact, since Linux refuses one argument over 128 KiB."""
+    path = params.pop(f"{name}_file")
+    if path is None:
+        return
+    if params[name] != default:
+        raise DicecError(f"give {flag} or {flag}-file, not both")
+    from dicec.files import read_text
+
+    params[name] = read_text(path, what=f"{flag}-file", limit=None, empty_ok=True)
+
+
 # -- what the steps run --------------------------------------------------------------------------------
 #: The flags of one operator step, shared by ``dicec op NAME`` and ``dicec op call NAME`` (the step
 #: contract, dicec.emit.steps). None is required here: ``op --group`` takes other flags, and the
@@ -86,6 +99,8 @@ def step_options(command: Callable) -> Callable:
               help="A fused group's step: base64url of its calls, run in order in this process (no NAME, --call).")
 @click.option("--inputs", "inputs_json", default="{}", show_default=True,
               help="With --group: values of the tasks outside the group, {task: value}.")
+@click.option("--inputs-file", "inputs_json_file", default=None, metavar="FILE",
+              help="With --group: the --inputs object in a file (what an emitted step gets).")
 @click.option("--out-dir", default=None, metavar="DIR",
               help="With --group: write each call's value and record to DIR/TASK/value.json and record.json.")
 @models_option(None)
@@ -95,6 +110,7 @@ def op(**params) -> None:
     calls of a fused group, one after another (see dicec/emit/steps.py)."""
     from dicec.runtime.step import run_op
 
+    flag_or_file(params, "inputs_json", "--inputs", "{}")
     run_op(**params, log=_stderr)
 
 
@@ -127,6 +143,8 @@ def stage(**params) -> None:
 @click.option("--program", "program_payload", required=True, help="base64url of the serial program's text.")
 @click.option("--records", "records_json", default="[]", show_default=True,
               help="JSON list of the steps' records (elements that are not valid JSON are skipped).")
+@click.option("--records-file", "records_json_file", default=None, metavar="FILE",
+              help="The --records list in a file (what an emitted step gets: one argument holds at most 128 KiB).")
 @click.option("--out", required=True, metavar="PATH", help="Where to write the answer (JSON).")
 @click.option("--services", "services_json", default=None, metavar="JSON",
               help="Services mode: {operator: model-server URL}; calls without a record go there, not to local models.")
@@ -140,6 +158,7 @@ def answer(**params) -> None:
     from dicec.runtime.answer import run_answer
     from dicec.runtime.client import services_from
 
+    flag_or_file(params, "records_json", "--records", "[]")
     run_answer(**params, services=services_from({}), log=_stderr)
 
 
@@ -205,6 +224,9 @@ def run_in_process(argv: list[str], *, env: dict[str, str]) -> tuple[int, list[s
             from dicec.runtime.client import services_from
 
             params["services"] = services_from(env)
+            flag_or_file(params, "records_json", "--records", "[]")
+        else:
+            flag_or_file(params, "inputs_json", "--inputs", "{}")
         (run_op if argv[0] == "op" else run_answer)(**params, log=log.append)
 
     return invoke_in_process(command, argv[1:], env, work)

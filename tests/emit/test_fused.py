@@ -53,13 +53,21 @@ def test_a_fused_group_is_one_step_and_everything_refers_to_its_outputs(builtin_
     assert [c["task"] for c in calls] == ["find-car", verify] and calls[1]["patch"] == {"kind": "each", "task": "find-car"}
     assert "inputs" not in args and "dependencies" not in tasks[cars]
     # the simple_query fan-out (another pool) is a step of its own running its elements in one pod
-    q = {p["name"]: p["value"] for p in tasks[kinds]["arguments"]["parameters"]}
-    assert q["inputs"] == '{"find-car": {{tasks.%s.outputs.parameters.value-find-car}}}' % cars
+    # the values from outside the group travel as raw data Argo writes to a file, never as an argument
+    (inputs,) = tasks[kinds]["arguments"]["artifacts"]
+    assert inputs == {"name": "inputs",
+                      "raw": {"data": '{"find-car": {{tasks.%s.outputs.parameters.value-find-car}}}' % cars}}
+    assert {"name": "inputs", "path": "/dicec/inputs/group-inputs.json", "raw": {"data": "{}"}} in \
+        templates[tasks[kinds]["template"]]["inputs"]["artifacts"]
+    assert "artifacts" not in tasks[cars]["arguments"]  # a group needing nothing from outside gets the default
     assert tasks[kinds]["dependencies"] == [cars] and "withParam" not in tasks[kinds]
-    answer = {p["name"]: p["value"] for p in tasks["answer"]["arguments"]["parameters"]}
-    assert answer["records"] == (f"[{{{{tasks.{cars}.outputs.parameters.record-find-car}}}}, "
-                                 f"{{{{tasks.{cars}.outputs.parameters.record-{verify}}}}}, "
-                                 f"{{{{tasks.{kinds}.outputs.parameters.record-{query}}}}}]")
+    (records,) = tasks["answer"]["arguments"]["artifacts"]
+    assert records["raw"]["data"] == (f"[{{{{tasks.{cars}.outputs.parameters.record-find-car}}}}, "
+                                      f"{{{{tasks.{cars}.outputs.parameters.record-{verify}}}}}, "
+                                      f"{{{{tasks.{kinds}.outputs.parameters.record-{query}}}}}]")
+    answer_args = templates["answer"]["container"]["args"]
+    assert answer_args[answer_args.index("--records-file") + 1] == "/dicec/inputs/records.json"
+    assert not any("outputs.parameters" in a for a in answer_args + templates[tasks[kinds]["template"]]["container"]["args"])
     assert tasks["answer"]["dependencies"] == [cars, kinds]
 
 

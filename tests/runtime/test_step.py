@@ -107,6 +107,26 @@ def test_answer_command_writes_the_answer(tmp_path, image):
     assert "1 from 1 records, 0 on demand" in result.output
 
 
+def test_answer_reads_its_records_from_a_file(tmp_path, image):
+    """What an emitted answer step runs: the records in a file Argo writes from a raw artifact, as a crowded
+    image's records are over the 128 KiB one argument may hold; giving both the flag and the file is refused."""
+    program = "def execute_command(image):\n    return ImagePatch(image).exists('dog')\n"
+    rec = {"operator": "exists", "form": "method", "patch": {"left": 0, "lower": 0, "right": 320, "upper": 240},
+           "args": ["dog"], "value": "from the file"}
+    padding = [{"operator": "exists", "form": "method", "patch": None, "args": [f"thing {i}"], "value": False}
+               for i in range(3000)]
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([*padding, rec]))
+    assert records.stat().st_size > 128 * 1024
+    out = tmp_path / "answer.json"
+    base = ["--image", str(image), "--program", b64(program), "--out", str(out), "--models", "seeded"]
+    result = CliRunner().invoke(answer, [*base, "--records-file", str(records)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text()) == "from the file"
+    both = CliRunner().invoke(answer, [*base, "--records-file", str(records), "--records", "[1]"])
+    assert both.exit_code == 1 and "give --records or --records-file, not both" in str(both.exception)
+
+
 def test_operator_errors_are_recorded_not_fatal(tmp_path, image, monkeypatch):
     from dicec.runtime import backend as backend_module
     from dicec.runtime.seeded import SeededBackend
