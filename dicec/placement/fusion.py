@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicec.errors import DicecError
-from dicec.timing.figures import latency, model_key
+from dicec.timing.figures import latency, model_loads, model_memory
 from dicec.timing.model import TimingModel
 
 
@@ -138,7 +138,7 @@ def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_
         total = 0.0
         for i, p in enumerate(parts):
             if i in pods:
-                total += start + sum({model_key(specs[m]): specs[m].profile.model_load_s for m in p}.values())
+                total += start + model_loads([specs[m] for m in p])
             else:
                 total += sum(calls[m] * (start + specs[m].profile.model_load_s) for m in p)
         return total
@@ -183,7 +183,7 @@ def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_
         pool = pool_of[g[0]]
         seconds = round(_group_seconds(g, specs, lat), 6)
         apart = sum(calls[m] * (start + specs[m].profile.model_load_s) for m in g)
-        together = start + sum({model_key(specs[m]): specs[m].profile.model_load_s for m in g}.values())
+        together = start + model_loads([specs[m] for m in g])
         out.append(FusedGroup(tasks=tuple(g), pool=pool.name, seconds=seconds,
                               usd=pool.usd_for(seconds, spot=spot),
                               saved_s=round(max(apart - together, 0.0), 6)))
@@ -199,8 +199,7 @@ def _may_join(task, group: list[str], graph, specs, pool_of) -> bool:
         return False  # an edge device keeps its models resident (dicec.placement.edge): nothing to save
     if specs[task.id].image != specs[head].image:
         return False
-    memory = {model_key(specs[m]): specs[m].profile.gpu_memory_gb for m in [*group, task.id]}
-    if sum(memory.values()) > pool.gpu_memory_gb + 1e-9:
+    if model_memory([specs[m] for m in [*group, task.id]]) > pool.gpu_memory_gb + 1e-9:
         return False
     deps = set(task.depends)
     if deps & set(group):
@@ -210,12 +209,11 @@ def _may_join(task, group: list[str], graph, specs, pool_of) -> bool:
 
 def _group_seconds(members: list[str], specs, lat) -> float:
     """A group's seconds as the placed graph counts them: each model loaded once, one call per task."""
-    return sum({model_key(specs[m]): specs[m].profile.model_load_s for m in members}.values()) + sum(lat[m] for m in members)
+    return model_loads([specs[m] for m in members]) + sum(lat[m] for m in members)
 
 
 def _pod_seconds(members: list[str], specs, lat, calls, start: float) -> float:
-    loads = {model_key(specs[m]): specs[m].profile.model_load_s for m in members}
-    return start + sum(loads.values()) + sum(calls[m] * lat[m] for m in members)
+    return start + model_loads([specs[m] for m in members]) + sum(calls[m] * lat[m] for m in members)
 
 
 def _partition(graph, parts: list[list[str]]) -> dict[str, int]:

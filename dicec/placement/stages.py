@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 from dicec.errors import DicecError
 from dicec.runtime.contract import shard_slice
-from dicec.timing.figures import latency, model_key
+from dicec.timing.figures import latency, model_key, model_memory
 
 BATCH_PLAN_VERSION = 1
 BATCH_PLAN_KIND = "dicec/batch-plan"
@@ -344,30 +344,29 @@ def _units(placed: Sequence[Any], registry: Any) -> list[_Unit]:
     return out
 
 
-def _fits(models: dict[str, float], unit: _Unit) -> bool:
-    """Whether ``unit``'s model joins ``models`` (key -> GB) within its pool's GPU memory."""
+def _fits(specs: list[Any], unit: _Unit) -> bool:
+    """Whether ``unit``'s model joins the models of ``specs`` within its pool's GPU memory (each model file once)."""
     if not unit.pool.has_gpu:
         return True
-    together = {**models, model_key(unit.spec): unit.spec.profile.gpu_memory_gb}
-    return sum(together.values()) <= unit.pool.gpu_memory_gb + 1e-9
+    return model_memory([*specs, unit.spec]) <= unit.pool.gpu_memory_gb + 1e-9
 
 
 def _run(left: list[_Unit], done: set, where: tuple[str, str], group: list[_Unit] | None) -> list[_Unit]:
     """The tasks of ``left`` a stage under ``where`` takes in a row once ``done`` ran: continuing ``group``
     (its models stay loaded) or, with ``None``, a fresh stage (which always takes its first task)."""
     taken: list[_Unit] = []
-    models = {model_key(u.spec): u.spec.profile.gpu_memory_gb for u in group or []}
+    specs = [u.spec for u in group or []]
     finished = set(done)
     pending = list(left)
     while True:
         nxt = next((u for u in pending if u.where == where and all(d in finished for d in u.depends)
-                    and (_fits(models, u) or (group is None and not taken))), None)
+                    and (_fits(specs, u) or (group is None and not taken))), None)
         if nxt is None:
             return taken
         taken.append(nxt)
         pending.remove(nxt)
         finished.add(nxt.key)
-        models[model_key(nxt.spec)] = nxt.spec.profile.gpu_memory_gb
+        specs.append(nxt.spec)
 
 
 def _order(left: list[_Unit], groups: list[list[_Unit]], done: set, *, lookahead: bool) -> list[list[_Unit]]:

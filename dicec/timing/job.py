@@ -289,7 +289,7 @@ def _services(placed, registry, specs, pools, model, gpu_tasks) -> dict[str, Any
         services.setdefault(pool.name, {})[spec.name] = spec.profile.gpu_memory_gb
         model_of[spec.name] = model_key(spec)
         image_of[spec.name] = spec.image
-        loads[model_key(spec)] = spec.profile.model_load_s
+        loads[model_key(spec)] = max(loads.get(model_key(spec), 0.0), spec.profile.model_load_s)
         busy[(pool.name, spec.name)] = busy.get((pool.name, spec.name), 0.0) + seconds
 
     for t in gpu_tasks:
@@ -318,18 +318,18 @@ def _pod_units(chain, graph, specs, pools, model, spot, deps, *, fused: bool = F
     gpu = specs[head.id].uses_gpu and pool.has_gpu
     fanout = head.fanout is not None and not fused
     count = model.width(head) if fanout else 1
-    work, loads, ops = 0.0, {}, []
+    work, ops = 0.0, []
     for tid in chain:
         t, spec = graph.task(tid), specs[tid]
         n = model.width(t) if fused else 1
         work += n * latency(spec, pools[tid])
-        loads[model_key(spec)] = spec.profile.model_load_s if spec.uses_gpu else 0.0
         ops.append(spec.name)
+    loads = model_loads([specs[tid] for tid in chain])
     rate = price_per_s(pool, spot=spot) if gpu else 0.0
     if not gpu:
         cpu_s, gpu_s = model.step_start_s + work, 0.0
     else:
-        cpu_s, gpu_s = 0.0, model.step_start_s + sum(loads.values()) + work
+        cpu_s, gpu_s = 0.0, model.step_start_s + loads + work
     cpu_pod = cpu_s if not gpu and not pool.edge else 0.0
     name = (f"{chain[0]} +{len(chain) - 1} fused" if len(chain) > 1 else f"{chain[0]} (one pod)") if fused else chain[0]
     return [Unit(name=f"{name}[{i}]" if fanout else name, tasks=tuple(chain), operators=tuple(ops),

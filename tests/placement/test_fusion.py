@@ -181,3 +181,16 @@ def test_a_malformed_fusion_list_is_one_line(registry, catalogue, change, messag
     with pytest.raises(DicecError, match=message) as info:
         placed_from_json(data, where="placed.json")
     assert str(info.value).startswith("placed.json: malformed placed graph") and "\n" not in str(info.value)
+
+
+def test_operators_of_one_model_file_fit_a_gpu_as_one_model(builtin_registry):
+    """find and exists are one GLIP-L file (3.9 GB): on a 6 GB GPU they share a pod, which two copies could not."""
+    six = parse_pools({"version": 1, "pools": [
+        {"name": "cpu", "gpu_class": None, "gpu_memory_gb": 0, "usd_per_hour": None},
+        {"name": "six", "gpu_class": "A4000", "gpu_memory_gb": 6, "usd_per_hour": 0.36}]}, path="six.yaml")
+    p = placed(builtin_registry, six, """
+        cars = image_patch.find("car")
+        return len(cars), image_patch.exists("dog")
+    """)
+    assert groups(p) == [tuple(t.id for t in p.graph.tasks)]
+    assert p.fusion[0].seconds == pytest.approx(10.8 + 0.33 + 0.33)  # GLIP-L loaded once, two calls
