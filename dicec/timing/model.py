@@ -50,8 +50,9 @@ IMAGE_PULL = Constant(value=30.0, unit="s", source=(
     "images/Dockerfile.vision) taken as about 3 GB compressed, pulled at an assumed 100 MB/s from the "
     "registry; paid once per node by the first pod that needs it (not measured: no cluster here)"))
 STEP_OVERHEAD = Constant(value=1.0, unit="s", source=(
-    "assumption: Argo's per-step work outside the main container (the wait sidecar saving the output "
-    "parameters, the controller noticing the pod finished and starting dependants); not measured"))
+    "assumption: Argo's per-step work inside the pod outside the main container (the init container placing "
+    "inputs, the wait sidecar saving the output parameters and artifacts before the pod exits); not measured. "
+    "When the controller acts on the finished pod is controller_requeue_s"))
 REQUEST_OVERHEAD = Constant(value=0.01, unit="s", source=(
     "assumption: one in-cluster HTTP request to a warm model server carrying an image crop "
     "(about 1 MB over a 10 Gb/s node network is under 1 ms, plus JSON and queueing), rounded up to 10 ms"))
@@ -72,11 +73,15 @@ AGENT_PATCH = Constant(value=10.0, unit="s", source=(
     "agent patches finished HTTP results into the WorkflowTaskSet on a ticker of this period, so a "
     "result reaches the controller, and the tasks that wait for it start, at the next tick"))
 CONTROLLER_REQUEUE = Constant(value=10.0, unit="s", source=(
-    "DEFAULT_REQUEUE_TIME, 10 s (argoproj/argo-workflows v4.1.2 workflow/controller/rate_limiters.go "
-    "GetRequeueTime, fixedItemIntervalRateLimiter): the controller's workflow queue is rate limited at a fixed "
-    "interval, and a WorkflowTaskSet update enqueues its workflow with AddRateLimited (controller.go "
-    "newWorkflowTaskSetInformer), so the controller reconciles, and adds the next HTTP tasks, this long after "
-    "the agent's patch"))
+    "DEFAULT_REQUEUE_TIME, 10 s (argoproj/argo-workflows v4.1.2 workflow/controller/rate_limiters.go:13-30, "
+    "GetRequeueTime and fixedItemIntervalRateLimiter.When): the controller's workflow queue is rate limited at a "
+    "fixed interval (controller.go:275), and what changes a workflow enqueues it with AddRateLimited, this far "
+    "ahead (client-go keeps the earlier time of an item already waiting): a WorkflowTaskSet update (services "
+    "mode's agent patch, controller.go:1620), a step pod's significant change -- its phase turning Succeeded "
+    "among them (pod/controller.go:93 and 250-253 call enqueueWfFromPodLabel, controller.go:1119-1128) -- and "
+    "its WorkflowTaskResult (taskresult.go:63-68), and the controller's own update of the workflow "
+    "(controller.go:1280). So the controller reconciles, and starts the dependants of a finished pod or HTTP "
+    "task, this long after it finished, or at a reconcile already due before then"))
 AGENT_WORKERS = Constant(value=16.0, unit="count", source=(
     "ARGO_AGENT_TASK_WORKERS, default 16 (argoproj/argo-workflows v4.1.2 cmd/argoexec/commands/agent.go): "
     "the agent's goroutines that send HTTP requests, each one request at a time, blocking until it answers"))
@@ -116,7 +121,8 @@ class TimingModel:
     Attributes:
         pod_startup_s: pod creation to containers started, excluding image pull.
         image_pull_s: pulling the vision image onto a node that does not have it.
-        step_overhead_s: Argo's per-step overhead outside the container.
+        step_overhead_s: Argo's per-step work in the pod outside the main container (its init and wait
+            containers).
         request_overhead_s: one call to a warm model server (services mode).
         answer_run_s: the final step's CPU work (the serial program's own Python, per query).
         fanout: elements assumed per fan-out.
@@ -125,8 +131,9 @@ class TimingModel:
         agent_startup_s: services mode: the Argo agent pod's start, once per workflow.
         agent_patch_rate_s: services mode: the agent's patch period (``ARGO_AGENT_PATCH_RATE``); a
             finished HTTP task's result reaches the controller at the next tick (0: at once, as ``dicec run``).
-        controller_requeue_s: services mode: how long after the agent's patch the controller reconciles the
-            workflow and starts the dependants (``DEFAULT_REQUEUE_TIME``; 0 for ``dicec run``).
+        controller_requeue_s: how long after a step pod finishes (pods and container steps) or the agent's
+            patch (services mode's HTTP steps) the controller reconciles the workflow and starts the
+            dependants, unless a reconcile is due earlier (``DEFAULT_REQUEUE_TIME``; 0 for ``dicec run``).
         agent_task_workers: services mode: HTTP requests one agent has in flight at most
             (``ARGO_AGENT_TASK_WORKERS``).
         answer_request_s: services mode: one request to the ``dicec-answer`` service.

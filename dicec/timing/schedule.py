@@ -11,22 +11,28 @@ their dependencies, then spend ``cpu_s`` holding no GPU, then hold one node of t
 earliest query is finished first, as a FIFO work queue would. A batch's queries all arrive at time 0
 and overlap.
 
+Argo's controller acts on what finishes only when it next reconciles the workflow (argoproj/argo-workflows
+v4.1.2): its workflow queue is rate limited at a fixed interval (``controller_requeue_s``,
+``DEFAULT_REQUEUE_TIME``, workflow/controller/rate_limiters.go), and a step pod's completion (its phase
+change and its task result, controller.go ``enqueueWfFromPodLabel``, taskresult.go), services mode's
+task-set patch, and every update the controller makes to the workflow enqueue it that far ahead
+(``AddRateLimited``, the earliest time kept). So the first reconcile, which starts the roots, is followed
+by another ``controller_requeue_s`` later; a pod that finishes is seen at the reconcile due next, or, if
+none is, at its end plus the requeue; and a reconcile that sees new results starts their dependants,
+updates the workflow and so is followed by another. A query is answered at the reconcile that sees its
+answer step finish. In pods mode this is every pod's completion; in services mode, the container steps'.
+
 Services mode adds Argo's agent (argoproj/argo-workflows v4.1.2, workflow/executor/agent.go): a
 workflow's HTTP units (:attr:`dicec.timing.job.Unit.http`) are sent by its one agent pod, which is
 ready ``agent_startup_s`` after the workflow starts; it has ``agent_task_workers`` goroutines, each
 sending one request at a time and blocking until it answers (queueing at the server included), so at
 most that many of the workflow's requests are in flight; and it patches finished results back on a
-ticker of ``agent_patch_rate_s``. The controller acts on a patch only when it next reconciles the
-workflow: its workflow queue is rate limited at a fixed interval (``controller_requeue_s``,
-``DEFAULT_REQUEUE_TIME``), and both the patch and every update the controller makes to the workflow
-enqueue it that long ahead (``AddRateLimited``, the earliest time kept). So a reconcile that starts a
-level of requests is followed by another ``controller_requeue_s`` later; the patches that arrived by
-then are acted on there (a patch at the same instant too: that reconcile was enqueued by the update
-of the one before, a moment after its own tick), or, if none had, at their tick plus the requeue. The query is answered at the reconcile that sees its answer request's
-result. A model
-server that frees up takes the first queued request and up to ``max_batch - 1`` more queued requests
-of the same operator, and computes them as one batch: the part of a call that reads weights
-(:attr:`~dicec.timing.job.Unit.shared_s`) is paid once.
+ticker of ``agent_patch_rate_s``: a result reaches the controller at the tick after it finished, and
+is acted on at the reconcile due then or the requeue after it (a patch at the same instant as a due
+reconcile is seen there: that reconcile was enqueued by the update of the one before, a moment after
+its own tick). A model server that frees up takes the first queued request and up to ``max_batch - 1``
+more queued requests of the same operator, and computes them as one batch: the part of a call that
+reads weights (:attr:`~dicec.timing.job.Unit.shared_s`) is paid once.
 
 Nodes are grouped: in pods mode by pool (any node of the pool runs any pod placed there); in
 services mode by the set of models a node serves: a pool's operators, per container image, are
@@ -405,7 +411,7 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
 
     requeue = model.controller_requeue_s
     unpatched: list[list[int]] = [[] for _ in range(batch)]  # HTTP results the agent holds until its tick
-    patched: list[list[int]] = [[] for _ in range(batch)]  # results in the task set, not yet reconciled
+    patched: list[list[int]] = [[] for _ in range(batch)]  # finished pods and patched results, not yet reconciled
     ticking = [-1.0] * batch  # the tick a query's agent will patch at, or -1
     pending: list[float | None] = [None] * batch  # the controller's next reconcile of the query's workflow
 
@@ -430,7 +436,8 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
             push(0.0, _READY, q, u)
         if any(c.http):
             push(agent, _AGENT, q, -1)
-            reconcile_at(q, requeue)  # the first reconcile created the task set and updated the workflow
+        if requeue > 0 or any(c.http):
+            reconcile_at(q, requeue)  # the first reconcile started the roots and updated the workflow
 
     def send(q: int, t: float) -> None:
         """Start the query's waiting HTTP requests, as many as it has free task workers."""
@@ -479,8 +486,12 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
 
     def finished(q: int, u: int, t: float) -> None:
         c = compiled[q % len(jobs)]
-        if not c.http[u]:
-            visible(q, u, t)
+        if not c.http[u]:  # a pod: the controller sees it finish at its next reconcile
+            if requeue <= 0:
+                visible(q, u, t)
+            else:
+                patched[q].append(u)
+                reconcile_at(q, t + requeue)
             return
         workers[q] += 1
         send(q, t)

@@ -120,7 +120,10 @@ def test_the_headline_is_red_when_the_plan_costs_more(env):
 
 
 def test_simulate_json_runs_per_node_count(env):
-    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", "--no-fuse", *common(env))
+    steps = env["tmp"] / "steps.json"
+    steps.write_text('{"controller_requeue_s": 0}')  # the scheduling arithmetic first, without Argo's requeue
+    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", "--no-fuse",
+            "--timing", str(steps), *common(env))
     assert r.exit_code == 0, r.output
     runs = json.loads(r.stdout)["runs"]
     assert [x["nodes"] for x in runs] == [1, 2]
@@ -138,8 +141,16 @@ def test_simulate_json_runs_per_node_count(env):
     assert two["usd"] == pytest.approx(2 * 98.6 * 0.001)
     # fused (the default): one pod of 6 + 20 + 0.2 + 3 x 0.2 = 26.8 s after the pull; a second node idles
     fused = json.loads(run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json",
-                           *common(env)).stdout)["runs"]
+                           "--timing", str(steps), *common(env)).stdout)["runs"]
     assert [x["makespan_s"] for x in fused] == [pytest.approx(30 + 26.8 + 6.2)] * 2
+    # Argo's default requeue (10 s), one node: find ends 46.2, seen at 56.2; the checks 56.2-72.4-88.6-104.8, the
+    # last seen at 114.8 (the reconcile due at 102.4 came before it); the answer pod 114.8-121, seen at the reconcile
+    # due at 124.8 (after the update at 114.8)
+    argo = json.loads(run("simulate", env["prog"], "--nodes", "1", "--pool", "big", "--format", "json", "--no-fuse",
+                          *common(env)).stdout)["runs"]
+    # the bound is the query alone with a node per pod: find 0-16.2 seen at 26.2, the checks side by side 26.2-42.4
+    # seen at 52.4, the answer 52.4-58.6 seen at 62.4
+    assert argo[0]["makespan_s"] == pytest.approx(124.8) and argo[0]["bound_s"] == pytest.approx(62.4)
 
 
 def test_simulate_several_inputs_gives_each_ones_figures(env):
