@@ -52,7 +52,7 @@ def test_a_batch_workflow_of_the_gqa_corpus_on_8_nodes_is_within_1_5x_its_bound(
         paths.append(tmp_path / f"q{i:03d}.txt")
         paths[-1].write_text(question + "\n")
     wf = tmp_path / "wf.yaml"
-    assert CliRunner().invoke(cli, ["-q", "compile", *map(str, paths), "--batch", "-o", str(wf)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["compile", *map(str, paths), "--batch", "-o", str(wf)]).exit_code == 0
     r = CliRunner().invoke(cli, ["simulate", str(wf), "--batch", "1000", "--nodes", "8", "--format", "json"])
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
