@@ -61,7 +61,6 @@ def main() -> dict:
     args = parser.parse_args()
 
     from dicec.emit import EmitOptions
-    from dicec.emit.services import FANOUT_WIDTH
     from dicec.pipeline import compile_path
     from dicec.placement import load_pools
     from dicec.runner.workflow import RunOptions, run_workflow
@@ -69,6 +68,9 @@ def main() -> dict:
     from dicec.runtime.backend import get_backend, registry_for
     from dicec.runtime.images import load_image
     from dicec.runtime.program import run_program
+    from dicec.timing.model import TimingModel
+
+    FANOUT_WIDTH = TimingModel().fanout  # the elements a fan-out is assumed to have
 
     registry, pools = registry_for(), load_pools()
     services = compile_path(args.question, registry=registry, catalogue=pools, options=EmitOptions(mode="services"))

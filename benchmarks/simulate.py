@@ -19,6 +19,20 @@ needs every model of the corpus loaded on some node: where they do not fit the n
 The services figures are given with the model servers batching queued requests (up to 8, the default;
 only decoders gain, by reading their weights once per batch) and without (max_batch 1). Then 10,000
 queries of the corpus, mixed, are simulated on 8 nodes and the wall time printed.
+
+**Pods mode as a batch** (what ``dicec compile --batch`` emits: shards of stage pods, each loading its
+models once for many images; dicec.timing.batch). A mixed batch of N queries is taken as a team would run
+it: ONE workflow of all 118 questions (``dicec compile q1.txt ... q118.txt --batch --shards NODES``, so
+each node runs a shard) over ceil(N / 118) images, every image asked every question -- so 118 x that
+many queries, at least N (100 queries: 1 image, 118 queries). It runs on 1, 2, 4 and 8 nodes of the
+40 GB A100 pool (the plan made again there, one stage pod holding all the corpus's models), for 100,
+1,000 and 10,000 queries: makespan, bound, makespan / bound, speed-up over the warm serial program for
+the same queries, and dollars per query (the nodes billed for the makespan). The stage pods batch a
+task's calls 16 at a time, a decoder reading its weights once per batch (BLIP-2's simple_query: 117 of
+the 118 questions end in one); the same runs without that (stage_batch_calls 1, as the shipped
+backends compute simple_query today) follow. Last, dicec cost of the corpus's batch workflow as compiled
+on the default catalogue (8 shards) at 100, 1,000 and 10,000 queries an hour: one run an hour over that
+hour's queries, every pod billed per second.
 """
 
 from __future__ import annotations
@@ -120,6 +134,77 @@ def table(fig: dict) -> str:
     return "\n".join(lines)
 
 
+#: Queries of the pods-mode batch runs, and the loads (queries/hour) the batch workflow is priced at.
+BATCH_QUERIES = (100, 1000, 10_000)
+BATCH_LOADS = (100, 1000, 10_000)
+
+
+def batch_workflow(placed, registry, shards: int):
+    """The corpus's questions as one pods-mode batch workflow in ``shards`` shards (what dicec compile emits)."""
+    from dicec.placement.stages import plan_batch
+    from dicec.plans import BatchWorkflow
+
+    return BatchWorkflow(path=f"{len(placed)} questions", plan=plan_batch(placed, registry, shards=shards),
+                         placed=tuple(placed))
+
+
+def batch_figures(placed, registry, catalogue, model) -> dict:
+    """The corpus as one batch workflow with a shard per node, on N A100 nodes, for each batch of queries."""
+    from dicec.simulate.runs import batch_runs
+
+    rows = []
+    for n in NODES:
+        workflow = batch_workflow(placed, registry, n)
+        for queries in BATCH_QUERIES:
+            body = batch_runs(workflow, registry, catalogue, model, nodes=[n], batch=queries)
+            r = body["runs"][0]
+            rows.append({"nodes": n, "asked": queries, "images": body["stages"]["images"], "queries": r["queries"],
+                         "pods": body["stages"]["pods"], "makespan_s": r["makespan_s"], "bound_s": r["bound_s"],
+                         "makespan_over_bound": r["makespan_over_bound"], "serial_s": r["serial_s"],
+                         "speedup": r["speedup"], "efficiency": r["efficiency"], "usd_per_query": r["usd_per_query"]})
+    return {"questions": len(placed), "pool": body["pool"], "timing_model": model.to_json(), "rows": rows}
+
+
+def batch_cost(placed, registry, catalogue) -> list[dict]:
+    """dicec cost of the corpus's batch workflow as compiled on the catalogue (default shards) at each load."""
+    from dicec.cost.batch_report import batch_cost_report
+    from dicec.placement.stages import default_shards
+
+    workflow = batch_workflow(placed, registry, default_shards(placed))
+    out = []
+    for load in BATCH_LOADS:
+        r = batch_cost_report(workflow, registry, catalogue, load_qph=load, curve=False)
+        out.append({"load_qph": load, **r["baselines"], "vs_serial_a100": r["savings"]["vs_serial_a100"],
+                    "images_per_run": r["batch"]["images_per_run"], "shards": r["batch"]["shards"],
+                    "pods": [p["name"] + " on " + p["pool"] for p in r["batch"]["pods"]]})
+    return out
+
+
+def batch_table(fig: dict) -> str:
+    """Per batch of queries, per node count: makespan / bound (their ratio), speed-up, dollars per query."""
+    lines = [f"| queries asked (images x {fig['questions']} questions) | "
+             + " | ".join(f"{n} node{'s' if n > 1 else ''}" for n in NODES) + " |", "|---" * (len(NODES) + 1) + "|"]
+    for queries in BATCH_QUERIES:
+        rows = {r["nodes"]: r for r in fig["rows"] if r["asked"] == queries}
+        first = rows[NODES[0]]
+        cells = [f"{r['makespan_s']:.0f} s / {r['bound_s']:.0f} s ({r['makespan_over_bound']:.2f}), "
+                 f"{r['speedup']:.2f}x, ${r['usd_per_query']:.6f}" for r in (rows[n] for n in NODES)]
+        lines.append(f"| {queries:,} ({first['images']} x {fig['questions']} = {first['queries']:,}) | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def batch_cost_table(rows: list[dict]) -> str:
+    lines = ["| queries/hour | images a run | batch workflow | serial, warm A100 fleet | identical A100 nodes | bound "
+             "| vs serial |", "|---" * 7 + "|"]
+    for r in rows:
+        saving = r["vs_serial_a100"]
+        lines.append(f"| {r['load_qph']:,} | {r['images_per_run']} | ${r['chosen']:.6f} | ${r['serial_a100']:.6f} | "
+                     f"${r['a100_nodes']:.6f} | ${r['bound']:.6f} | "
+                     + (f"**{saving * 100:.1f}%** |" if saving >= 0 else f"**{-saving * 100:.1f}% more** |"))
+    return "\n".join(lines)
+
+
 #: The summary's columns: (variant title, patch rate, requeue, server batch cap, mode).
 SUMMARY = (("services, Argo's defaults", 10.0, 10.0, 8, "services"),
            ("the same, no server batching", 10.0, 10.0, 1, "services"),
@@ -194,6 +279,17 @@ def main(argv: list[str]) -> int:
         report["throughput"].append(tp)
         print(f"simulated {tp['queries']} queries ({tp['units']} units, mode pods) on 8 nodes in "
               f"{tp['wall_s']:.2f} s ({tp['queries_per_s']:.0f} queries/s)\n")
+        report["batch"] = batch_figures(placed, registry, catalogue, TimingModel())
+        report["batch_unbatched"] = batch_figures(placed, registry, catalogue, TimingModel(stage_batch_calls=1))
+        print(f"pods mode as one batch workflow of the {len(placed)} questions, a shard per node, on A100 40 GB "
+              "nodes: makespan s / bound s (their ratio), speed-up over the warm serial program, dollars per "
+              "query\n" + batch_table(report["batch"]) + "\n")
+        print("the same, the stage pods computing each call alone (stage_batch_calls 1)\n"
+              + batch_table(report["batch_unbatched"]) + "\n")
+        report["batch_cost"] = batch_cost(placed, registry, catalogue)
+        print(f"dicec cost of the batch workflow as compiled ({', '.join(report['batch_cost'][0]['pods'])}; "
+              f"{report['batch_cost'][0]['shards']} shards), one run an hour, per query\n"
+              + batch_cost_table(report["batch_cost"]) + "\n")
     if args.mode == "both":
         print(f"summary: batch of {BATCH}, speed-up over the warm serial program (efficiency), makespan; "
               "then one query alone\n" + summary(report["figures"]))

@@ -391,7 +391,8 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
     write_or_echo(result.yaml, output)
     graphs, placed = [p.graph for p in result.inputs], [p.placed for p in result.inputs]
     stats = {k: (max if k in ("critical_path", "max_width") else sum)(g.stats[k] for g in graphs) for k in graphs[0].stats}
-    totals = {"usd_per_query": round(sum(p.totals["usd_per_query"] for p in placed), 8),
+    totals = {"usd_per_query": round(result.plan.usd_per_query if result.plan is not None else placed[0].totals[
+                  "usd_per_query"], 8),
               "critical_path_seconds": max(p.totals["critical_path_seconds"] for p in placed),
               "load_qph": placed[0].totals.get("load_qph")}
     summary = {

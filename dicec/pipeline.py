@@ -168,7 +168,7 @@ def plan_text(text: str, kind: str, *, path: str, registry, catalogue, mode: str
         question = graph.question
     timings["analyse"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if placed is None or placement:
+    if placed is None or placement or (mode == "services" and placed.services is None):  # services: its figures
         placed = place(graph, registry, catalogue, mode=mode, **(placement or {}))
     timings["place"] = time.perf_counter() - t0
     return Planned(path=path, question=question, program=program, graph=graph, placed=placed,
@@ -204,7 +204,7 @@ def emit_planned(planned: list[Planned], *, registry, options) -> Compiled:
         from dicec.placement.stages import plan_batch
 
         if uses_stages(placed, options):
-            plan = plan_batch(placed, registry, shards=options.shards)
+            plan = plan_batch(placed, registry, shards=options.shards, max_images=options.max_batch)
     if plan is None and options.shards is not None:
         raise DicecError("--shards: this batch runs one query per image (its placement uses an edge pool), "
                          "not as shards of stage pods")

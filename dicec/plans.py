@@ -12,6 +12,11 @@ generation) are placed. :func:`from_options` turns the options the cost and simu
 (:func:`dicec.output.placed_input_options`) into the registry, catalogue, placement options and
 timing model they read inputs with.
 
+A pods-mode **batch workflow** (``dicec compile --batch``: shards of stage pods) carries its plan, the
+``dicec.dev/batch-plan`` annotation, and each question's program (``program``, or ``program-1`` ...
+``program-K``); :func:`read_batch_workflow` reads both back (:class:`BatchWorkflow`), each program checked
+against the plan's hash, so cost and simulate model the shape the workflow really has.
+
 A top-level module, not part of :mod:`dicec.cost` or :mod:`dicec.simulate`, because both verbs read
 their inputs the same way and neither may import the other. It imports the stages up to placement
 (:mod:`dicec.analysis`, :mod:`dicec.placement`, :mod:`dicec.tools`, :mod:`dicec.pipeline` for a
@@ -139,25 +144,111 @@ def _json(path: str) -> Any:
         raise DicecError(f"not valid JSON: {exc.msg}", location=Location(path=path, line=exc.lineno)) from None
 
 
-def program_of_workflow(path: str) -> str:
-    """The serial program a dicec workflow carries (its ``answer`` task's ``program`` argument)."""
-    where = Location(path=path)
+def _documents(path: str) -> list[Any]:
     try:
-        docs = [d for d in yaml.safe_load_all(read_text(path, what="workflow")) if d is not None]
+        return [d for d in yaml.safe_load_all(read_text(path, what="workflow")) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DicecError(f"workflow is not valid YAML: {getattr(exc, 'problem', exc)}",
                          location=Location(path=path, line=mark.line + 1 if mark else None)) from None
-    for doc in docs:
-        for template in ((doc.get("spec") or {}).get("templates") or []) if isinstance(doc, dict) else []:
-            for task in ((template or {}).get("dag") or {}).get("tasks") or []:
-                if task.get("name") != ANSWER_TASK:
-                    continue
-                for param in ((task.get("arguments") or {}).get("parameters") or []):
-                    if param.get("name") == "program" and isinstance(param.get("value"), str):
-                        return _unb64(param["value"], where)
+
+
+def _templates(docs: list[Any]) -> list[dict]:
+    return [t for doc in docs if isinstance(doc, dict) for t in ((doc.get("spec") or {}).get("templates") or [])
+            if isinstance(t, dict)]
+
+
+def programs_of_workflow(path: str, docs: list[Any] | None = None) -> list[str]:
+    """The serial programs a dicec workflow carries, in order: its ``answer`` task's ``program`` argument, or a
+    batch of several questions' ``program-1`` ... ``program-K``."""
+    where = Location(path=path)
+    for template in _templates(_documents(path) if docs is None else docs):
+        for task in ((template.get("dag") or {}).get("tasks") or []):
+            if task.get("name") != ANSWER_TASK:
+                continue
+            found = {str(p.get("name")): p.get("value") for p in ((task.get("arguments") or {}).get("parameters") or [])
+                     if isinstance(p, dict) and isinstance(p.get("value"), str)}
+            if "program" in found:
+                return [_unb64(found["program"], where)]
+            numbered = [f"program-{i}" for i in range(1, len(found) + 1) if f"program-{i}" in found]
+            if numbered:
+                return [_unb64(found[name], where) for name in numbered]
     raise DicecError("not a dicec workflow: no DAG task 'answer' with a 'program' parameter "
                      "(compile it with dicec compile, or give the task graph JSON)", location=where)
+
+
+def program_of_workflow(path: str) -> str:
+    """The serial program a dicec workflow of one question carries (its ``answer`` task's ``program`` argument)."""
+    programs = programs_of_workflow(path)
+    if len(programs) > 1:
+        raise DicecError(f"a batch workflow of {len(programs)} questions: this command takes one question "
+                         "(compile it alone)", location=Location(path=path))
+    return programs[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchWorkflow:
+    """A pods-mode batch workflow read back: shards of stage pods answering every question for every image.
+
+    Attributes:
+        path: the file.
+        plan: its :class:`~dicec.placement.stages.BatchPlan` (the ``dicec.dev/batch-plan`` annotation).
+        placed: each question's program analysed and placed again on the catalogue given, in the plan's order
+            (the unpredicted calls of the answer pods, the serial baseline, the bound).
+        max_images: the most images one run takes (its pods' ``--max-images``), or ``None``.
+        parallelism: the most shards at once (its shard fan-out's ``parallelism``), or ``None``.
+    """
+
+    path: str
+    plan: Any
+    placed: tuple[Any, ...]
+    max_images: int | None = None
+    parallelism: int | None = None
+
+
+def read_batch_workflow(path: str, *, registry, catalogue, options: PlaceOptions = PlaceOptions()) -> BatchWorkflow | None:
+    """The batch workflow ``path`` (see :class:`BatchWorkflow`), or ``None`` when it is not one (another input,
+    a workflow of one image, or a batch that fans out one query per image)."""
+    if Path(path).suffix.lower() not in (".yaml", ".yml"):
+        return None
+    from dicec.placement import place
+    from dicec.placement.stages import plan_of_workflow
+
+    docs = _documents(path)
+    plan = next((found for doc in docs if isinstance(doc, dict) and doc.get("kind") in ("Workflow", "WorkflowTemplate")
+                 for found in [plan_of_workflow(doc, where=path)] if found is not None), None)
+    if plan is None:
+        return None
+    programs = programs_of_workflow(path, docs)
+    import hashlib
+
+    hashes = [hashlib.sha256(p.encode("utf-8")).hexdigest() for p in programs]
+    if hashes != [q.program_sha256 for q in plan.queries]:
+        raise DicecError(f"the workflow's {len(programs)} program(s) do not match the {len(plan.queries)} question(s) "
+                         "of its batch plan (edited by hand?); compile it again", location=Location(path=path))
+    placed = tuple(place(_analyse(program, registry, path=f"{path} {q.name}"), registry, catalogue,
+                         objective=options.objective, mode="pods", max_latency_s=options.max_latency_s,
+                         spot=options.spot, fuse=False) for program, q in zip(programs, plan.queries))
+    max_images = parallelism = None
+    for template in _templates(docs):
+        args = (template.get("container") or {}).get("args") or []
+        if "--max-images" in args[:-1]:
+            max_images = _whole(args[args.index("--max-images") + 1], "--max-images", path)
+        for task in ((template.get("dag") or {}).get("tasks") or []):
+            if "withSequence" in task and template.get("parallelism") is not None:
+                parallelism = _whole(template["parallelism"], "parallelism", path)
+    return BatchWorkflow(path=path, plan=plan, placed=placed, max_images=max_images, parallelism=parallelism)
+
+
+def _whole(value: Any, what: str, path: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise DicecError(f"the batch workflow's {what} is not a whole number >= 1 ({value!r})",
+                         location=Location(path=path))
+    return number
 
 
 def workflow_fuses(path: str) -> bool:

@@ -38,19 +38,31 @@ def cost(input_file: str, fmt: str, output: str | None, load_qph: float, nodes_p
     zero-idle bound; with a chart of dollars per query against load (--format html).
 
     INPUT: a compiled workflow (.yaml; its program is placed again on --pools), a placed or task graph
-    (.json), a program (.py) or a question (.txt).
+    (.json), a program (.py) or a question (.txt). A pods-mode batch workflow (dicec compile --batch) is
+    priced as it runs: once an hour over that hour's queries (batch_window_s), every stage pod billed
+    per second (start-up, an image pull per node, model loads, calls), over the run's queries.
     """
     from dicec.cost.report import cost_report
-    from dicec.plans import from_options, load_placed
+    from dicec.plans import from_options, load_placed, read_batch_workflow
     from dicec.timing.bill import check_load
 
     check_load(load_qph)
     if nodes_per_pool < 1:
         raise DicecError(f"--nodes-per-pool must be at least 1 (got {nodes_per_pool})")
     registry, catalogue, place_options, model = from_options(opts, (input_file,))
-    placed = load_placed(input_file, registry=registry, catalogue=catalogue, options=place_options)
-    report = cost_report(placed, registry, catalogue, model=model, mode=opts["mode"], load_qph=load_qph,
-                         spot=opts["spot"], fuse=opts["fuse"], nodes_per_pool=nodes_per_pool, name=input_file)
+    batch = read_batch_workflow(input_file, registry=registry, catalogue=catalogue, options=place_options)
+    if batch is not None:
+        from dicec.cost.batch_report import batch_cost_report
+
+        if opts["mode"] != "pods":
+            raise DicecError(f"{input_file} is a pods-mode batch workflow (stage pods for {len(batch.plan.queries)} "
+                             "question(s)); price it in pods mode, or a question compiled with --mode services")
+        report = batch_cost_report(batch, registry, catalogue, model=model, load_qph=load_qph, spot=opts["spot"],
+                                   nodes_per_pool=nodes_per_pool, name=input_file)
+    else:
+        placed = load_placed(input_file, registry=registry, catalogue=catalogue, options=place_options)
+        report = cost_report(placed, registry, catalogue, model=model, mode=opts["mode"], load_qph=load_qph,
+                             spot=opts["spot"], fuse=opts["fuse"], nodes_per_pool=nodes_per_pool, name=input_file)
     if fmt == "json":
         text = dumps_json(report)
     else:

@@ -56,7 +56,12 @@ def a100_catalogue(catalogue):
 def serial_pool(graph, registry, catalogue, *, spot: bool = False):
     """The cheapest A100 pool whose memory holds all the program's model files at once (a model file
     shared by several operators counted once), else the largest A100."""
-    specs = [registry.get(op) for op in {op for op, _ in calls(graph, 1)}]
+    return serial_pool_for([graph], registry, catalogue, spot=spot)
+
+
+def serial_pool_for(graphs, registry, catalogue, *, spot: bool = False):
+    """:func:`serial_pool` of one warm process answering every program of ``graphs`` (a batch's questions)."""
+    specs = [registry.get(op) for op in sorted({op for graph in graphs for op, _ in calls(graph, 1)})]
     need = model_memory(specs)
     a100 = [p for p in a100_catalogue(catalogue).pools if p.has_gpu]
     fitting = [p for p in a100 if p.gpu_memory_gb >= need - 1e-9]
@@ -97,15 +102,13 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
     fleet = serial_fleet_bill(warm, load_qph, spool, model, spot=spot)
     a100_bill = job_bill(a100, load_qph, model, cpu_pool=cpu, spot=spot)
     here = price(load_qph)
-    savings = {"vs_serial_a100": _saving(here["chosen"], here["serial_a100"]),
-               "vs_a100_nodes": _saving(here["chosen"], here["a100_nodes"]),
-               "a100_nodes_vs_serial": _saving(here["a100_nodes"], here["serial_a100"])}
+    savings = savings_of(here)
     report: dict[str, Any] = {
         "version": REPORT_VERSION, "kind": REPORT_KIND, "input": name or graph.path, "question": graph.question,
         "mode": mode, "load_qph": load_qph, "spot": spot, "fuse": fuse, "what": WHAT,
         "fused_groups": [list(g) for g in fused_groups(placed, registry, model, None, mode=mode, fuse=fuse)],
         "timing_model": model.to_json(), "sources": dict(SOURCES),
-        "tasks": _task_rows(chosen),
+        "tasks": task_rows(chosen),
         "per_query_usd": round(bill.per_query_usd, 10),
         "gpu_usd_per_query": round(bill.gpu_usd_per_query, 10),
         "cpu_usd_per_query": round(bill.cpu_usd_per_query, 10),
@@ -123,10 +126,10 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
                    "machines": fleet.lines[0].replicas,
                    "cold_usd_per_query": round(cold * (spool.hourly(spot=spot) or 0.0) / 3600.0, 10)},
         "dice_c": dict(DICE_C),
-        "schedule": _schedule(chosen, model, nodes_per_pool, spot, spool.name, warm),
+        "schedule": schedule_of(chosen, model, nodes_per_pool, spot, spool.name, warm),
     }
     if curve:
-        report["curve"] = _curve(price, load_qph)
+        report["curve"] = load_curve(price, load_qph)
     return report
 
 
@@ -134,7 +137,14 @@ def _saving(cost: float, baseline: float) -> float:
     return 1.0 - cost / baseline if baseline > 0 else 0.0
 
 
-def _curve(price, load_qph: float) -> dict[str, Any]:
+def savings_of(here: dict[str, float]) -> dict[str, float]:
+    """The plan's saving against the warm serial fleet and identical A100 nodes, and theirs against each other."""
+    return {"vs_serial_a100": _saving(here["chosen"], here["serial_a100"]),
+            "vs_a100_nodes": _saving(here["chosen"], here["a100_nodes"]),
+            "a100_nodes_vs_serial": _saving(here["a100_nodes"], here["serial_a100"])}
+
+
+def load_curve(price, load_qph: float) -> dict[str, Any]:
     """Dollars per query of the plan and the baselines over :data:`CURVE_LOADS` (and the stated load),
     with the loads where the plan's saving against the warm serial fleet changes sign."""
     loads = sorted(set(CURVE_LOADS) | {load_qph})
@@ -164,9 +174,10 @@ def _bisect(price, low: float, high: float, saves_low: bool) -> float:
     return high
 
 
-def _schedule(job: Job, model: TimingModel, nodes_per_pool: int, spot: bool, serial_pool: str,
-              warm_s: float) -> dict[str, Any]:
-    """One query's schedule on ``nodes_per_pool`` nodes of each pool it uses (at least one per server set)."""
+def schedule_of(job: Job, model: TimingModel, nodes_per_pool: int, spot: bool, serial_pool: str,
+                warm_s: float) -> dict[str, Any]:
+    """One run's schedule (a query's, or a batch workflow's) on ``nodes_per_pool`` nodes of each pool it uses
+    (at least one per server set)."""
     from dicec.timing.schedule import make_cluster, server_sets, simulate
 
     counts = {}
@@ -184,8 +195,9 @@ def _schedule(job: Job, model: TimingModel, nodes_per_pool: int, spot: bool, ser
                            "unit": iv.unit, "pull_s": round(iv.pull, 6)} for iv in sim.intervals]}
 
 
-def _task_rows(job: Job) -> list[dict[str, Any]]:
-    """One row per pod kind or request: a task (fan-out elements summed) or a fused group, in graph order."""
+def task_rows(job: Job) -> list[dict[str, Any]]:
+    """One row per pod kind or request: a task (fan-out elements summed) or a fused group, in graph order (a
+    batch workflow: a stage pod, its shards summed)."""
     rows: dict[str, dict[str, Any]] = {}
     for u in job.units:
         base = u.name.split("[", 1)[0]

@@ -160,7 +160,7 @@ def emit_batch_workflow(placed: Sequence[Any], plan: BatchPlan, options: EmitOpt
         options, source=graphs[0].question or graphs[0].path,
         program=graphs[0].source if one else json.dumps([g.source for g in graphs]),
         question=questions[0] if one else (None if None in questions else json.dumps(questions)),
-        usd_per_query=round(sum(g.totals["usd_per_query"] for g in placed), 8),
+        usd_per_query=round(plan.usd_per_query, 8),
         tasks=sum(len(g.tasks) for g in graphs), templates=[main, shard, *templates],
         arguments=ImageSource(batch=True).workflow_parameters(), parallelism=None,
         annotations={PLAN_ANNOTATION: annotation},

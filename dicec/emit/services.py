@@ -11,19 +11,21 @@ code pods mode's steps run, so the answer is exactly that of pods mode. Steps th
 ``dicec op call NAME --service URL`` on a CPU node instead (:func:`call_step`), which sends each call to
 the server and writes the same ``value`` and ``record`` files (see :mod:`dicec.runtime.client`).
 
-**Which operators share a GPU.** The servers of one pool and one container image are packed first
-fit, largest model first (ties by name): an operator joins the first server whose models' GPU memory
-(each operator's ``profile.gpu_memory_gb``, as placement used it) plus its own still fits the pool's
-GPU memory, otherwise it starts a new server. A server is one process (``dicec op serve A B ...``)
-holding every model it serves on one GPU; CPU operators on a CPU pool all share one server. An
-operator placed on two pools (a latency bound moved some of its tasks) gets a server on each.
+**Which operators share a GPU.** The servers of one pool and one container image are packed as the cost
+model packs them (:func:`dicec.timing.schedule.pack_servers`): the model files of the pool's operators
+(operators naming one file -- ``find`` and ``exists`` one GLIP-L -- share it, counted once) first fit,
+largest first (ties by file), into servers whose models fit the pool's GPU memory together. A server is
+one process (``dicec op serve A B ...``) holding every model it serves on one GPU, one session per model
+file; CPU operators on a CPU pool all share one server. An operator placed on two pools (a latency bound
+moved some of its tasks) gets a server on each.
 
-**Replicas.** A server's busy seconds per query are the sum, over the tasks it serves, of the task's
-estimated seconds on that pool (one warm call: placement in services mode prices latency only), times
-:data:`FANOUT_WIDTH` for a fan-out task (the cost model's assumed elements). At ``qps`` queries per
-second it must supply ``qps x busy`` GPU-seconds per second; replicas are that over
-:data:`TARGET_UTILISATION`, rounded up, at least one, and at most the pool's ``max_nodes`` where the
-catalogue sets one (each replica takes one GPU). The figures are written on the Deployment as
+**Replicas.** Sized by the timing model, as ``dicec cost`` bills them (:func:`dicec.timing.bill.replicas_for`
+at ``qps x 3600`` queries an hour): a server's busy seconds per query are those placement recorded
+(:attr:`dicec.placement.place.PlacedGraph.services`: each call's warm latency on the pool, a fan-out's
+assumed elements computed as one batch, a request's overhead each); replicas keep it at most
+``server_utilisation`` busy (:data:`TARGET_UTILISATION`), at least one, at most the pool's ``max_nodes``
+where the catalogue sets one (each replica takes one GPU). So the Deployments of ``dicec compile --qps Q``
+are the replicas ``dicec cost --load 3600Q`` prices. The figures are written on the Deployment as
 annotations, so a reviewer sees why it has that many.
 
 **Pods.** Each Deployment's pod is placed like a pods-mode step on the same pool (``nodeSelector``,
@@ -37,7 +39,8 @@ drains on SIGTERM). The Service is a ClusterIP on port 80; steps reach it at ``h
 
 **The answer server** (:func:`plan_answer_server`): one ``dicec-answer`` Deployment and Service per
 namespace, on the steps' CPU pool (:func:`step_pool`), locked down and probed like the model servers,
-``ceil(qps x ANSWER_BUSY_S / TARGET_UTILISATION)`` replicas, each program bounded by
+replicas sized the same way from the answer service's seconds a query (the timing model's
+``answer_request_s`` and the unpredicted calls), each program bounded by
 :data:`ANSWER_MAX_SECONDS`, and allowed to call only this namespace's dicec Services
 (``--allow-services``).
 
@@ -51,7 +54,6 @@ app.kubernetes.io/part-of=dicec-services`` installs them.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,14 +61,14 @@ from typing import Any
 from dicec.emit.hardening import container_security_context, pod_security_context, tmp_volume, tmp_volume_mount
 from dicec.errors import DicecError
 from dicec.placement.pools import Pool
+from dicec.timing.bill import replicas_for
+from dicec.timing.model import TimingModel
+from dicec.timing.schedule import pack_servers
 
 MODES = ("pods", "services")
 DEFAULT_QPS = 1.0
-#: The share of a replica's time spent computing at the target load: queueing delay stays small
-#: below about 70 % utilisation (assumption; a rule of thumb for one-server queues, not measured here).
-TARGET_UTILISATION = 0.7
-#: Elements assumed per fan-out, as the cost model assumes (dicec.timing.model.FANOUT_WIDTH).
-FANOUT_WIDTH = 3
+#: The share of a replica's time spent computing at the target load (the timing model's server_utilisation).
+TARGET_UTILISATION = TimingModel().server_utilisation
 SERVER_PORT = 8080
 SERVICE_PORT = 80
 MAX_BATCH = 8
@@ -84,11 +86,6 @@ PART_OF = "dicec-services"
 ANSWER_SERVER = "dicec-answer"
 #: The answer server's budget for one program (``--max-seconds``), operator calls on demand included.
 ANSWER_MAX_SECONDS = 300
-#: Seconds of one answer server request (a program's replay over its records, and its HTTP handling), for
-#: the answer server's replicas. The damage-parts example's replay over its 35 records takes 3.3 ms on a
-#: 2-CPU machine (``python benchmarks/services_http.py``); 0.05 s is an assumption that leaves room for
-#: programs with many more calls, and for calls without a record, which wait on a model server.
-ANSWER_BUSY_S = 0.05
 _MAX_NAME = 63
 
 
@@ -128,48 +125,42 @@ def check_mode(mode: str, qps: float) -> None:
 
 
 def plan_servers(placed: Any, *, qps: float = DEFAULT_QPS) -> tuple[Server, ...]:
-    """The model servers for ``placed``, in name order (see the module docstring for the rules)."""
-    memory: dict[tuple[str, str], float] = {}
-    busy: dict[tuple[str, str], float] = {}
+    """The model servers for ``placed`` (placed in services mode), in name order (see the module docstring)."""
+    figures = _figures(placed)
+    memory: dict[str, dict[str, float]] = {}
     for task in placed.graph.tasks:
         p = placed.placements[task.id]
-        key = (p.pool, task.operator)
-        memory[key] = max(memory.get(key, 0.0), p.gpu_memory_gb)
-        busy[key] = busy.get(key, 0.0) + p.seconds * (FANOUT_WIDTH if task.fanout is not None else 1)
-    served = {op for _, op in memory}
-    residual = sorted({r.operator for r in placed.graph.residual} - served)
-    for operator in residual:  # unpredicted calls with no task's server: on the pool placement gave the answer step
-        key = (placed.answer.pool, operator)
-        memory[key] = placed.residual_gpu_memory_gb.get(operator, placed.answer.gpu_memory_gb)
-        busy[key] = placed.answer.seconds / len(residual)  # unknown call count: the answer's estimate, shared
-    groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for (pool, operator), gb in memory.items():
-        groups.setdefault((pool, placed.images[operator]), []).append((operator, gb))
+        ops = memory.setdefault(p.pool, {})
+        ops[task.operator] = max(ops.get(task.operator, 0.0), p.gpu_memory_gb)
+    served = {op for ops in memory.values() for op in ops}
+    for operator in sorted({r.operator for r in placed.graph.residual} - served):  # the answer step's own calls
+        memory.setdefault(placed.answer.pool, {})[operator] = placed.residual_gpu_memory_gb.get(
+            operator, placed.answer.gpu_memory_gb)
+    model = TimingModel()
     servers = []
-    for (pool_name, image), members in sorted(groups.items()):
+    for pool_name, ops in sorted(memory.items()):
         pool = placed.pools[pool_name]
-        capacity = pool.gpu_memory_gb if pool.has_gpu else math.inf
-        bins: list[list[tuple[str, float]]] = []
-        for operator, gb in sorted(members, key=lambda m: (-m[1], m[0])):
-            for b in bins:
-                if sum(g for _, g in b) + gb <= capacity + 1e-9:
-                    b.append((operator, gb))
-                    break
-            else:
-                bins.append([(operator, gb)])
-        for b in bins:
-            operators = tuple(sorted(op for op, _ in b))
-            seconds = sum(busy[(pool_name, op)] for op in operators)
-            replicas = max(1, math.ceil(round(qps * seconds / TARGET_UTILISATION, 9)))
-            if pool.max_nodes is not None:
-                replicas = min(replicas, pool.max_nodes)
-            servers.append(Server(name=server_name(operators, pool.name), pool=pool, image=image, operators=operators,
-                                  gpu_memory_gb=round(sum(g for _, g in b), 6), busy_s=round(seconds, 6),
+        busy = figures.busy_s.get(pool_name, {})
+        for image, operators, gb in pack_servers(ops, figures.models, placed.images, pool.gpu_memory_gb,
+                                                 pool=pool_name):
+            operators = sorted(operators)
+            seconds = sum(busy.get(op, 0.0) for op in operators)
+            replicas = replicas_for(seconds, qps * 3600.0, model, max_nodes=pool.max_nodes)
+            servers.append(Server(name=server_name(tuple(operators), pool.name), pool=pool, image=image,
+                                  operators=tuple(operators), gpu_memory_gb=gb, busy_s=round(seconds, 6),
                                   replicas=replicas))
     names = [s.name for s in servers]
     if len(set(names)) != len(names):  # two images for the same operators on one pool
         servers = [Server(**{**s.__dict__, "name": server_name(s.operators, s.pool.name, salt=s.image)}) for s in servers]
     return tuple(sorted(servers, key=lambda s: s.name))
+
+
+def _figures(placed: Any):
+    """The services-mode figures placement recorded (:class:`dicec.timing.bill.ServiceFigures`), or one line."""
+    if placed.services is None:
+        raise DicecError(f"{placed.graph.path}: this placed graph has no services-mode figures (placed in pods mode, "
+                         "or by an older dicec); place it again with --mode services")
+    return placed.services
 
 
 def server_name(operators: tuple[str, ...], pool: str, *, salt: str = "") -> str:
@@ -245,6 +236,7 @@ class AnswerServer:
         name: the Deployment's and Service's name (:data:`ANSWER_SERVER`).
         pool: the CPU pool its pods run on (:func:`step_pool`).
         image: the container image.
+        busy_s: seconds a query asks of it (the timing model's).
         replicas: pods to run.
         allow_services: its ``--allow-services``: the model-server URLs requests may name.
     """
@@ -252,6 +244,7 @@ class AnswerServer:
     name: str
     pool: Pool
     image: str
+    busy_s: float
     replicas: int
     allow_services: str
 
@@ -261,13 +254,14 @@ class AnswerServer:
 
 
 def plan_answer_server(placed: Any, options: Any, image: str) -> AnswerServer:
-    """The answer server for ``placed`` (see the module docstring): on the steps' CPU pool, replicas from
-    ``options.qps`` and :data:`ANSWER_BUSY_S`, allowed to call this namespace's dicec Services."""
-    replicas = max(1, math.ceil(round(options.qps * ANSWER_BUSY_S / TARGET_UTILISATION, 9)))
+    """The answer server for ``placed`` (see the module docstring): on the steps' CPU pool, replicas sized by the
+    timing model at ``options.qps``, allowed to call this namespace's dicec Services."""
+    busy = _figures(placed).answer_busy_s
+    replicas = replicas_for(busy, options.qps * 3600.0, TimingModel())
     namespace = r"(\.%s\.svc)?" % re.escape(options.namespace) if options.namespace else ""
     allow = r"^http://dicec-[a-z0-9]([-a-z0-9]*[a-z0-9])?%s(:[0-9]{1,5})?$" % namespace
-    return AnswerServer(name=ANSWER_SERVER, pool=step_pool(placed), image=image, replicas=replicas,
-                        allow_services=allow)
+    return AnswerServer(name=ANSWER_SERVER, pool=step_pool(placed), image=image, busy_s=round(busy, 6),
+                        replicas=replicas, allow_services=allow)
 
 
 def _labels(name: str, component: str, pool: Pool) -> dict[str, str]:
@@ -355,9 +349,9 @@ def deployment(server: Server, options: Any) -> dict[str, Any]:
 def answer_deployment(answer: AnswerServer, options: Any) -> dict[str, Any]:
     """The answer server's apps/v1 Deployment (``dicec answer serve``)."""
     annotations = {
-        "dicec.dev/busy-seconds-per-query": f"{ANSWER_BUSY_S:g}",
+        "dicec.dev/busy-seconds-per-query": f"{answer.busy_s:g}",
         "dicec.dev/qps": f"{options.qps:g}",
-        "dicec.dev/replicas-basis": (f"ceil({options.qps:g} qps x {ANSWER_BUSY_S:g} s / {TARGET_UTILISATION:g} "
+        "dicec.dev/replicas-basis": (f"ceil({options.qps:g} qps x {answer.busy_s:g} s / {TARGET_UTILISATION:g} "
                                      "utilisation), at least 1"),
     }
     return _server_deployment(name=answer.name, component=ANSWER_COMPONENT, pool=answer.pool, image=answer.image,

@@ -21,8 +21,10 @@ formed when
   timing model's fan-out width for a fan-out, else 1), a pod ``S`` once plus ``L`` once per distinct
   model -- time that is billed but does no work. *Lost*: how much longer one query's estimated time
   becomes, the longest path through the pods with as many nodes as it wants, where a separate
-  fan-out's elements run side by side but a fused one's run one after another. A merge that shortens
-  that path loses nothing;
+  fan-out's elements run side by side but a fused one's run one after another, and every pod is
+  followed by the controller's requeue (``controller_requeue_s``: Argo acts on a finished pod at its
+  next rate-limited reconcile, :mod:`dicec.timing.schedule`), so a chain of pods waits once per pod
+  and a chain fused into one pod once. A merge that shortens that path loses nothing;
 * and, with a latency bound (``--max-latency``), the placed graph's estimated critical path (its
   ``totals``, which count one call per task) still meets it.
 
@@ -44,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicec.errors import DicecError
-from dicec.timing.figures import latency, model_key
+from dicec.timing.figures import latency, model_loads, model_memory
 from dicec.timing.model import TimingModel
 
 
@@ -120,15 +122,16 @@ def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_
     """The fused groups of ``graph`` with each task on ``pool_of[task id]`` (see the module docstring)."""
     model = model or TimingModel()
     start = model.step_start_s
+    wait = model.controller_requeue_s  # until the controller acts on a finished pod: on the path, not on a GPU
     specs = {t.id: registry.get(t.operator) for t in graph.tasks}
     calls = {t.id: model.width(t) for t in graph.tasks}
     lat = {t.id: latency(specs[t.id], pool_of[t.id]) for t in graph.tasks}
-    alone = {tid: (start + specs[tid].profile.model_load_s + lat[tid]) if calls[tid] else 0.0 for tid in specs}
+    alone = {tid: (start + specs[tid].profile.model_load_s + lat[tid] + wait) if calls[tid] else 0.0 for tid in specs}
     placed_s = {tid: specs[tid].profile.model_load_s + lat[tid] for tid in specs}
 
     def estimate(parts: list[list[str]], pods: set[int]) -> float | None:
         return _longest(graph, _partition(graph, parts), alone,
-                        {i: _pod_seconds(parts[i], specs, lat, calls, start) for i in pods})
+                        {i: _pod_seconds(parts[i], specs, lat, calls, start) + wait for i in pods})
 
     def placed_estimate(parts: list[list[str]], pods: set[int]) -> float:  # the placed graph's critical path
         return _longest(graph, _partition(graph, parts), placed_s,
@@ -138,7 +141,7 @@ def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_
         total = 0.0
         for i, p in enumerate(parts):
             if i in pods:
-                total += start + sum({model_key(specs[m]): specs[m].profile.model_load_s for m in p}.values())
+                total += start + model_loads([specs[m] for m in p])
             else:
                 total += sum(calls[m] * (start + specs[m].profile.model_load_s) for m in p)
         return total
@@ -177,17 +180,62 @@ def decide(graph, registry, pool_of: dict[str, Any], *, model=None, max_latency_
         if alone_fanout and not getattr(pool_of[task.id], "edge", False) and pays(
                 before, (parts, pods | {len(parts) - 1})) is not None:
             pods.add(len(parts) - 1)  # a fan-out's elements in one pod
+    parts, pods = _coalesce(parts, pods, graph, specs, pool_of, pays)
     out = []
     for i in sorted(pods):
         g = parts[i]
         pool = pool_of[g[0]]
         seconds = round(_group_seconds(g, specs, lat), 6)
         apart = sum(calls[m] * (start + specs[m].profile.model_load_s) for m in g)
-        together = start + sum({model_key(specs[m]): specs[m].profile.model_load_s for m in g}.values())
+        together = start + model_loads([specs[m] for m in g])
         out.append(FusedGroup(tasks=tuple(g), pool=pool.name, seconds=seconds,
                               usd=pool.usd_for(seconds, spot=spot),
                               saved_s=round(max(apart - together, 0.0), 6)))
     return tuple(out)
+
+
+def _coalesce(parts: list[list[str]], pods: set[int], graph, specs, pool_of, pays) -> tuple[list[list[str]], set[int]]:
+    """Whole parts merged into one pod where that pays, the best merge first, until none does: each other
+    part into a part, or every part that may join a part at once.
+
+    Taking tasks one at a time in graph order can stop short of a merge of whole parts: with the
+    controller's requeue on every pod, a chain ``find -> [verify, verify]`` pays as one pod, but the first
+    ``verify`` alone cannot join ``find`` (the second would wait for both), and the two ``verify`` then
+    share a pod of their own; merging that pod into ``find``'s afterwards is shorter and cheaper. Two
+    ``compute_depth`` calls on two detections of one pod pay only together (either alone would make the
+    other wait for it)."""
+    order = {t.id: i for i, t in enumerate(graph.tasks)}
+    while True:
+        best = None
+        for i, into in enumerate(parts):
+            others = [j for j in range(len(parts)) if j != i and _may_merge(into, parts[j], graph, specs, pool_of)]
+            together: list[int] = []
+            for j in others:
+                if _may_merge([*into, *(t for k in together for t in parts[k])], parts[j], graph, specs, pool_of):
+                    together.append(j)
+            for moved in dict.fromkeys([*((j,) for j in others), tuple(together)]):
+                if not moved:
+                    continue
+                merged = sorted([*into, *(t for j in moved for t in parts[j])], key=order.__getitem__)
+                kept = [k for k in range(len(parts)) if k not in moved]
+                after = ([merged if k == i else parts[k] for k in kept],
+                         {n for n, k in enumerate(kept) if k in pods or k == i})
+                key = pays((parts, pods), after)
+                if key is not None and (best is None or (*key, i, moved) < best[0]):
+                    best = ((*key, i, moved), after)
+        if best is None:
+            return parts, pods
+        parts, pods = best[1]
+
+
+def _may_merge(into: list[str], moved: list[str], graph, specs, pool_of) -> bool:
+    """Whether every task of ``moved`` may join ``into`` (:func:`_may_join`, in graph order)."""
+    group = list(into)
+    for tid in sorted(moved, key=[t.id for t in graph.tasks].index):
+        if not _may_join(graph.task(tid), group, graph, specs, pool_of):
+            return False
+        group.append(tid)
+    return True
 
 
 def _may_join(task, group: list[str], graph, specs, pool_of) -> bool:
@@ -199,8 +247,7 @@ def _may_join(task, group: list[str], graph, specs, pool_of) -> bool:
         return False  # an edge device keeps its models resident (dicec.placement.edge): nothing to save
     if specs[task.id].image != specs[head].image:
         return False
-    memory = {model_key(specs[m]): specs[m].profile.gpu_memory_gb for m in [*group, task.id]}
-    if sum(memory.values()) > pool.gpu_memory_gb + 1e-9:
+    if model_memory([specs[m] for m in [*group, task.id]]) > pool.gpu_memory_gb + 1e-9:
         return False
     deps = set(task.depends)
     if deps & set(group):
@@ -210,12 +257,11 @@ def _may_join(task, group: list[str], graph, specs, pool_of) -> bool:
 
 def _group_seconds(members: list[str], specs, lat) -> float:
     """A group's seconds as the placed graph counts them: each model loaded once, one call per task."""
-    return sum({model_key(specs[m]): specs[m].profile.model_load_s for m in members}.values()) + sum(lat[m] for m in members)
+    return model_loads([specs[m] for m in members]) + sum(lat[m] for m in members)
 
 
 def _pod_seconds(members: list[str], specs, lat, calls, start: float) -> float:
-    loads = {model_key(specs[m]): specs[m].profile.model_load_s for m in members}
-    return start + sum(loads.values()) + sum(calls[m] * lat[m] for m in members)
+    return start + model_loads([specs[m] for m in members]) + sum(calls[m] * lat[m] for m in members)
 
 
 def _partition(graph, parts: list[list[str]]) -> dict[str, int]:

@@ -82,6 +82,9 @@ class PlacedGraph:
             queries: :mod:`dicec.timing.bill`), worked out where the graph was placed, with the default
             timing model; ``None`` for a placed graph read from a file written before it was recorded.
         load_qph: the load that figure is for (:data:`dicec.timing.bill.DEFAULT_LOAD_QPH`).
+        services: placed in services mode, what its servers are sized by
+            (:class:`dicec.timing.bill.ServiceFigures`: each server's seconds a query, the model files), so
+            the emitted Deployments' replicas are the ones ``dicec cost`` bills; ``None`` in pods mode.
     """
 
     graph: TaskGraph
@@ -94,6 +97,7 @@ class PlacedGraph:
     residual_gpu_memory_gb: dict[str, float] = field(default_factory=dict)
     usd_per_query: float | None = None
     load_qph: float | None = None
+    services: Any = None
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -128,6 +132,7 @@ class PlacedGraph:
             "crops": dict(sorted(self.crops.items())),
             "residual_gpu_memory_gb": dict(sorted(self.residual_gpu_memory_gb.items())),
             "totals": self.totals,
+            **({"services": self.services.to_json()} if self.services is not None else {}),
         }
 
     def dumps(self) -> str:
@@ -208,14 +213,19 @@ def priced_at_load(placed: PlacedGraph, registry: Registry, catalogue: PoolCatal
                    fuse: bool) -> PlacedGraph:
     """``placed`` with ``dicec cost``'s figure at the default load recorded (:mod:`dicec.timing.bill`,
     the default timing model): what the compile summary prints and the workflow's cost label carries."""
-    from dicec.timing.bill import DEFAULT_LOAD_QPH, job_bill
+    from dicec.timing.bill import DEFAULT_LOAD_QPH, job_bill, service_figures
+    from dicec.timing.figures import model_key
     from dicec.timing.job import build_job
     from dicec.timing.model import TimingModel
 
     model = TimingModel()
     job = build_job(placed, registry, model, mode=mode, fuse=fuse, spot=spot, serial=False)
     bill = job_bill(job, DEFAULT_LOAD_QPH, model, cpu_pool=catalogue.cpu_pool(), spot=spot)
-    return replace(placed, usd_per_query=bill.per_query_usd, load_qph=DEFAULT_LOAD_QPH)
+    services = None
+    if mode == "services":
+        operators = {t.operator for t in placed.graph.tasks} | {r.operator for r in placed.graph.residual}
+        services = service_figures(job, {op: model_key(registry.get(op)) for op in sorted(operators)})
+    return replace(placed, usd_per_query=bill.per_query_usd, load_qph=DEFAULT_LOAD_QPH, services=services)
 
 
 def _pool_for(specs: list[OperatorSpec], catalogue: PoolCatalogue, *, what: str, spot: bool = False) -> Pool:
@@ -352,7 +362,12 @@ def placed_from_json(data: Any, *, where: str = "placed graph") -> PlacedGraph:
             check_crop_feeds(placed, crops)
         totals = data.get("totals") or {}
         at_load = totals.get("usd_per_query") if totals.get("load_qph") is not None else None
+        services = None
+        if data.get("services") is not None:
+            from dicec.timing.bill import service_figures_from_json
+
+            services = service_figures_from_json(data["services"])
         return replace(placed, crops=crops, usd_per_query=None if at_load is None else float(at_load),
-                       load_qph=None if at_load is None else float(totals["load_qph"]))
+                       load_qph=None if at_load is None else float(totals["load_qph"]), services=services)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DicecError(f"{where}: malformed placed graph ({exc})") from None

@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from dicec.errors import DicecError
 from dicec.runtime.contract import shard_slice
-from dicec.timing.figures import latency, model_key
+from dicec.timing.figures import latency, model_key, model_memory
 
 BATCH_PLAN_VERSION = 1
 BATCH_PLAN_KIND = "dicec/batch-plan"
@@ -214,12 +214,17 @@ class BatchPlan:
         queries: the questions, in order.
         stages: the stage pods every shard runs, in chain order (empty when no question has a task).
         answer: the answer pod ending every chain.
+        usd_per_query: what ``dicec cost`` says a query (an image's answer to one question) costs at the
+            default load (:func:`dicec.timing.batch.bill_at_load`, the default timing model), worked out
+            where the plan was made: the compile summary's figure and the workflow's cost label. Not part of
+            the plan's JSON (``None`` for a plan read back).
     """
 
     shards: int
     queries: tuple[Query, ...]
     stages: tuple[StagePod, ...]
     answer: AnswerPod
+    usd_per_query: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.shards, bool) or not isinstance(self.shards, int) or not 1 <= self.shards <= MAX_SHARDS:
@@ -279,9 +284,11 @@ def default_shards(placed: Sequence[Any]) -> int:
     return min(max(limits), MAX_SHARDS) if limits else DEFAULT_SHARDS
 
 
-def plan_batch(placed: Sequence[Any], registry: Any, *, shards: int | None = None) -> BatchPlan:
+def plan_batch(placed: Sequence[Any], registry: Any, *, shards: int | None = None,
+               max_images: int | None = None) -> BatchPlan:
     """The :class:`BatchPlan` of ``placed`` (placed graphs, one per question, in order) in ``shards`` slices
-    (default: :func:`default_shards`); see the module docstring for the rule."""
+    (default: :func:`default_shards`), priced at the default load with runs of at most ``max_images`` images
+    (the workflow's ``--max-batch``); see the module docstring for the rule."""
     if not placed:
         raise DicecError("a batch plan needs at least one question")
     for g in placed:
@@ -292,10 +299,25 @@ def plan_batch(placed: Sequence[Any], registry: Any, *, shards: int | None = Non
     shards = default_shards(placed) if shards is None else shards
     units = _units(placed, registry)
     stages = _chain(units)
-    return BatchPlan(shards=shards, queries=tuple(
+    plan = BatchPlan(shards=shards, queries=tuple(
         Query(name=f"q{i + 1}", program_sha256=hashlib.sha256(g.graph.source.encode("utf-8")).hexdigest(),
               tasks=len(g.graph.tasks)) for i, g in enumerate(placed)),
         stages=stages, answer=_answer_pod(placed))
+    return replace(plan, usd_per_query=priced(plan, placed, registry, max_images=max_images))
+
+
+def priced(plan: BatchPlan, placed: Sequence[Any], registry: Any, *, max_images: int | None = None) -> float:
+    """``dicec cost``'s figure for ``plan`` at the default load (see :attr:`BatchPlan.usd_per_query`), on the
+    placed graphs' pools (their CPU pool prices the CPU pods)."""
+    from dicec.timing.batch import bill_at_load
+    from dicec.timing.bill import DEFAULT_LOAD_QPH
+    from dicec.timing.model import TimingModel
+
+    pools = {name: pool for g in placed for name, pool in g.pools.items()}
+    cpu = next((p for p in pools.values() if not p.has_gpu and not p.edge), None)
+    bill, _ = bill_at_load(plan, placed, registry, pools, TimingModel(), DEFAULT_LOAD_QPH, cpu_pool=cpu,
+                           max_images=max_images)
+    return bill.per_query_usd
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -344,30 +366,29 @@ def _units(placed: Sequence[Any], registry: Any) -> list[_Unit]:
     return out
 
 
-def _fits(models: dict[str, float], unit: _Unit) -> bool:
-    """Whether ``unit``'s model joins ``models`` (key -> GB) within its pool's GPU memory."""
+def _fits(specs: list[Any], unit: _Unit) -> bool:
+    """Whether ``unit``'s model joins the models of ``specs`` within its pool's GPU memory (each model file once)."""
     if not unit.pool.has_gpu:
         return True
-    together = {**models, model_key(unit.spec): unit.spec.profile.gpu_memory_gb}
-    return sum(together.values()) <= unit.pool.gpu_memory_gb + 1e-9
+    return model_memory([*specs, unit.spec]) <= unit.pool.gpu_memory_gb + 1e-9
 
 
 def _run(left: list[_Unit], done: set, where: tuple[str, str], group: list[_Unit] | None) -> list[_Unit]:
     """The tasks of ``left`` a stage under ``where`` takes in a row once ``done`` ran: continuing ``group``
     (its models stay loaded) or, with ``None``, a fresh stage (which always takes its first task)."""
     taken: list[_Unit] = []
-    models = {model_key(u.spec): u.spec.profile.gpu_memory_gb for u in group or []}
+    specs = [u.spec for u in group or []]
     finished = set(done)
     pending = list(left)
     while True:
         nxt = next((u for u in pending if u.where == where and all(d in finished for d in u.depends)
-                    and (_fits(models, u) or (group is None and not taken))), None)
+                    and (_fits(specs, u) or (group is None and not taken))), None)
         if nxt is None:
             return taken
         taken.append(nxt)
         pending.remove(nxt)
         finished.add(nxt.key)
-        models[model_key(nxt.spec)] = nxt.spec.profile.gpu_memory_gb
+        specs.append(nxt.spec)
 
 
 def _order(left: list[_Unit], groups: list[list[_Unit]], done: set, *, lookahead: bool) -> list[list[_Unit]]:

@@ -109,7 +109,8 @@ class Measured:
         """The :class:`dicec.timing.model.TimingModel` fields for ``dicec run --isolation ISOLATION``."""
         if isolation == "process":
             return {"pod_startup_s": self.step_start_s, "step_overhead_s": 0.0, "image_pull_s": 0.0,
-                    "request_overhead_s": 0.0, "answer_run_s": self.answer_run_s}
+                    "request_overhead_s": 0.0, "answer_run_s": self.answer_run_s,
+                    "controller_requeue_s": 0.0}  # dicec run starts a step's dependants as it exits
         if isolation == "thread":  # dicec run has no Argo agent: requests start at once, results are seen at once
             return {"pod_startup_s": 0.0, "step_overhead_s": 0.0, "image_pull_s": 0.0,
                     "request_overhead_s": self.thread_step_s, "answer_run_s": self.thread_answer_s,

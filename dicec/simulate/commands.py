@@ -23,7 +23,7 @@ from dicec.output import dumps_json, placed_input_options, write_or_echo
                    "'placed' = N nodes of each pool the placement chose.")
 @click.option("--batch", type=int, default=1, show_default=True,
               help="Queries in the batch (all arrive at once and overlap; several INPUTs take turns, so a batch "
-                   "of 1 runs the first INPUT only).")
+                   "of 1 runs the first INPUT only; a batch workflow of K questions takes ceil(N/K) images).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a table per run; json: runs with nodes, makespan_s, serial_s, speedup, efficiency, "
                    "bound_s, gpu_busy_s, gpu_idle_s, usd, latency_s, serial_cold_s, ...")
@@ -37,20 +37,44 @@ def simulate(inputs: tuple[str, ...], nodes_text: str, pool: str | None, batch: 
 
     Services mode models Argo's agent: started once per workflow, sending at most agent_task_workers
     requests at once, and patching results every agent_patch_rate_s (set them with --timing FILE).
+    Pods mode waits, as services mode does, for the controller's requeue after a pod finishes.
     INPUT: compiled workflows (.yaml), placed or task graphs (.json), programs (.py) or questions (.txt).
     Several INPUTs are simulated as one mixed batch (each query its own workflow), and each also alone.
+    A pods-mode batch workflow (dicec compile --batch) is simulated alone as the shards of stage pods it
+    runs: --batch N queries are ceil(N/K) images, each asked all K of its questions.
     """
-    from dicec.plans import from_options, load_placed
-    from dicec.simulate.runs import parse_nodes, scaling_runs
+    from dicec.plans import from_options, load_placed, read_batch_workflow
+    from dicec.simulate.runs import batch_runs, parse_nodes, scaling_runs
 
     nodes = parse_nodes(nodes_text)
     if batch < 1:
         raise DicecError(f"--batch must be at least 1 (got {batch})")
     registry, catalogue, place_options, model = from_options(opts, inputs)
-    placed = [load_placed(path, registry=registry, catalogue=catalogue, options=place_options) for path in inputs]
-    body = scaling_runs(placed, list(inputs), registry, catalogue, model, nodes=nodes, pool=pool, batch=batch,
-                        mode=opts["mode"], spot=opts["spot"], fuse=opts["fuse"], max_latency_s=opts["max_latency"])
+    batches = [read_batch_workflow(path, registry=registry, catalogue=catalogue, options=place_options)
+               for path in inputs]
+    if any(batches) and len(inputs) > 1:
+        raise DicecError(f"{next(b.path for b in batches if b)} is a batch workflow (stage pods for all its questions); "
+                         "simulate it alone")
+    if batches[0] is not None and opts["mode"] == "pods":
+        body = batch_runs(batches[0], registry, catalogue, model, nodes=nodes, pool=pool, batch=batch, spot=opts["spot"])
+    else:
+        if batches[0] is not None:  # --mode services: its questions as services mode runs them, a query DAG per image
+            placed = [_placed_again(p, registry, catalogue, place_options) for p in batches[0].placed]
+            names = [f"{inputs[0]} {q.name}" for q in batches[0].plan.queries]
+        else:
+            placed = [load_placed(path, registry=registry, catalogue=catalogue, options=place_options) for path in inputs]
+            names = list(inputs)
+        body = scaling_runs(placed, names, registry, catalogue, model, nodes=nodes, pool=pool, batch=batch,
+                            mode=opts["mode"], spot=opts["spot"], fuse=opts["fuse"], max_latency_s=opts["max_latency"])
     write_or_echo(dumps_json(body) if fmt == "json" else _text(body), output)
+
+
+def _placed_again(placed, registry, catalogue, options):
+    """A batch workflow's question placed again as ``options`` say (services mode: warm servers' seconds)."""
+    from dicec.placement import place
+
+    return place(placed.graph, registry, catalogue, objective=options.objective, mode=options.mode,
+                 max_latency_s=options.max_latency_s, spot=options.spot, fuse=options.fuse)
 
 
 def _text(body: dict[str, Any]) -> str:
@@ -61,6 +85,11 @@ def _text(body: dict[str, Any]) -> str:
         t = body["timing_model"]
         head += (f"; Argo agent: start {t['agent_startup_s']:g} s once per workflow, patch every "
                  f"{t['agent_patch_rate_s']:g} s, {t['agent_task_workers']} requests in flight")
+    if "stages" in body:
+        b = body["stages"]
+        head += (f"\na batch workflow of {b['questions']} question(s) in {b['shards']} shards of "
+                 f"{', '.join(f'{p} ({q})' for p, q in zip(b['pods'], b['pools']))}: {b['images']} image(s), every "
+                 f"image asked every question, {b['queries']} queries")
     if len(inputs) > 1 and body["batch"] < len(inputs):
         ran = ", ".join(inputs[:body["batch"]])
         head += f"\nbatch {body['batch']} < {len(inputs)} inputs: the mixed batch ran {ran} only (inputs take turns)"

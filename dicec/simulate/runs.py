@@ -9,6 +9,13 @@ same latency bound and prices (``--max-latency``, ``--spot``) the placement was 
 :mod:`dicec.timing.job`'s and run on :mod:`dicec.timing.schedule`'s engine. Every run carries the
 serial program in one warm process on one node (``serial_s``, what the speed-up is over), the old cold
 per-query figure (``serial_cold_s``, labelled) and the lower bound ``bound_s``.
+
+A pods-mode batch workflow (:func:`batch_runs`, :class:`dicec.plans.BatchWorkflow`) is one workflow of
+shards of stage pods (:mod:`dicec.timing.batch`): a batch of ``N`` queries is ``ceil(N / K)`` images,
+every image asked all ``K`` of its questions (so ``K x images`` queries, at least ``N``). On one pool
+the plan is made again there (:func:`dicec.placement.stages.plan_batch`, the workflow's shards), as
+compiling the questions on a catalogue of that pool would; with ``pool="placed"`` it runs as compiled,
+on N nodes of each pool its stage pods use.
 """
 
 from __future__ import annotations
@@ -114,3 +121,36 @@ def _row(count: int, result) -> dict[str, Any]:
     row["cluster_nodes"] = row.pop("nodes")
     row["nodes"] = count
     return row
+
+
+def batch_runs(workflow, registry, catalogue, model: TimingModel, *, nodes: list[int], pool: str | None = None,
+               batch: int = 1, spot: bool = False) -> dict[str, Any]:
+    """The ``dicec simulate --format json`` body for a pods-mode batch workflow (see the module docstring)."""
+    from dicec.placement import place
+    from dicec.placement.pools import PoolCatalogue
+    from dicec.placement.stages import plan_batch
+    from dicec.timing.batch import build_batch_job, images_for
+
+    plan, placed = workflow.plan, list(workflow.placed)
+    if pool == PLACED:
+        chosen = None
+    else:
+        chosen = catalogue.get(pool) if pool else default_pool(placed, registry, catalogue)
+        if not chosen.has_gpu:
+            raise DicecError(f"pool {chosen.name!r} has no GPU; simulate needs GPU nodes")
+        one = PoolCatalogue(pools=(chosen, *(p for p in catalogue.pools if not p.has_gpu and not p.edge)),
+                            path=f"{catalogue.path} ({chosen.name} only)")
+        placed = [place(p.graph, registry, one, mode="pods", spot=spot, fuse=False) for p in placed]
+        plan = plan_batch(placed, registry, shards=plan.shards, max_images=workflow.max_images)
+    images = images_for(batch, len(plan.queries))
+    pools = {p.name: p for p in catalogue.pools}
+    job = build_batch_job(plan, placed, registry, pools, model, images=images, spot=spot,
+                          serial_pool=chosen or _serial_pool(placed, registry, catalogue),
+                          parallelism=workflow.parallelism, name=workflow.path)
+    runs = [_row(count, run_once([job], chosen, count, model, batch=1, spot=spot)) for count in nodes]
+    return {"version": 1, "kind": "dicec/simulation", "inputs": [workflow.path], "mode": "pods", "batch": batch,
+            "pool": chosen.name if chosen else PLACED, "spot": spot, "fuse": False, "timing_model": model.to_json(),
+            "stages": {"questions": len(plan.queries), "images": images, "queries": job.queries, "shards": plan.shards,
+                       "parallelism": workflow.parallelism, "pods": [s.name for s in plan.stages] + [plan.answer.name],
+                       "pools": [s.pool for s in plan.stages] + [plan.answer.pool]},
+            "runs": runs}

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from dicec.errors import DicecError
-from dicec.timing.figures import cpu_price_per_s, fits, latency, price_per_s
+from dicec.timing.figures import cpu_price_per_s, fits, latency, price_per_s, shared_seconds
 from dicec.timing.job import Job, calls
 from dicec.timing.model import TimingModel
 from dicec.timing.schedule import chain_seconds, server_sets
@@ -115,6 +115,50 @@ class Bill:
                 "usd_per_day": round(self.usd_per_day, 6), "lines": [line.to_json() for line in self.lines]}
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceFigures:
+    """What services mode sizes its servers by, per query of one plan (:func:`service_figures`): recorded on
+    the placed graph, so that ``dicec compile`` sizes the Deployments it emits as ``dicec cost`` bills them
+    (:func:`replicas_for` at the compile's ``--qps``; the servers packed by
+    :func:`dicec.timing.schedule.pack_servers`).
+
+    Attributes:
+        busy_s: seconds a query asks of each operator's server, by pool, then operator: its calls' warm
+            seconds (a fan-out's elements as one batch) and a request's overhead each.
+        models: the model file each operator of the plan loads (:func:`~dicec.timing.figures.model_key`).
+        answer_busy_s: seconds a query asks of the answer service.
+    """
+
+    busy_s: dict[str, dict[str, float]]
+    models: dict[str, str]
+    answer_busy_s: float
+
+    def __post_init__(self) -> None:
+        if self.answer_busy_s < 0 or any(v < 0 for ops in self.busy_s.values() for v in ops.values()):
+            raise ValueError("services figures must not be negative")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"busy_s": {p: {op: round(v, 9) for op, v in sorted(ops.items())} for p, ops in sorted(self.busy_s.items())},
+                "models": dict(sorted(self.models.items())), "answer_busy_s": round(self.answer_busy_s, 9)}
+
+
+def service_figures(job: Job, models: dict[str, str]) -> ServiceFigures:
+    """A services-mode job's :class:`ServiceFigures` (``models``: every operator's model file)."""
+    busy: dict[str, dict[str, float]] = {}
+    for (pool, op), seconds in sorted(job.service_busy_s.items()):
+        busy.setdefault(pool, {})[op] = seconds
+    answer = job.units[-1].cpu_s if job.units and job.units[-1].http else 0.0
+    return ServiceFigures(busy_s=busy, models=dict(models), answer_busy_s=answer)
+
+
+def service_figures_from_json(data: Any) -> ServiceFigures:
+    """Inverse of :meth:`ServiceFigures.to_json` (``ValueError``/``KeyError``/``TypeError``/``AttributeError`` if
+    malformed)."""
+    return ServiceFigures(busy_s={str(p): {str(op): float(v) for op, v in ops.items()} for p, ops in data["busy_s"].items()},
+                          models={str(k): str(v) for k, v in data["models"].items()},
+                          answer_busy_s=float(data["answer_busy_s"]))
+
+
 def check_load(load_qph: float) -> float:
     """``load_qph`` if it is a number of queries per hour > 0, else a one-line error."""
     if isinstance(load_qph, bool) or not isinstance(load_qph, (int, float)) or not 0 < load_qph < 1e12:
@@ -168,11 +212,13 @@ def services_bill(mix: Mix, load_qph: float, model: TimingModel, *, cpu_pool=Non
         rate = cpu_price_per_s(cpu_pool, model.agent_vcpu, model.agent_memory_gib, spot=spot)
         lines.append(BillLine(what="Argo agent pod (one per workflow)", pool=getattr(cpu_pool, "name", ""),
                               kind="cpu", replicas=None, busy_s=agent, utilisation=None, usd_per_query=agent * rate))
-    return Bill(load_qph=load_qph, lines=tuple(lines + _pods_and_extras(mix, pod, cpu_pool, http=True)))
+    return Bill(load_qph=load_qph, lines=tuple(lines + cpu_and_extra_lines(mix, pod, cpu_pool, http=True)))
 
 
-def _pods_and_extras(mix: Mix, pod: float, cpu_pool, *, http: bool) -> list[BillLine]:
-    """The CPU pods' seconds at a CPU pod's price, and the dollars units carry themselves (an answer on a GPU pool)."""
+def cpu_and_extra_lines(mix: Mix, pod: float, cpu_pool, *, http: bool) -> list[BillLine]:
+    """The CPU pods' seconds at a CPU pod's price (``pod`` per second), and the dollars units carry themselves
+    (an answer on a GPU pool), per query of ``mix``; ``http``: services mode (its HTTP units' extras are the
+    servers')."""
     out = []
     steps = sum(share * job.cpu_pod_seconds for job, share in mix)
     if steps:
@@ -203,7 +249,7 @@ def pods_bill(mix: Mix, load_qph: float, model: TimingModel, *, cpu_pool=None, s
                               kind="gpu", replicas=None, busy_s=seconds, utilisation=None,
                               usd_per_query=seconds * rate + pulls))
     pod = cpu_price_per_s(cpu_pool, model.cpu_pod_vcpu, model.cpu_pod_memory_gib, spot=spot)
-    return Bill(load_qph=load_qph, lines=tuple(lines + _pods_and_extras(mix, pod, cpu_pool, http=False)))
+    return Bill(load_qph=load_qph, lines=tuple(lines + cpu_and_extra_lines(mix, pod, cpu_pool, http=False)))
 
 
 def job_bill(job: Job, load_qph: float, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> Bill:
@@ -232,16 +278,20 @@ def serial_fleet_bill(serial_s: float, load_qph: float, pool, model: TimingModel
     return Bill(load_qph=load_qph, lines=(line,))
 
 
-def bound_usd(graph, registry, pools, model: TimingModel, *, cpu_pool=None, spot: bool = False) -> float:
+def bound_usd(graph, registry, pools, model: TimingModel, *, cpu_pool=None, spot: bool = False,
+              batch_calls: int = 1) -> float:
     """The zero-idle lower bound of one query (see the module docstring): each call's warm seconds at the
-    cheapest fitting price, and the program's own CPU work at a CPU pod's share."""
+    cheapest fitting price, and the program's own CPU work at a CPU pod's share. ``batch_calls``: the most
+    calls one batch of a plan holds (a batch workflow's stage pods), so a call pays at least its share of
+    the part a batch pays once (:func:`~dicec.timing.figures.shared_seconds`)."""
     usd = 0.0
     gpu_pools = [p for p in pools if p.has_gpu and (p.edge or p.usd_per_hour is not None)]  # an edge device is free
     for op, n in calls(graph, model):
         spec = registry.get(op)
         if not spec.uses_gpu or not n:
             continue
-        costs = [latency(spec, p) * price_per_s(p, spot=spot) for p in gpu_pools if fits(spec, p)]
+        costs = [(latency(spec, p) - (1 - 1 / batch_calls) * shared_seconds(spec, p)) * price_per_s(p, spot=spot)
+                 for p in gpu_pools if fits(spec, p)]
         if not costs:
             raise DicecError(f"operator {op!r} fits no priced GPU pool, so the bound has no price for it")
         usd += n * min(costs)

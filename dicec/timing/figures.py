@@ -80,14 +80,28 @@ def model_key(spec) -> str:
     return model.file if model is not None and getattr(model, "file", None) else f"operator:{spec.name}"
 
 
+def model_files(specs) -> dict[str, tuple[float, float]]:
+    """The model files one process holding ``specs``' GPU models loads, each once: ``{model_key: (load
+    seconds, GPU memory GB)}``, the larger figure where operators sharing a file state different ones (one
+    session of the file serves them all, so the process needs the most any of them asks: X-VLM's 2.4 GB
+    for ``best_image_match``'s batch of patches against 1.9 GB for ``verify_property``)."""
+    out: dict[str, tuple[float, float]] = {}
+    for s in specs:
+        if not s.uses_gpu:
+            continue
+        load, gb = out.get(model_key(s), (0.0, 0.0))
+        out[model_key(s)] = (max(load, s.profile.model_load_s), max(gb, s.profile.gpu_memory_gb))
+    return out
+
+
 def model_memory(specs) -> float:
     """GPU memory one process holding ``specs``' models needs: each model file counted once."""
-    return sum({model_key(s): s.profile.gpu_memory_gb for s in specs if s.uses_gpu}.values())
+    return sum(gb for _, gb in model_files(specs).values())
 
 
 def model_loads(specs) -> float:
     """Seconds one process spends loading ``specs``' models: each model file loaded once."""
-    return sum({model_key(s): s.profile.model_load_s for s in specs if s.uses_gpu}.values())
+    return sum(load for load, _ in model_files(specs).values())
 
 
 def fits(spec, pool) -> bool:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dicec.errors import DicecError
-from dicec.timing.figures import fits, latency, model_key, model_loads, price_per_s, shared_seconds
+from dicec.timing.figures import fits, latency, model_files, model_key, model_loads, price_per_s, shared_seconds
 from dicec.timing.model import TimingModel
 
 MODES = ("pods", "services")
@@ -125,9 +125,14 @@ class Job:
         service_load_s: services mode: model-load seconds per model file.
         service_busy_s: services mode: GPU seconds one query keeps each ``(pool, operator)`` server busy.
         pools: the catalogue pools the units use, by name.
-        work_s: the warm GPU seconds of one query's calls (each call's latency on its pool; no start-up,
-            load or request overhead): what no plan can avoid.
-        loads_s: seconds of loading each distinct model file the GPU tasks use, once.
+        model_work_s: the warm GPU seconds of one run's calls on the cluster's nodes, by (pool, model file)
+            (each call's latency on its pool, at the batching the plan gets; no start-up, load or request
+            overhead): what no plan can avoid.
+        model_load_s: seconds of loading each model file those calls need, once (:func:`model_files`).
+        queries: the answers one run gives: 1 for a query's workflow, images x questions for a batch
+            workflow (:mod:`dicec.timing.batch`).
+        answers: where they are given, as (unit index, answers): a batch workflow's answer pods, one per
+            shard; empty when the last unit gives them all.
     """
 
     name: str
@@ -142,13 +147,30 @@ class Job:
     service_load_s: dict[str, float] = field(default_factory=dict)
     service_busy_s: dict[tuple[str, str], float] = field(default_factory=dict)
     pools: dict[str, Any] = field(default_factory=dict)
-    work_s: float = 0.0
-    loads_s: float = 0.0
+    model_work_s: dict[tuple[str, str], float] = field(default_factory=dict)
+    model_load_s: dict[str, float] = field(default_factory=dict)
+    queries: int = 1
+    answers: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         for i, u in enumerate(self.units):
             if any(d >= i or d < 0 for d in u.deps):
                 raise ValueError(f"unit {u.name!r} depends on a unit that does not come before it")
+        if self.queries < 1 or any(not 0 <= i < len(self.units) or n < 0 for i, n in self.answers):
+            raise ValueError(f"job {self.name!r}: bad answers")
+        if self.answers and sum(n for _, n in self.answers) != self.queries:
+            raise ValueError(f"job {self.name!r}: its answer units give {sum(n for _, n in self.answers)} answers, "
+                             f"not {self.queries}")
+
+    @property
+    def work_s(self) -> float:
+        """The warm GPU seconds of one run's calls on the nodes, every pool and model together."""
+        return sum(self.model_work_s.values())
+
+    @property
+    def loads_s(self) -> float:
+        """Seconds of loading each model file the calls need, once."""
+        return sum(self.model_load_s.values())
 
     @property
     def gpu_seconds(self) -> float:
@@ -256,10 +278,11 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
         serial_pool = override or max((p for p in used.values() if p.has_gpu and not p.edge),
                                       key=lambda p: p.gpu_memory_gb, default=placed.pools[placed.answer.pool])
     cloud_gpu = [t for t in graph.tasks if specs[t.id].uses_gpu and pools[t.id].has_gpu and not pools[t.id].edge]
-    work = sum(model.width(t) * latency(specs[t.id], pools[t.id]) for t in cloud_gpu)
+    work: dict[tuple[str, str], float] = {}
+    for t in cloud_gpu:
+        key = (pools[t.id].name, model_key(specs[t.id]))
+        work[key] = work.get(key, 0.0) + model.width(t) * latency(specs[t.id], pools[t.id])
     answer_pool = placed.pools[placed.answer.pool]
-    residual = [registry.get(r.operator) for r in graph.residual]
-    work += sum(latency(s, answer_pool) for s in residual if s.uses_gpu and answer_pool.has_gpu)
     gpu_tasks = [t for t in graph.tasks if specs[t.id].uses_gpu and pools[t.id].has_gpu]
     extras = _services(placed, registry, specs, pools, model, gpu_tasks) if mode == "services" else {}
     if mode == "services" and answer_pool.name in extras["services"]:
@@ -267,8 +290,9 @@ def build_job(placed, registry, model: TimingModel, *, mode: str = "pods", overr
     return Job(name=name or graph.path, mode=mode, units=tuple(units),
                serial_s=serial_seconds(graph, registry, serial_pool, model) if serial else 0.0,
                serial_cold_s=serial_seconds(graph, registry, serial_pool, model, cold=True) if serial else 0.0,
-               serial_pool=serial_pool.name, pools=used, work_s=work,
-               loads_s=model_loads([specs[t.id] for t in cloud_gpu]), **extras)
+               serial_pool=serial_pool.name, pools=used, model_work_s=work,
+               model_load_s={k: load for k, (load, _) in model_files([specs[t.id] for t in cloud_gpu]).items()},
+               **extras)
 
 
 def _cpu_pool(placed):
@@ -289,7 +313,7 @@ def _services(placed, registry, specs, pools, model, gpu_tasks) -> dict[str, Any
         services.setdefault(pool.name, {})[spec.name] = spec.profile.gpu_memory_gb
         model_of[spec.name] = model_key(spec)
         image_of[spec.name] = spec.image
-        loads[model_key(spec)] = spec.profile.model_load_s
+        loads[model_key(spec)] = max(loads.get(model_key(spec), 0.0), spec.profile.model_load_s)
         busy[(pool.name, spec.name)] = busy.get((pool.name, spec.name), 0.0) + seconds
 
     for t in gpu_tasks:
@@ -318,18 +342,18 @@ def _pod_units(chain, graph, specs, pools, model, spot, deps, *, fused: bool = F
     gpu = specs[head.id].uses_gpu and pool.has_gpu
     fanout = head.fanout is not None and not fused
     count = model.width(head) if fanout else 1
-    work, loads, ops = 0.0, {}, []
+    work, ops = 0.0, []
     for tid in chain:
         t, spec = graph.task(tid), specs[tid]
         n = model.width(t) if fused else 1
         work += n * latency(spec, pools[tid])
-        loads[model_key(spec)] = spec.profile.model_load_s if spec.uses_gpu else 0.0
         ops.append(spec.name)
+    loads = model_loads([specs[tid] for tid in chain])
     rate = price_per_s(pool, spot=spot) if gpu else 0.0
     if not gpu:
         cpu_s, gpu_s = model.step_start_s + work, 0.0
     else:
-        cpu_s, gpu_s = 0.0, model.step_start_s + sum(loads.values()) + work
+        cpu_s, gpu_s = 0.0, model.step_start_s + loads + work
     cpu_pod = cpu_s if not gpu and not pool.edge else 0.0
     name = (f"{chain[0]} +{len(chain) - 1} fused" if len(chain) > 1 else f"{chain[0]} (one pod)") if fused else chain[0]
     return [Unit(name=f"{name}[{i}]" if fanout else name, tasks=tuple(chain), operators=tuple(ops),

@@ -5,7 +5,8 @@ sources). Every other figure a step's seconds are built from -- pod start-up, im
 overhead, a request to a warm model server, the answer step's run, the assumed fan-out width, Argo's
 agent (its start, its patch rate, its task workers), the controller's requeue after a patch, the answer
 service's request, the latency target
-replicas are sized to, a model server's batch cap, and what CPU pods request -- is a :class:`Constant`
+replicas are sized to, a model server's batch cap, what CPU pods request, how a batch's stage pod takes
+its images and calls, and how often a batch workflow runs at a stated load -- is a :class:`Constant`
 here with its source, or labelled an assumption where no public figure was found.
 :class:`TimingModel` carries the figures one cost, simulation or fusion decision uses (these defaults,
 or a calibration file read by :func:`read_timing`, or the command line's overrides).
@@ -50,8 +51,9 @@ IMAGE_PULL = Constant(value=30.0, unit="s", source=(
     "images/Dockerfile.vision) taken as about 3 GB compressed, pulled at an assumed 100 MB/s from the "
     "registry; paid once per node by the first pod that needs it (not measured: no cluster here)"))
 STEP_OVERHEAD = Constant(value=1.0, unit="s", source=(
-    "assumption: Argo's per-step work outside the main container (the wait sidecar saving the output "
-    "parameters, the controller noticing the pod finished and starting dependants); not measured"))
+    "assumption: Argo's per-step work inside the pod outside the main container (the init container placing "
+    "inputs, the wait sidecar saving the output parameters and artifacts before the pod exits); not measured. "
+    "When the controller acts on the finished pod is controller_requeue_s"))
 REQUEST_OVERHEAD = Constant(value=0.01, unit="s", source=(
     "assumption: one in-cluster HTTP request to a warm model server carrying an image crop "
     "(about 1 MB over a 10 Gb/s node network is under 1 ms, plus JSON and queueing), rounded up to 10 ms"))
@@ -72,11 +74,15 @@ AGENT_PATCH = Constant(value=10.0, unit="s", source=(
     "agent patches finished HTTP results into the WorkflowTaskSet on a ticker of this period, so a "
     "result reaches the controller, and the tasks that wait for it start, at the next tick"))
 CONTROLLER_REQUEUE = Constant(value=10.0, unit="s", source=(
-    "DEFAULT_REQUEUE_TIME, 10 s (argoproj/argo-workflows v4.1.2 workflow/controller/rate_limiters.go "
-    "GetRequeueTime, fixedItemIntervalRateLimiter): the controller's workflow queue is rate limited at a fixed "
-    "interval, and a WorkflowTaskSet update enqueues its workflow with AddRateLimited (controller.go "
-    "newWorkflowTaskSetInformer), so the controller reconciles, and adds the next HTTP tasks, this long after "
-    "the agent's patch"))
+    "DEFAULT_REQUEUE_TIME, 10 s (argoproj/argo-workflows v4.1.2 workflow/controller/rate_limiters.go:13-30, "
+    "GetRequeueTime and fixedItemIntervalRateLimiter.When): the controller's workflow queue is rate limited at a "
+    "fixed interval (controller.go:275), and what changes a workflow enqueues it with AddRateLimited, this far "
+    "ahead (client-go keeps the earlier time of an item already waiting): a WorkflowTaskSet update (services "
+    "mode's agent patch, controller.go:1620), a step pod's significant change -- its phase turning Succeeded "
+    "among them (pod/controller.go:93 and 250-253 call enqueueWfFromPodLabel, controller.go:1119-1128) -- and "
+    "its WorkflowTaskResult (taskresult.go:63-68), and the controller's own update of the workflow "
+    "(controller.go:1280). So the controller reconciles, and starts the dependants of a finished pod or HTTP "
+    "task, this long after it finished, or at a reconcile already due before then"))
 AGENT_WORKERS = Constant(value=16.0, unit="count", source=(
     "ARGO_AGENT_TASK_WORKERS, default 16 (argoproj/argo-workflows v4.1.2 cmd/argoexec/commands/agent.go): "
     "the agent's goroutines that send HTTP requests, each one request at a time, blocking until it answers"))
@@ -90,6 +96,18 @@ SERVER_UTILISATION = Constant(value=0.7, unit="fraction", source=(
 MAX_BATCH = Constant(value=8.0, unit="count", source=(
     "the model server's batch cap (dicec op serve --max-batch, dicec/emit/services.py MAX_BATCH = 8): a free "
     "server takes up to this many queued requests of one operator and computes them as one batch"))
+STAGE_CHUNK_IMAGES = Constant(value=16.0, unit="count", source=(
+    "a pods-mode batch's stage pod takes its slice CHUNK_IMAGES = 16 images at a time (dicec/runtime/stage.py), "
+    "each task's calls for those images (a fan-out's elements included) computed together"))
+STAGE_BATCH_CALLS = Constant(value=16.0, unit="count", source=(
+    "a stage pod hands the backend a task's calls BATCH_CALLS = 16 at a time (dicec/runtime/stage.py); a batch "
+    "pays the part of a call that reads weights once (dicec.timing.figures.shared_seconds), as a model server's "
+    "batch does"))
+BATCH_WINDOW = Constant(value=3600.0, unit="s", source=(
+    "assumption: at a stated load a batch workflow runs once per window over the queries that arrived in it "
+    "(an hourly batch job), in runs of at most its --max-batch images; the GPU nodes come up for each run and go "
+    "after it (cluster-autoscaler's default --scale-down-unneeded-time is 10 minutes), so each run's nodes pull "
+    "the image"))
 CPU_POD_VCPU = Constant(value=0.5, unit="vCPU", source=(
     "the CPU request of a CPU step pod and of an answer-service replica as dicec compile emits them "
     "(--cpu-step-cpu 500m, dicec/emit/argo.py); a pod is billed its requested share of a CPU node"))
@@ -105,8 +123,8 @@ AGENT_MEMORY = Constant(value=0.0596, unit="GiB", source=(
 #: TimingModel fields that are seconds or fractions (floats >= 0) and whole counts (ints >= 1).
 _SECONDS = ("pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s",
             "agent_startup_s", "agent_patch_rate_s", "controller_requeue_s", "answer_request_s", "cpu_pod_vcpu",
-            "cpu_pod_memory_gib", "agent_vcpu", "agent_memory_gib")
-_COUNTS = ("agent_task_workers", "max_batch")
+            "cpu_pod_memory_gib", "agent_vcpu", "agent_memory_gib", "batch_window_s")
+_COUNTS = ("agent_task_workers", "max_batch", "stage_chunk_images", "stage_batch_calls")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +134,8 @@ class TimingModel:
     Attributes:
         pod_startup_s: pod creation to containers started, excluding image pull.
         image_pull_s: pulling the vision image onto a node that does not have it.
-        step_overhead_s: Argo's per-step overhead outside the container.
+        step_overhead_s: Argo's per-step work in the pod outside the main container (its init and wait
+            containers).
         request_overhead_s: one call to a warm model server (services mode).
         answer_run_s: the final step's CPU work (the serial program's own Python, per query).
         fanout: elements assumed per fan-out.
@@ -125,8 +144,9 @@ class TimingModel:
         agent_startup_s: services mode: the Argo agent pod's start, once per workflow.
         agent_patch_rate_s: services mode: the agent's patch period (``ARGO_AGENT_PATCH_RATE``); a
             finished HTTP task's result reaches the controller at the next tick (0: at once, as ``dicec run``).
-        controller_requeue_s: services mode: how long after the agent's patch the controller reconciles the
-            workflow and starts the dependants (``DEFAULT_REQUEUE_TIME``; 0 for ``dicec run``).
+        controller_requeue_s: how long after a step pod finishes (pods and container steps) or the agent's
+            patch (services mode's HTTP steps) the controller reconciles the workflow and starts the
+            dependants, unless a reconcile is due earlier (``DEFAULT_REQUEUE_TIME``; 0 for ``dicec run``).
         agent_task_workers: services mode: HTTP requests one agent has in flight at most
             (``ARGO_AGENT_TASK_WORKERS``).
         answer_request_s: services mode: one request to the ``dicec-answer`` service.
@@ -137,6 +157,10 @@ class TimingModel:
         cpu_pod_memory_gib: the memory it requests, in GiB.
         agent_vcpu: the Argo agent pod's CPU request, in vCPU.
         agent_memory_gib: its memory request, in GiB.
+        stage_chunk_images: a batch's stage pod: images it takes at a time.
+        stage_batch_calls: a batch's stage pod: calls of one task it hands the backend as one batch.
+        batch_window_s: a batch workflow at a stated load runs once per this many seconds over the queries
+            that arrived in it (:mod:`dicec.timing.batch`).
     """
 
     pod_startup_s: float = POD_STARTUP.value
@@ -157,6 +181,9 @@ class TimingModel:
     cpu_pod_memory_gib: float = CPU_POD_MEMORY.value
     agent_vcpu: float = AGENT_VCPU.value
     agent_memory_gib: float = AGENT_MEMORY.value
+    stage_chunk_images: int = int(STAGE_CHUNK_IMAGES.value)
+    stage_batch_calls: int = int(STAGE_BATCH_CALLS.value)
+    batch_window_s: float = BATCH_WINDOW.value
 
     def __post_init__(self) -> None:
         for name in _SECONDS:
@@ -167,6 +194,8 @@ class TimingModel:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise DicecError(f"timing model: {name} must be a whole number >= 1 (got {value!r})")
+        if not self.batch_window_s > 0:
+            raise DicecError(f"timing model: batch_window_s must be a number of seconds > 0 (got {self.batch_window_s!r})")
         u = self.server_utilisation
         if isinstance(u, bool) or not isinstance(u, (int, float)) or not 0 < u <= 1:
             raise DicecError(f"timing model: server_utilisation must be a fraction in (0, 1] (got {u!r})")
@@ -186,16 +215,19 @@ class TimingModel:
             "pod_startup_s", "image_pull_s", "step_overhead_s", "request_overhead_s", "answer_run_s", "fanout",
             "agent_startup_s", "agent_patch_rate_s", "controller_requeue_s", "agent_task_workers", "answer_request_s",
             "server_utilisation", "max_batch", "cpu_pod_vcpu", "cpu_pod_memory_gib", "agent_vcpu",
-            "agent_memory_gib")}
+            "agent_memory_gib", "stage_chunk_images", "stage_batch_calls", "batch_window_s")}
         if self.widths:
             out["widths"] = dict(sorted(self.widths.items()))
         return out
 
     def width(self, task) -> int:
         """Calls one run makes of ``task``: 1, or a fan-out's elements."""
-        if task.fanout is None:
-            return 1
-        return self.widths.get(task.id, self.fanout)
+        return self.elements(task.id, task.fanout)
+
+    def elements(self, task_id: str, fanout: str | None) -> int:
+        """Calls one run makes of task ``task_id``: 1, or, where it fans out (``fanout`` names the task whose
+        detections it runs over), its width in ``widths``, else the assumed ``fanout``."""
+        return 1 if fanout is None else self.widths.get(task_id, self.fanout)
 
 
 #: The source of each TimingModel field's default, for reports.
@@ -207,7 +239,9 @@ SOURCES = {"pod_startup_s": POD_STARTUP.source, "image_pull_s": IMAGE_PULL.sourc
            "agent_task_workers": AGENT_WORKERS.source, "answer_request_s": ANSWER_REQUEST.source,
            "server_utilisation": SERVER_UTILISATION.source, "max_batch": MAX_BATCH.source,
            "cpu_pod_vcpu": CPU_POD_VCPU.source, "cpu_pod_memory_gib": CPU_POD_MEMORY.source,
-           "agent_vcpu": AGENT_VCPU.source, "agent_memory_gib": AGENT_MEMORY.source}
+           "agent_vcpu": AGENT_VCPU.source, "agent_memory_gib": AGENT_MEMORY.source,
+           "stage_chunk_images": STAGE_CHUNK_IMAGES.source, "stage_batch_calls": STAGE_BATCH_CALLS.source,
+           "batch_window_s": BATCH_WINDOW.source}
 
 
 def with_model_overrides(model: TimingModel, **changes) -> TimingModel:

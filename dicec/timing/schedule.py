@@ -11,22 +11,28 @@ their dependencies, then spend ``cpu_s`` holding no GPU, then hold one node of t
 earliest query is finished first, as a FIFO work queue would. A batch's queries all arrive at time 0
 and overlap.
 
+Argo's controller acts on what finishes only when it next reconciles the workflow (argoproj/argo-workflows
+v4.1.2): its workflow queue is rate limited at a fixed interval (``controller_requeue_s``,
+``DEFAULT_REQUEUE_TIME``, workflow/controller/rate_limiters.go), and a step pod's completion (its phase
+change and its task result, controller.go ``enqueueWfFromPodLabel``, taskresult.go), services mode's
+task-set patch, and every update the controller makes to the workflow enqueue it that far ahead
+(``AddRateLimited``, the earliest time kept). So the first reconcile, which starts the roots, is followed
+by another ``controller_requeue_s`` later; a pod that finishes is seen at the reconcile due next, or, if
+none is, at its end plus the requeue; and a reconcile that sees new results starts their dependants,
+updates the workflow and so is followed by another. A query is answered at the reconcile that sees its
+answer step finish. In pods mode this is every pod's completion; in services mode, the container steps'.
+
 Services mode adds Argo's agent (argoproj/argo-workflows v4.1.2, workflow/executor/agent.go): a
 workflow's HTTP units (:attr:`dicec.timing.job.Unit.http`) are sent by its one agent pod, which is
 ready ``agent_startup_s`` after the workflow starts; it has ``agent_task_workers`` goroutines, each
 sending one request at a time and blocking until it answers (queueing at the server included), so at
 most that many of the workflow's requests are in flight; and it patches finished results back on a
-ticker of ``agent_patch_rate_s``. The controller acts on a patch only when it next reconciles the
-workflow: its workflow queue is rate limited at a fixed interval (``controller_requeue_s``,
-``DEFAULT_REQUEUE_TIME``), and both the patch and every update the controller makes to the workflow
-enqueue it that long ahead (``AddRateLimited``, the earliest time kept). So a reconcile that starts a
-level of requests is followed by another ``controller_requeue_s`` later; the patches that arrived by
-then are acted on there (a patch at the same instant too: that reconcile was enqueued by the update
-of the one before, a moment after its own tick), or, if none had, at their tick plus the requeue. The query is answered at the reconcile that sees its answer request's
-result. A model
-server that frees up takes the first queued request and up to ``max_batch - 1`` more queued requests
-of the same operator, and computes them as one batch: the part of a call that reads weights
-(:attr:`~dicec.timing.job.Unit.shared_s`) is paid once.
+ticker of ``agent_patch_rate_s``: a result reaches the controller at the tick after it finished, and
+is acted on at the reconcile due then or the requeue after it (a patch at the same instant as a due
+reconcile is seen there: that reconcile was enqueued by the update of the one before, a moment after
+its own tick). A model server that frees up takes the first queued request and up to ``max_batch - 1``
+more queued requests of the same operator, and computes them as one batch: the part of a call that
+reads weights (:attr:`~dicec.timing.job.Unit.shared_s`) is paid once.
 
 Nodes are grouped: in pods mode by pool (any node of the pool runs any pod placed there); in
 services mode by the set of models a node serves: a pool's operators, per container image, are
@@ -163,30 +169,40 @@ def server_sets(jobs: list[Job], pool: str, capacity: float) -> list[tuple[list[
         for (p, op), s in job.service_busy_s.items():
             if p == pool:
                 busy[op] = busy.get(op, 0.0) + s
+    return [(ops, sum(busy.get(op, 0.0) for op in ops))
+            for _, ops, _ in pack_servers(served, model_of, image_of, capacity, pool=pool)] or [([], 0.0)]
+
+
+def pack_servers(served: dict[str, float], model_of: dict[str, str], image_of: dict[str, str], capacity: float, *,
+                 pool: str) -> list[tuple[str, list[str], float]]:
+    """The model servers of one pool, ``(image, operators, GPU memory)`` each: per container image, the model
+    files its operators load (``model_of``; one counted once, at the most any of its operators asks,
+    ``served``: operator -> GB) packed first fit, largest first (ties by file), into servers of ``capacity``
+    GB. The one packing rule of services mode: the simulator's, the bill's and the emitted Deployments'."""
     files: dict[tuple[str, str], tuple[float, list[str]]] = {}
     for op, gb in served.items():
         key = (image_of.get(op, ""), model_of.get(op, f"operator:{op}"))
         old = files.get(key, (0.0, []))
         files[key] = (max(old[0], gb), old[1] + [op])
-    out: list[tuple[list[str], float]] = []
+    out: list[tuple[str, list[str], float]] = []
     for image in sorted({im for im, _ in files}):
         bins: list[list[str]] = []
-        room: list[float] = []
+        used: list[float] = []
         mine = sorted(((gb, f, ops) for (im, f), (gb, ops) in files.items() if im == image), key=lambda x: (-x[0], x[1]))
         for gb, f, ops in mine:
             if gb > capacity:
                 raise DicecError(f"pool {pool!r}: operator {sorted(ops)[0]!r} needs {gb:g} GB, more than a node's "
                                  f"{capacity:g} GB")
-            for i, r in enumerate(room):
-                if gb <= r + 1e-9:
+            for i, u in enumerate(used):
+                if u + gb <= capacity + 1e-9:
                     bins[i].extend(sorted(ops))
-                    room[i] -= gb
+                    used[i] += gb
                     break
             else:
                 bins.append(sorted(ops))
-                room.append(capacity - gb)
-        out.extend((b, sum(busy.get(op, 0.0) for op in b)) for b in bins)
-    return out or [([], 0.0)]
+                used.append(gb)
+        out.extend((image, b, round(u, 6)) for b, u in zip(bins, used))
+    return out
 
 
 def deal(count: int, weights: list[float]) -> list[int]:
@@ -235,11 +251,12 @@ class SimResult:
 
     Attributes:
         nodes: how many GPU nodes.
-        queries: how many queries.
+        queries: how many queries (answers: a batch workflow gives images x questions of them).
         makespan_s: first arrival to last answer.
         serial_s: the serial program in one warm process on one node (every model loaded once
             beforehand), the queries one after another.
-        latency_s: per-query answer time minus arrival, in query order.
+        latency_s: per-query answer time minus arrival, in query order (a batch workflow's in the order its
+            shards answer).
         busy_s: per-node seconds holding a unit, by node name.
         usd: every node billed at its price for the whole makespan.
         busy_usd: only the seconds units held GPUs, priced (what a perfectly packed autoscaler would bill).
@@ -332,13 +349,37 @@ def chain_seconds(job: Job, model: TimingModel) -> float:
     return simulate([job], cluster, model=replace(model, image_pull_s=0.0), bound=False).makespan_s
 
 
-def gpu_work_bound(jobs: list[Job], batch: int, model: TimingModel) -> float:
-    """GPU seconds no schedule of the batch can do without: services mode, every request at the best
-    batching (a batch of ``max_batch`` pays a request's shared part once); pods mode, the calls' warm
-    latencies plus each model file loaded once."""
+def work_bound_s(jobs: list[Job], batch: int, model: TimingModel, cluster: Cluster) -> float:
+    """Seconds no schedule of the batch on ``cluster`` can beat for the GPU work alone.
+
+    Services mode: every request at the best batching (a batch of ``max_batch`` pays a request's shared
+    part once), spread over every node. Pods mode, per pool of ``n`` nodes, with ``W_m`` the warm GPU
+    seconds of model file ``m``'s calls there and ``L_m`` its load (every pod loads its models): a node
+    doing ``m``'s work has loaded ``m``, so no schedule is shorter than ``L_m + W_m / n`` for any ``m``, than
+    ``(W + sum of L_m) / n`` (each model loaded somewhere), or than ``W / n + min L_m`` (every node that
+    works has loaded something)."""
     counts = [batch // len(jobs) + (1 if i < batch % len(jobs) else 0) for i in range(len(jobs))]
-    if jobs[0].mode == "pods":  # the largest job's model files, at least, are each loaded once somewhere
-        return sum(c * job.work_s for c, job in zip(counts, jobs)) + max(job.loads_s for job in jobs)
+    if jobs[0].mode == "pods":
+        nodes: dict[str, int] = {}
+        for n in cluster.nodes:
+            nodes[n.pool] = nodes.get(n.pool, 0) + 1
+        work: dict[tuple[str, str], float] = {}
+        loads: dict[str, float] = {}
+        for c, job in zip(counts, jobs):
+            for key, seconds in job.model_work_s.items():
+                work[key] = work.get(key, 0.0) + c * seconds
+            for key, seconds in job.model_load_s.items():
+                loads[key] = max(loads.get(key, 0.0), seconds)
+        bound = 0.0
+        for pool, n in nodes.items():
+            mine = {m: w for (p, m), w in work.items() if p == pool and w > 0}
+            if not mine:
+                continue
+            total = sum(mine.values())
+            bound = max(bound, (total + sum(loads.get(m, 0.0) for m in mine)) / n,
+                        total / n + min(loads.get(m, 0.0) for m in mine),
+                        max(loads.get(m, 0.0) + w / n for m, w in mine.items()))
+        return bound
     total = 0.0
     per_key: dict[str, tuple[int, float]] = {}
     for c, job in zip(counts, jobs):
@@ -352,7 +393,7 @@ def gpu_work_bound(jobs: list[Job], batch: int, model: TimingModel) -> float:
             else:
                 total += c * u.shared_s
     total += sum(math.ceil(n / model.max_batch) * shared for n, shared in per_key.values())
-    return total
+    return total / len(cluster.nodes)
 
 
 @dataclass(kw_only=True)
@@ -370,6 +411,7 @@ class _Compiled:
     dependants: list[list[int]]
     names: list[str]
     roots: list[int] = field(default_factory=list)
+    answers: dict[int, int] = field(default_factory=dict)
 
 
 def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: TimingModel | None = None,
@@ -405,7 +447,7 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
 
     requeue = model.controller_requeue_s
     unpatched: list[list[int]] = [[] for _ in range(batch)]  # HTTP results the agent holds until its tick
-    patched: list[list[int]] = [[] for _ in range(batch)]  # results in the task set, not yet reconciled
+    patched: list[list[int]] = [[] for _ in range(batch)]  # finished pods and patched results, not yet reconciled
     ticking = [-1.0] * batch  # the tick a query's agent will patch at, or -1
     pending: list[float | None] = [None] * batch  # the controller's next reconcile of the query's workflow
 
@@ -430,7 +472,8 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
             push(0.0, _READY, q, u)
         if any(c.http):
             push(agent, _AGENT, q, -1)
-            reconcile_at(q, requeue)  # the first reconcile created the task set and updated the workflow
+        if requeue > 0 or any(c.http):
+            reconcile_at(q, requeue)  # the first reconcile started the roots and updated the workflow
 
     def send(q: int, t: float) -> None:
         """Start the query's waiting HTTP requests, as many as it has free task workers."""
@@ -479,8 +522,12 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
 
     def finished(q: int, u: int, t: float) -> None:
         c = compiled[q % len(jobs)]
-        if not c.http[u]:
-            visible(q, u, t)
+        if not c.http[u]:  # a pod: the controller sees it finish at its next reconcile
+            if requeue <= 0:
+                visible(q, u, t)
+            else:
+                patched[q].append(u)
+                reconcile_at(q, t + requeue)
             return
         workers[q] += 1
         send(q, t)
@@ -490,8 +537,13 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
             ticking[q] = tick
             push(tick, _TICK, q, -1)
 
+    answered: list[list[float]] = [[] for _ in range(batch)]  # a batch workflow's answers, as its shards give them
+
     def visible(q: int, u: int, t: float) -> None:
         c = compiled[q % len(jobs)]
+        answers = c.answers.get(u, 0)
+        if answers:
+            answered[q].extend([t] * answers)
         rem = remaining[q]
         for v in c.dependants[u]:
             rem[v] -= 1
@@ -550,6 +602,7 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
 
     makespan = max(finish)
     counts = [jobs[q % len(jobs)] for q in range(batch)]
+    latency = [t for q in range(batch) for t in (sorted(answered[q]) if counts[q].answers else [finish[q]])]
     serial = sum(job.serial_s for job in counts)
     cold = sum(job.serial_cold_s for job in counts)
     if any(u.pull for job in jobs for u in job.units):
@@ -558,10 +611,10 @@ def simulate(jobs: list[Job], cluster: Cluster, *, batch: int = 1, model: Timing
     busy_usd = sum(job.busy_usd for job in counts)
     busy_usd += sum(cluster.nodes[i].usd_per_s * pull_s for i in range(len(cluster.nodes))
                     if pulled[i] and cluster.mode == "pods" and busy[i] > 0)
-    work = gpu_work_bound(jobs, batch, model) / len(cluster.nodes)
+    work = work_bound_s(jobs, batch, model, cluster)
     bound_s = max(max(chain_seconds(job, model) for job in jobs), work) if bound else 0.0
-    return SimResult(nodes=len(cluster.nodes), queries=batch, makespan_s=makespan, serial_s=serial,
-                     latency_s=tuple(finish), busy_s={cluster.nodes[i].name: busy[i] for i in range(len(busy))},
+    return SimResult(nodes=len(cluster.nodes), queries=sum(job.queries for job in counts), makespan_s=makespan,
+                     serial_s=serial, latency_s=tuple(latency), busy_s={cluster.nodes[i].name: busy[i] for i in range(len(busy))},
                      usd=usd, busy_usd=busy_usd, warmup_s=cluster.warmup_s, serial_cold_s=cold, bound_s=bound_s,
                      intervals=tuple(sorted(intervals, key=lambda iv: (iv.node, iv.start, iv.query, iv.unit))))
 
@@ -578,4 +631,5 @@ def _compile(job: Job, cluster: Cluster, gidx: dict[str, int]) -> _Compiled:
                   pull=[u.pull for u in job.units], http=[u.http for u in job.units],
                   ndeps=[len(set(u.deps)) for u in job.units], dependants=dependants, names=[u.name for u in job.units])
     c.roots = [i for i in range(n) if c.ndeps[i] == 0]
+    c.answers = dict(job.answers)
     return c

@@ -120,7 +120,10 @@ def test_the_headline_is_red_when_the_plan_costs_more(env):
 
 
 def test_simulate_json_runs_per_node_count(env):
-    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", "--no-fuse", *common(env))
+    steps = env["tmp"] / "steps.json"
+    steps.write_text('{"controller_requeue_s": 0}')  # the scheduling arithmetic first, without Argo's requeue
+    r = run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json", "--no-fuse",
+            "--timing", str(steps), *common(env))
     assert r.exit_code == 0, r.output
     runs = json.loads(r.stdout)["runs"]
     assert [x["nodes"] for x in runs] == [1, 2]
@@ -138,8 +141,16 @@ def test_simulate_json_runs_per_node_count(env):
     assert two["usd"] == pytest.approx(2 * 98.6 * 0.001)
     # fused (the default): one pod of 6 + 20 + 0.2 + 3 x 0.2 = 26.8 s after the pull; a second node idles
     fused = json.loads(run("simulate", env["prog"], "--nodes", "1,2", "--pool", "big", "--format", "json",
-                           *common(env)).stdout)["runs"]
+                           "--timing", str(steps), *common(env)).stdout)["runs"]
     assert [x["makespan_s"] for x in fused] == [pytest.approx(30 + 26.8 + 6.2)] * 2
+    # Argo's default requeue (10 s), one node: find ends 46.2, seen at 56.2; the checks 56.2-72.4-88.6-104.8, the
+    # last seen at 114.8 (the reconcile due at 102.4 came before it); the answer pod 114.8-121, seen at the reconcile
+    # due at 124.8 (after the update at 114.8)
+    argo = json.loads(run("simulate", env["prog"], "--nodes", "1", "--pool", "big", "--format", "json", "--no-fuse",
+                          *common(env)).stdout)["runs"]
+    # the bound is the query alone with a node per pod: find 0-16.2 seen at 26.2, the checks side by side 26.2-42.4
+    # seen at 52.4, the answer 52.4-58.6 seen at 62.4
+    assert argo[0]["makespan_s"] == pytest.approx(124.8) and argo[0]["bound_s"] == pytest.approx(62.4)
 
 
 def test_simulate_several_inputs_gives_each_ones_figures(env):
@@ -220,3 +231,98 @@ def test_cost_of_a_workflow_follows_whether_it_was_compiled_fused(env):
         assert run("compile", env["prog"], "-o", str(wf), *flags, *common(env)).exit_code == 0
         body = json.loads(run("cost", str(wf), "--format", "json", "--load", "36", *common(env)).stdout)
         assert body["per_query_usd"] == pytest.approx(usd) and bool(body["fused_groups"]) == (not flags)
+
+
+@pytest.mark.parametrize("qps", [1, 4])
+def test_emitted_replicas_are_what_cost_bills_at_the_compiles_qps(env, qps):
+    """One figure: the Deployments dicec compile --qps Q writes are the replicas dicec cost --load 3600Q bills."""
+    import yaml
+
+    wf = env["tmp"] / f"wf-{qps}.yaml"
+    assert run("compile", env["prog"], "-o", str(wf), "--mode", "services", "--qps", str(qps), *common(env)).exit_code == 0
+    emitted = {d["metadata"]["name"]: d["spec"]["replicas"] for d in yaml.safe_load_all(wf.read_text())
+               if d and d["kind"] == "Deployment"}
+    body = json.loads(run("cost", str(wf), "--format", "json", "--load", str(3600 * qps), *common(env)).stdout)
+    billed = {line["what"]: line["replicas"] for line in body["bill"] if line["replicas"] is not None}
+    # find (0.5 + 0.01 s) and 3 checks in one request (1.5 + 0.01 s) on one A4000 server, 2.02 s a query;
+    # the answer service 0.21 s a query
+    assert billed == {"model server find, verify_property": -(-2.02 * qps // 0.7),
+                      "answer service (dicec-answer)": -(-0.21 * qps // 0.7)}
+    assert emitted == {"dicec-find-verify-property-small": billed["model server find, verify_property"],
+                       "dicec-answer": billed["answer service (dicec-answer)"]}
+
+
+@pytest.fixture()
+def batch_wf(env):
+    """Two questions over one batch (the car check and a dog check), compiled as shards of stage pods."""
+    other = env["tmp"] / "dog.py"
+    other.write_text("def execute_command(image):\n    return ImagePatch(image).exists('dog')\n")
+    wf = env["tmp"] / "batch.yaml"
+    r = run("compile", env["prog"], str(other), "--batch", "--shards", "2", "-o", str(wf), *common(env))
+    assert r.exit_code == 0, r.output
+    return wf, r
+
+
+def test_a_batch_workflows_label_and_summary_are_its_cost_at_the_default_load(env, batch_wf):
+    import yaml
+
+    wf, compiled = batch_wf
+    body = json.loads(run("cost", str(wf), "--format", "json", *common(env)).stdout)
+    meta = next(d for d in yaml.safe_load_all(wf.read_text()) if d and d["kind"] == "Workflow")["metadata"]
+    assert meta["labels"]["dicec.dev/estimated-usd-per-query"] == f"{body['per_query_usd']:.6f}"
+    assert f"est. ${body['per_query_usd']:.6f} per query at 3600 queries/hour" in compiled.stderr
+    # an hour of queries at 3600/hour over 2 questions: 1800 images a run, 2 shards of one stage pod on small
+    b = body["batch"]
+    assert (b["questions"], b["shards"], b["images_per_run"], b["queries_per_run"]) == (2, 2, 1800, 3600)
+    assert [p["name"] for p in b["pods"]] == ["stage-1-small", "answer"] and b["nodes_per_run"] == {"small": 2}
+    # per query: each shard's pod starts (6 s), loads find, verify_property and exists (30 s), makes 900 images'
+    # calls (find, 3 checks, exists: 2.5 s each), and one node per shard pulls (30 s); the answer pods' CPU
+    gpu = 2 * (6 + 30 + 900 * 2.5 + 30) * 0.0001 / 3600
+    cpu = 2 * (6 + 900 * 2 * 0.2) * CPU_POD_USD_S / 3600
+    assert body["per_query_usd"] == pytest.approx(gpu + cpu, rel=1e-6)
+    assert body["baselines"]["bound"] < body["per_query_usd"] < body["baselines"]["serial_a100"]
+    md = run("cost", str(wf), *common(env)).stdout
+    assert "## Per pod (one run, every shard)" in md and "A batch workflow of 2 question(s) in 2 shards" in md
+
+
+def test_simulate_takes_a_batch_workflow_of_several_questions(env, batch_wf):
+    wf, _ = batch_wf
+    r = run("simulate", str(wf), "--batch", "7", "--nodes", "2", "--pool", "placed", "--format", "json", *common(env))
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    assert body["stages"]["images"] == 4 and body["stages"]["queries"] == 8  # ceil(7 / 2) images, both questions
+    (row,) = body["runs"]
+    assert row["queries"] == 8 and 0 < row["bound_s"] <= row["makespan_s"] and row["speedup"] > 0
+    assert row["serial_s"] == pytest.approx(4 * (1.0 + 0.4))  # per image: the car check 1.0 s, the dog 0.4 s, warm
+    text = run("simulate", str(wf), "--batch", "7", "--nodes", "2", *common(env)).stdout
+    assert "a batch workflow of 2 question(s) in 2 shards" in text and "4 image(s)" in text
+    # services mode: the questions as services mode runs them, a query DAG per image
+    services = json.loads(run("simulate", str(wf), "--batch", "7", "--nodes", "2", "--mode", "services",
+                              "--format", "json", *common(env)).stdout)
+    assert services["mode"] == "services" and services["runs"][0]["queries"] == 7 and len(services["each"]) == 2
+
+
+@pytest.mark.parametrize("verb, args, message", [
+    ("cost", ["--mode", "services"], "is a pods-mode batch workflow"),
+    ("simulate", ["EXTRA"], "is a batch workflow (stage pods for all its questions); simulate it alone"),
+])
+def test_a_batch_workflow_misused_is_one_line(env, batch_wf, verb, args, message):
+    wf, _ = batch_wf
+    args = [env["prog"] if a == "EXTRA" else a for a in args]
+    r = CliRunner().invoke(cli, [verb, str(wf), *args, *common(env)])
+    assert r.exit_code == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_batch_workflow_whose_programs_do_not_match_its_plan_is_one_line(env, batch_wf):
+    import base64
+
+    wf, _ = batch_wf
+    text = wf.read_text()
+    program = base64.urlsafe_b64encode(b"def execute_command(image):\n    return 1\n").decode().rstrip("=")
+    import re
+
+    edited = re.sub(r"(name: program-1\n\s+value: )\S+", lambda m: m.group(1) + program, text, count=1)
+    assert edited != text
+    wf.write_text(edited)
+    r = CliRunner().invoke(cli, ["cost", str(wf), *common(env)])
+    assert r.exit_code == 1 and "do not match the 2 question(s) of its batch plan" in r.stderr

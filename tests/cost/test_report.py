@@ -64,9 +64,12 @@ def test_pods_mode_at_a_load_every_pod_priced_cpu_included(registry, small_big):
     assert rows["find-car"]["usd"] == pytest.approx(16.5 * 0.0001) and rows["find-car"]["elements"] == 1
     fan = next(row for row in r["tasks"] if row["task"].startswith("verify"))
     assert fan["elements"] == 3 and fan["gpu_seconds"] == pytest.approx(49.5)
-    # the schedule of one query on one small node: pull 30, then four 16.5 s pods, then the answer pod
+    # the schedule of one query on one small node, the controller acting on a finished pod at its next reconcile
+    # (due 10 s after one that started pods, else 10 s after the pod): pull 30 + find 16.5 end at 46.5, seen at
+    # 56.5; the checks 56.5-73, 73-89.5, 89.5-106, the last seen at 116; the answer pod 116-122.2, seen at the
+    # reconcile due at 126 (after the update at 116)
     assert r["schedule"]["nodes"] == ["small-0"]
-    assert r["schedule"]["makespan_s"] == pytest.approx(30 + 4 * 16.5 + 6.2)
+    assert r["schedule"]["makespan_s"] == pytest.approx(126.0)
 
 
 def test_services_mode_bills_always_on_servers_busy_or_idle(registry, small_big):

@@ -147,8 +147,9 @@ def test_small_models_share_a_gpu_first_fit_largest_first(registry, setup):
 def test_replicas_follow_the_query_rate(registry, setup):
     placed = compile_services(PROGRAM, registry, setup["pools"]).placed
     busy = {s.name: s.busy_s for s in plan_servers(placed)}
-    # synthetic latency on an A4000 is 0.5 s per call (tests/support.py); services mode: no model load
-    assert busy == {"dicec-compute-depth-a4000": 0.5, "dicec-exists-find-verify-property-a4000": 1.5}
+    # synthetic latency on an A4000 is 0.5 s per call (tests/support.py), and a request's overhead 0.01 s;
+    # services mode: no model load
+    assert busy == {"dicec-compute-depth-a4000": 0.51, "dicec-exists-find-verify-property-a4000": 1.53}
     for qps in (0.01, 1, 3, 10):
         got = {s.name: s.replicas for s in plan_servers(placed, qps=qps)}
         assert got == {n: max(1, math.ceil(qps * b / TARGET_UTILISATION - 1e-9)) for n, b in busy.items()}
@@ -156,8 +157,9 @@ def test_replicas_follow_the_query_rate(registry, setup):
     deps = {d["metadata"]["name"]: d for d in documents(compiled.yaml) if d["kind"] == "Deployment"}
     dep = deps["dicec-exists-find-verify-property-a4000"]
     assert dep["spec"]["replicas"] == 22 and dep["metadata"]["annotations"]["dicec.dev/qps"] == "10"
-    assert deps["dicec-answer"]["spec"]["replicas"] == 1  # ceil(10 x 0.05 / 0.7)
-    assert plan_answer_server(placed, EmitOptions(mode="services", qps=100), "img").replicas == 8
+    # the answer service: the timing model's 0.21 s a request (the program's 0.2 s run and a request's 0.01 s)
+    assert deps["dicec-answer"]["spec"]["replicas"] == 3  # ceil(10 x 0.21 / 0.7)
+    assert plan_answer_server(placed, EmitOptions(mode="services", qps=100), "img").replicas == 30
 
 
 def test_replicas_stop_at_the_pools_node_limit(registry, setup):
@@ -176,7 +178,7 @@ def test_a_fan_out_counts_its_assumed_elements(registry, setup):
 '''
     compiled = compile_services(source, registry, setup["pools"])
     (server,) = plan_servers(compiled.placed)
-    assert server.operators == ("exists", "find") and server.busy_s == pytest.approx(0.5 + 3 * 0.5)
+    assert server.operators == ("exists", "find") and server.busy_s == pytest.approx(0.51 + 3 * 0.5 + 0.01)
 
 
 def test_namespace_reaches_manifests_and_urls(setup):
@@ -259,3 +261,28 @@ def test_operators_only_the_answer_step_calls_get_servers_sized_by_their_own_spe
     assert by_operator["simple_query"] is by_operator["best_text_match"]  # they fit one GPU together
     assert by_operator["simple_query"].gpu_memory_gb == pytest.approx(
         sum(registry.get(op).profile.gpu_memory_gb for op in residual))
+
+
+def test_operators_of_one_model_file_share_a_server_counting_it_once(setup):
+    """find and exists load one GLIP-L file, verify_property and best_text_match one X-VLM file: one server holds
+    both files once (3.9 + 1.9 GB), not four copies."""
+    source = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    cars = image_patch.find("car")
+    return [len(cars), image_patch.exists("dog"), image_patch.verify_property("car", "red"),
+            image_patch.best_text_match(["day", "night"])]
+'''
+    compiled = compile_services(source, setup["registry"], setup["pools"])
+    (server,) = plan_servers(compiled.placed)
+    assert server.operators == ("best_text_match", "exists", "find", "verify_property")
+    assert server.gpu_memory_gb == pytest.approx(3.9 + 1.9)
+    deployment = next(d for d in documents(compiled.yaml) if d["kind"] == "Deployment" and d["metadata"]["name"] == server.name)
+    assert deployment["metadata"]["annotations"]["dicec.dev/gpu-memory-gb"] == "5.8"
+
+
+def test_a_placed_graph_without_services_figures_is_one_line(registry, setup):
+    from dataclasses import replace
+
+    placed = replace(compile_services(PROGRAM, registry, setup["pools"]).placed, services=None)
+    with pytest.raises(DicecError, match="no services-mode figures .* place it again with --mode services"):
+        plan_servers(placed)

@@ -83,7 +83,7 @@ def test_every_figure_has_a_real_source(builtins, name):
 def test_model_and_image_follow_the_layout(builtins, name):
     spec = builtins[name]
     assert spec.image == "ghcr.io/dicec/vision:0.1.0"
-    assert spec.model.file.startswith(f"/opt/dicec/models/{name}/")
+    assert spec.model.file.startswith("/opt/dicec/models/") and spec.model.file.count("/") == 5  # .../MODEL/FILE
     assert spec.entry == "operator.py" and (spec.folder / spec.entry).is_file()
 
 
@@ -105,6 +105,18 @@ def test_cheapest_fitting_pool_is_the_expected_one(builtins, pools):
     for name, spec in builtins.items():
         pool = pools.cheapest_fitting(spec.profile.gpu_memory_gb, lambda p, s=spec: fits(s, p))
         assert pool is not None and pool.gpu_class == want.get(name, "A4000"), name
+
+
+def test_operators_of_one_model_name_one_file(builtins):
+    """One checkpoint, one file: the runtime opens one session per file and placement, fusion, stage pods and
+    server packing count a file's memory and load once, so find/exists (GLIP-L) and verify_property,
+    best_text_match and best_image_match (X-VLM) must not name copies of it."""
+    files: dict[str, set] = {}
+    for spec in builtins.values():
+        files.setdefault(spec.model.name, set()).add((spec.model.file, spec.model.sha256))
+    assert all(len(named) == 1 for named in files.values()), files
+    assert builtins["find"].model.file == builtins["exists"].model.file == "/opt/dicec/models/glip_l/glip_l_fp16.onnx"
+    assert len({builtins[n].model.file for n in ("verify_property", "best_text_match", "best_image_match")}) == 1
 
 
 def test_same_model_same_figures(builtins):

@@ -181,3 +181,32 @@ def test_a_malformed_fusion_list_is_one_line(registry, catalogue, change, messag
     with pytest.raises(DicecError, match=message) as info:
         placed_from_json(data, where="placed.json")
     assert str(info.value).startswith("placed.json: malformed placed graph") and "\n" not in str(info.value)
+
+
+def test_operators_of_one_model_file_fit_a_gpu_as_one_model(builtin_registry):
+    """find and exists are one GLIP-L file (3.9 GB): on a 6 GB GPU they share a pod, which two copies could not."""
+    six = parse_pools({"version": 1, "pools": [
+        {"name": "cpu", "gpu_class": None, "gpu_memory_gb": 0, "usd_per_hour": None},
+        {"name": "six", "gpu_class": "A4000", "gpu_memory_gb": 6, "usd_per_hour": 0.36}]}, path="six.yaml")
+    p = placed(builtin_registry, six, """
+        cars = image_patch.find("car")
+        return len(cars), image_patch.exists("dog")
+    """)
+    assert groups(p) == [tuple(t.id for t in p.graph.tasks)]
+    assert p.fusion[0].seconds == pytest.approx(10.8 + 0.33 + 0.33)  # GLIP-L loaded once, two calls
+
+
+def test_whole_pods_merge_where_task_by_task_stops_short(registry, catalogue):
+    """find, then two checks of its first detection (not a fan-out). Task by task, the first check cannot join
+    find's pod (the second would then wait for both: 27 + 16.5 + the requeue against 16.5 + 16.5 + two requeues,
+    longer by more than the 6 s saved), so the two checks share a pod of their own; merging that pod into find's
+    gives one pod of 6 + 10 + 10 + 1.5 = 27.5 s, shorter than 16.5 + 17.5 and cheaper: it is taken."""
+    p = placed(registry, catalogue, """
+        car = image_patch.find("car")[0]
+        return car.verify_property("car", "red"), car.verify_property("car", "blue")
+    """, objective="price")
+    assert groups(p) == [tuple(t.id for t in p.graph.tasks)]
+    assert p.fusion[0].seconds == pytest.approx(10 + 10 + 3 * 0.5)
+    steps = TimingModel(controller_requeue_s=0.0)
+    assert decide(p.graph, registry, {t.id: catalogue.get("small") for t in p.graph.tasks}, model=steps)[0].tasks \
+        == groups(p)[0]  # without the requeue too

@@ -193,3 +193,16 @@ def test_an_edge_pool_is_refused(registry, tmp_path):
         pytest.skip("placement kept everything in the cloud")
     with pytest.raises(DicecError, match="is an edge device"):
         plan_batch([p], reg)
+
+
+def test_a_stage_loads_a_model_file_once_for_every_operator_that_names_it(builtin_registry):
+    from dicec.placement import load_pools
+
+    p = place(analyse("def execute_command(image):\n    image_patch = ImagePatch(image)\n"
+                      "    return (image_patch.exists('dog'), len(image_patch.find('car')),\n"
+                      "            image_patch.verify_property('car', 'red'), image_patch.best_text_match(['a', 'b']))\n",
+                      builtin_registry, path="p.py"), builtin_registry, load_pools())
+    (stage,) = plan_batch([p], builtin_registry, shards=1).stages
+    assert [(m.operators, m.load_s, m.gpu_memory_gb) for m in stage.models] == [
+        (("exists", "find"), 10.8, 3.9), (("best_text_match", "verify_property"), 10.4, 1.9)]
+    assert stage.gpu_memory_gb == pytest.approx(5.8) and stage.load_s == pytest.approx(21.2)

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from dicec.errors import DicecError
-from dicec.timing.figures import cpu_price_per_s, derived_latency, has_latency, latency, shared_seconds
+from dicec.timing.figures import (cpu_price_per_s, derived_latency, has_latency, latency, model_files, model_key,
+                                  model_loads, model_memory, shared_seconds)
 
 LISTED_POOLS = ("a4000", "a6000", "a100-40gb")
 
@@ -48,3 +49,13 @@ def test_a_cpu_pod_pays_its_share_of_a_node(pools):
     assert cpu_price_per_s(cpu, 0.5, 1.0) == pytest.approx(0.1008 / 3600 * 0.25)
     assert cpu_price_per_s(cpu, 0.5, 6.0) == pytest.approx(0.1008 / 3600 * 0.75)  # memory binds
     assert cpu_price_per_s(dataclasses.replace(cpu, vcpus=None, memory_gib=None), 0.5, 1.0) == 0.0
+
+
+def test_operators_sharing_a_model_file_count_it_once_at_its_largest_figures(builtin_registry):
+    find, exists = builtin_registry.get("find"), builtin_registry.get("exists")
+    xvlm = [builtin_registry.get(n) for n in ("verify_property", "best_text_match", "best_image_match")]
+    assert model_key(find) == model_key(exists) and len({model_key(s) for s in xvlm}) == 1
+    assert model_memory([find, exists]) == pytest.approx(3.9) and model_loads([find, exists]) == pytest.approx(10.8)
+    # one X-VLM session serves the three: the process needs best_image_match's 2.4 GB (a batch of patches)
+    assert model_files(xvlm) == {model_key(xvlm[0]): (10.4, 2.4)}
+    assert model_memory([find, exists, *xvlm]) == pytest.approx(3.9 + 2.4)

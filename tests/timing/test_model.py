@@ -17,7 +17,8 @@ def test_every_constant_has_a_source_and_pod_startup_cites_the_kubernetes_slo():
              "agent_patch_rate_s": "ARGO_AGENT_PATCH_RATE", "agent_task_workers": "ARGO_AGENT_TASK_WORKERS",
              "controller_requeue_s": "DEFAULT_REQUEUE_TIME",
              "agent_vcpu": "10m", "agent_memory_gib": "64M", "answer_request_s": "answer_run_s",
-             "max_batch": "MAX_BATCH", "cpu_pod_vcpu": "500m", "cpu_pod_memory_gib": "1Gi"}
+             "max_batch": "MAX_BATCH", "cpu_pod_vcpu": "500m", "cpu_pod_memory_gib": "1Gi",
+             "stage_chunk_images": "CHUNK_IMAGES", "stage_batch_calls": "BATCH_CALLS"}
     assert all(cited[k] in s for k, s in SOURCES.items() if k in cited)
     assert all(s.startswith("assumption") for k, s in SOURCES.items() if k not in cited)
     assert TimingModel().agent_patch_rate_s == 10.0 and TimingModel().agent_task_workers == 16
@@ -31,3 +32,12 @@ def test_every_constant_has_a_source_and_pod_startup_cites_the_kubernetes_slo():
         TimingModel(server_utilisation=1.5)
     with pytest.raises(DicecError, match="agent_patch_rate_s must be a number >= 0"):
         TimingModel(agent_patch_rate_s=-1.0)
+
+
+def test_a_stage_pods_figures_are_the_runtimes():
+    from dicec.runtime.stage import BATCH_CALLS, CHUNK_IMAGES
+
+    model = TimingModel()
+    assert (model.stage_chunk_images, model.stage_batch_calls) == (CHUNK_IMAGES, BATCH_CALLS)
+    with pytest.raises(DicecError, match="batch_window_s must be a number of seconds > 0"):
+        TimingModel(batch_window_s=0)

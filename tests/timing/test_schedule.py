@@ -14,6 +14,8 @@ from dicec.timing.schedule import Cluster, Node, chain_seconds, deal, make_clust
 
 POOL = Pool(name="g", gpu_class="A100", gpu_memory_gb=80, usd_per_hour=3.6, node_labels={})  # $0.001 per second
 MODEL = TimingModel(image_pull_s=30.0)
+#: The scheduling arithmetic alone: a finished pod's dependants start at once (no controller requeue).
+STEPS = TimingModel(image_pull_s=30.0, controller_requeue_s=0.0)
 
 
 def job(*units: Unit, serial_s: float, mode: str = "pods", services=None, loads=None) -> Job:
@@ -40,8 +42,8 @@ TWO_INDEPENDENT = job(unit("a", 10.0), unit("b", 10.0), answer(2), serial_s=20.0
 
 
 def test_two_independent_10s_tasks_on_one_and_two_nodes():
-    one = simulate([TWO_INDEPENDENT], cluster(1), model=MODEL)
-    two = simulate([TWO_INDEPENDENT], cluster(2), model=MODEL)
+    one = simulate([TWO_INDEPENDENT], cluster(1), model=STEPS)
+    two = simulate([TWO_INDEPENDENT], cluster(2), model=STEPS)
     assert one.makespan_s == 20.0 and two.makespan_s == 10.0
     assert one.speedup == 1.0 and two.speedup == 2.0
     assert one.efficiency == 1.0 and two.efficiency == 1.0
@@ -52,14 +54,14 @@ def test_two_independent_10s_tasks_on_one_and_two_nodes():
 
 def test_a_chain_does_not_speed_up_and_idles_the_second_node():
     chain = job(unit("a", 10.0), unit("b", 10.0, deps=[0]), answer(2), serial_s=20.0)
-    r = simulate([chain], cluster(2), model=MODEL)
+    r = simulate([chain], cluster(2), model=STEPS)
     assert r.makespan_s == 20.0 and r.speedup == 1.0 and r.efficiency == 0.5
     assert r.gpu_idle_s == 20.0 and r.usd == pytest.approx(0.040)
 
 
 def test_image_pull_is_paid_once_per_node():
     pulled = job(unit("a", 10.0, pull=True), unit("b", 10.0, deps=[0], pull=True), answer(2), serial_s=20.0)
-    r = simulate([pulled], cluster(1), model=MODEL, record=True)
+    r = simulate([pulled], cluster(1), model=STEPS, record=True)
     assert r.makespan_s == 30.0 + 20.0
     assert [iv.pull for iv in r.intervals] == [30.0, 0.0]
     assert r.serial_s == 20.0  # the warm serial process pulled and loaded before the first query
@@ -68,7 +70,7 @@ def test_image_pull_is_paid_once_per_node():
 
 def test_a_batch_overlaps_queries_in_fifo_order():
     single = job(unit("a", 10.0), answer(1), serial_s=10.0)
-    r = simulate([single], cluster(2), batch=3, model=MODEL)
+    r = simulate([single], cluster(2), batch=3, model=STEPS)
     assert r.makespan_s == 20.0 and r.latency_s == (10.0, 10.0, 20.0)
     assert r.serial_s == 30.0 and r.speedup == 1.5 and r.efficiency == 0.75
 
@@ -76,14 +78,14 @@ def test_a_batch_overlaps_queries_in_fifo_order():
 def test_services_step_start_up_holds_no_gpu():
     # two requests whose 5 s step pods start together, then share one GPU for 1 s each
     two = job(unit("a", 1.0, cpu_s=5.0), unit("b", 1.0, cpu_s=5.0), answer(2), serial_s=2.0, mode="services")
-    r = simulate([two], cluster(1, "services"), model=MODEL)
+    r = simulate([two], cluster(1, "services"), model=STEPS)
     assert r.makespan_s == 7.0 and r.gpu_busy_s == 2.0
 
 
 def test_mixed_batch_alternates_jobs():
     short = job(unit("a", 1.0), answer(1), serial_s=1.0)
     long = job(unit("a", 3.0), answer(1), serial_s=3.0)
-    r = simulate([short, long], cluster(1), batch=4, model=MODEL)
+    r = simulate([short, long], cluster(1), batch=4, model=STEPS)
     assert r.makespan_s == 8.0 and r.serial_s == 8.0 and r.latency_s == (1.0, 4.0, 5.0, 8.0)
 
 
@@ -121,7 +123,7 @@ def test_services_pack_models_into_nodes_that_fit():
     assert c.warmup_s == MODEL.step_start_s + 30.0 + 21.0  # the slowest node: pull + its two loads
     with pytest.raises(DicecError, match="need 2 nodes to fit their models"):
         make_cluster([j], {"g": 1}, MODEL)
-    assert simulate([j], c, model=MODEL).makespan_s == 2.0  # big and tiny share node 0
+    assert simulate([j], c, model=STEPS).makespan_s == 2.0  # big and tiny share node 0
 
 
 def test_services_deal_nodes_to_server_sets_by_the_work_asked_of_them():
@@ -201,6 +203,25 @@ def test_ten_thousand_queries_simulate_in_seconds():
     fan = job(unit("find", 0.1), *[unit(f"v{i}", 0.05, deps=[0]) for i in range(3)], unit("q", 0.2, deps=[1, 2, 3]),
               answer(5), serial_s=0.45)
     started = time.perf_counter()
-    r = simulate([fan], cluster(8), batch=10_000, model=MODEL)
+    r = simulate([fan], cluster(8), batch=10_000, model=STEPS)
     assert time.perf_counter() - started < 15.0
     assert r.queries == 10_000 and r.makespan_s == pytest.approx(10_000 * 0.45 / 8, rel=0.01)
+
+
+def test_a_finished_pod_waits_for_the_controllers_next_reconcile():
+    """Pods mode per Argo v4.1.2: a pod's completion enqueues the workflow DEFAULT_REQUEUE_TIME ahead (the earlier
+    of that and a reconcile already due); a reconcile that starts dependants updates the workflow, due again then."""
+    chain = job(unit("a", 7.0), unit("b", 7.0, deps=[0]), answer(2), serial_s=14.0)
+    # reconciles at 0 (a starts) and 10 (after that update): a ends 7, seen at 10; b 10-17, seen at the reconcile
+    # of 20 (after the update at 10); the answer pod (0 s) ends at 20, seen at 30
+    r = simulate([chain], cluster(1), model=MODEL, record=True)
+    assert [iv.start for iv in r.intervals] == [0.0, 10.0] and r.makespan_s == pytest.approx(30.0)
+    assert chain_seconds(chain, MODEL) == pytest.approx(30.0) and r.bound_s == pytest.approx(30.0)
+    # a pod ending after the due reconcile passed waits the whole requeue: a 0-12 seen at 22, b 22-34 seen at 44
+    slow = job(unit("a", 12.0), unit("b", 12.0, deps=[0]), answer(2), serial_s=24.0)
+    assert simulate([slow], cluster(1), model=MODEL).makespan_s == pytest.approx(54.0)
+    # DEFAULT_REQUEUE_TIME=1s: the reconcile due at 1 sees nothing; a ends 7, seen at 8; b 8-15, seen at 16;
+    # the answer pod ends at 16, seen at 17
+    fast = TimingModel(image_pull_s=30.0, controller_requeue_s=1.0)
+    assert simulate([chain], cluster(1), model=fast).makespan_s == pytest.approx(17.0)
+    assert simulate([chain], cluster(1), model=STEPS).makespan_s == pytest.approx(14.0)
