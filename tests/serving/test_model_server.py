@@ -255,7 +255,8 @@ def test_serve_refuses_an_unknown_operator_in_one_line():
 
 def test_a_batch_is_one_backend_computation_with_per_call_errors(tmp_path, monkeypatch):
     """compute_depth on the onnx backend: concurrent clients form batches >1, each run by compute_batch once,
-    with answers (and one call's error) exactly those of the same calls computed alone."""
+    with answers (and one call's error) those of the same calls computed alone: exactly on the CPU, to float
+    rounding on a GPU (on an H200 a stacked run once differed by 3e-8)."""
     pytest.importorskip("onnx")
     from test_batching import dpt_batch_model
     from test_onnx_backend import operator_dir
@@ -294,12 +295,18 @@ def test_a_batch_is_one_backend_computation_with_per_call_errors(tmp_path, monke
         with ThreadPoolExecutor(len(bodies)) as pool:
             answers = list(pool.map(send, bodies))
         spec = s.specs["compute_depth"]
-        alone = OnnxBackend()  # a separate operator instance, computing one call at a time
+        provider_lines: list[str] = []
+        alone = OnnxBackend(log=provider_lines.append)  # a separate operator instance, one call at a time
         for body, (status, answer) in zip(bodies, answers):
             image = images[[img.digest for img in images].index(body["image"]["sha256"])]
             want = evaluate(alone, spec, spec.form("method"), image,
                             Call(operator="compute_depth", form="method", patch=body["patch"], args=()))
-            assert status == 200 and (answer["value"], answer["error"]) == want
+            assert status == 200 and answer["error"] == want[1]
+            on_cuda = any("runs on CUDA" in line for line in provider_lines)
+            if on_cuda and want[0] is not None:  # a stacked run on a GPU may sum in another order
+                assert answer["value"] == pytest.approx(want[0], rel=1e-5, abs=1e-6)
+            else:  # on the CPU the stacked run and the single ones agree bit for bit
+                assert answer["value"] == want[0]
         assert answers[-1][1]["error"] == "compute_depth: ValueError: the depth crop has no area"
         sizes = [a["batch_size"] for _, a in answers]
         # every batch of 2 or more went to compute_batch once; a call that came alone was evaluated alone
