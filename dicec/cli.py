@@ -382,10 +382,11 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
     result = pipeline.compile_path(input_files[0], **given) if len(input_files) == 1 else \
         pipeline.compile_paths(list(input_files), **given)
     input_file = ", ".join(input_files)
-    if strict:
-        _refuse_fallback(input_file, result.warnings)
-    for w in result.warnings:
-        click.echo(f"{input_file}: warning: {w}", err=True)
+    for path, planned in zip(input_files, result.inputs):  # each warning names the input it is about
+        if strict:
+            _refuse_fallback(path, planned.warnings)
+        for w in planned.warnings:
+            click.echo(f"{path}: warning: {w}", err=True)
     if fmt == "json" and to_stdout(output):
         raise DicecError("--format json prints a summary, so the workflow needs -o FILE")
     write_or_echo(result.yaml, output)
@@ -417,7 +418,9 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
         where = "stdout" if to_stdout(output) else output
         fused = f"{len(summary['fused'])} fused group(s); " if summary["fused"] else ""
         if result.plan is not None:
-            names = ", ".join(f"{q.name} = {p.path}" for q, p in zip(result.plan.queries, result.inputs))
+            pairs = [f"{q.name} = {p.path}" for q, p in zip(result.plan.queries, result.inputs)]
+            # a long batch names its first questions and its last (--format json lists every one)
+            names = ", ".join(pairs if len(pairs) <= 4 else [*pairs[:3], "...", pairs[-1]])
             note(f"{where}: batch of {len(result.plan.queries)} question(s) ({names}) in "
                  f"{result.plan.shards} shards, each a chain of {len(result.plan.chain)} pods: "
                  f"{', '.join(f'{s.name} ({len(s.tasks)} tasks)' for s in result.plan.stages) or 'no stage'}, "

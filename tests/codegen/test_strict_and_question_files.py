@@ -72,3 +72,22 @@ def test_one_question_wrapped_over_lines_is_one_question(tmp_path, text):
     result, out, _ = run(tmp_path, "codegen", text, "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(out.read_text())["question"] == " ".join(text.split())
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_batch_names_the_question_file_a_warning_or_refusal_is_about(tmp_path, strict):
+    """With several question files, the fallback's warning (or --strict's refusal) names the one file whose
+    question fell back, not every input."""
+    plain, odd = tmp_path / "dogs.txt", tmp_path / "why.txt"
+    plain.write_text("How many dogs are there?\n")
+    odd.write_text("Why is the man smiling?\n")
+    out = tmp_path / "wf.yaml"
+    result = CliRunner().invoke(cli, ["compile", str(plain), str(odd), "--batch", "-o", str(out),
+                                      *(["--strict"] if strict else [])], catch_exceptions=False)
+    if strict:
+        assert result.exit_code == 1 and result.stderr.startswith(f"{odd}: could not decompose the question")
+        assert not out.exists()
+    else:
+        assert result.exit_code == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+        assert warnings == [f"{odd}: warning: {FALLBACK_WARNING}"]
