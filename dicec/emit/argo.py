@@ -8,7 +8,8 @@ Shape of what is emitted:
   :mod:`dicec.emit.steps`), with ``nvidia.com/gpu`` requests, a ``nodeSelector`` for the pool and
   tolerations for its taints;
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
-  need a GPU), whose ``answer`` output becomes the workflow's output;
+  need a GPU), whose outputs ``answer`` (the answer as text: a string without JSON quotes) and
+  ``answer-json`` (its canonical JSON) become the workflow's outputs (:func:`answer_outputs`);
 * in services mode (:mod:`dicec.emit.services`) the operator calls and the answer are instead Argo
   ``http`` templates that Argo's agent sends to the model servers and the answer server
   (:mod:`dicec.emit.http`), and the Workflow runs as the agent's ServiceAccount (:mod:`dicec.emit.agent`);
@@ -264,24 +265,23 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     answer_http = options.mode == "services" and not services.step_pool(placed).edge
     if answer_http:  # the namespace's answer server replays the program (dicec.emit.http)
         answer_template = _http_answer_template(placed, options, source, servers)
-        answer_ref = http.result_of(ANSWER_STEP)
     else:
         answer_template = _answer_template(placed, options, source, servers)
-        answer_ref = "{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP
     records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
                       arguments={**source.task_arguments(), "program": b64(graph.source), "records": records},
                       dependencies=fused.step_names(t.id for t in graph.tasks) or None))
-    answer_output = Parameter(name="answer", value_from=ValueFrom(parameter=answer_ref))
-    if options.batch:
-        query = DAG(name=QUERY_TEMPLATE, inputs=source.query_inputs(), tasks=tasks, outputs=[answer_output])
+    if options.batch:  # answers: Argo's aggregation of every image's answer-json (dicec.emit.inputs)
+        query = DAG(name=QUERY_TEMPLATE, inputs=source.query_inputs(), tasks=tasks,
+                    outputs=answer_outputs(http_answer=answer_http))
         each = Task(name=EACH_IMAGE_TASK, template=query, arguments={"image": "{{item}}"},
                     with_param="{{workflow.parameters.%s}}" % BATCH_PARAMETER)
         dags = [DAG(name=ENTRY_TEMPLATE, tasks=[each], parallelism=options.parallelism, outputs=[Parameter(
             name=ANSWERS_OUTPUT, value_from=ValueFrom(
-                parameter="{{tasks.%s.outputs.parameters.answer}}" % EACH_IMAGE_TASK))]), query]
+                parameter="{{tasks.%s.outputs.parameters.%s}}" % (EACH_IMAGE_TASK, steps.ANSWER_JSON_OUTPUT)))]),
+                query]
     else:
-        dags = [DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=[answer_output])]
+        dags = [DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=answer_outputs(http_answer=answer_http))]
 
     return workflow_document(options, source=graph.question or graph.path, program=graph.source,
                              question=graph.question, usd_per_query=placed.totals["usd_per_query"],
@@ -331,6 +331,18 @@ def workflow_document(options: EmitOptions, *, source: str, program: str, questi
     ordered = {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body}
     ordered.update({k: v for k, v in body.items() if k not in ordered})
     return ordered
+
+
+def answer_outputs(*, http_answer: bool) -> list[Parameter]:
+    """A query DAG's outputs: ``answer`` (the answer as text, no JSON quotes on a string) and ``answer-json`` (its
+    canonical JSON), from the answer step's two outputs, or taken out of the answer server's reply
+    (:func:`dicec.emit.http.answer_expression`) when the answer step is an HTTP task."""
+    keys = {steps.ANSWER_OUTPUT: http.ANSWER_TEXT_KEY, steps.ANSWER_JSON_OUTPUT: http.ANSWER_JSON_KEY}
+    if http_answer:
+        return [Parameter(name=name, value_from=ValueFrom(expression=http.answer_expression(ANSWER_STEP, key)))
+                for name, key in keys.items()]
+    return [Parameter(name=name, value_from=ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (ANSWER_STEP, name)))
+            for name in keys]
 
 
 def emit_documents(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> list[dict[str, Any]]:
@@ -439,7 +451,8 @@ def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSou
         command=command,
         args=args,
         inputs=[*source.step_inputs(), Parameter(name="program"), Parameter(name="records", default="[]")],
-        outputs=[Parameter(name="answer", value_from=ValueFrom(path=steps.ANSWER_PATH))],
+        outputs=[Parameter(name=steps.ANSWER_OUTPUT, value_from=ValueFrom(path=steps.ANSWER_TEXT_PATH)),
+                 Parameter(name=steps.ANSWER_JSON_OUTPUT, value_from=ValueFrom(path=steps.ANSWER_PATH))],
         **_placement_fields(pool, options),
         **_pod_fields(options),
     )

@@ -127,7 +127,10 @@ def stage(**params) -> None:
 @click.option("--program", "program_payload", required=True, help="base64url of the serial program's text.")
 @click.option("--records", "records_json", default="[]", show_default=True,
               help="JSON list of the steps' records (elements that are not valid JSON are skipped).")
-@click.option("--out", required=True, metavar="PATH", help="Where to write the answer (JSON).")
+@click.option("--out", required=True, metavar="PATH", help="Where to write the answer (canonical JSON).")
+@click.option("--text-out", default=None, metavar="PATH",
+              help="Where to write the answer as text: a string as it is, anything else as its JSON (what "
+                   "dicec exec prints; the workflow's plain 'answer' output).")
 @click.option("--services", "services_json", default=None, metavar="JSON",
               help="Services mode: {operator: model-server URL}; calls without a record go there, not to local models.")
 @models_option(None)

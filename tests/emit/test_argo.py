@@ -84,7 +84,7 @@ def test_program_text_is_base64_and_never_interpreted(registry, pools):
     import re
     for ref in re.findall(r"\{\{([^}]*)\}\}", text):
         assert re.fullmatch(r"(workflow\.parameters\.image|inputs\.parameters\.[a-z]+|item|"
-                            r"tasks\.[a-z0-9-]+\.outputs\.parameters\.(value|record|answer))", ref), ref
+                            r"tasks\.[a-z0-9-]+\.outputs\.parameters\.(value|record|answer|answer-json))", ref), ref
 
 
 def test_name_and_namespace_options(registry, pools):

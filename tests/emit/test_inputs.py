@@ -58,7 +58,8 @@ def test_batch_fans_out_the_query_dag_over_the_images_with_a_cap(builtin_registr
     assert each["template"] == "query" and each["withParam"] == "{{workflow.parameters.images}}"
     assert each["arguments"]["parameters"] == [{"name": "image", "value": "{{item}}"}]
     assert main["outputs"]["parameters"] == [{"name": "answers", "valueFrom": {
-        "parameter": "{{tasks.each-image.outputs.parameters.answer}}"}}]
+        "parameter": "{{tasks.each-image.outputs.parameters.answer-json}}"}}]  # unambiguous: JSON, not text
+    assert [p["name"] for p in query["outputs"]["parameters"]] == ["answer", "answer-json"]
     assert query["inputs"]["parameters"] == [{"name": "image"}]
     # the per-image DAG is the single-image DAG, each task also handing the image on
     single_tasks = {t["name"]: t for t in single["spec"]["templates"][0]["dag"]["tasks"]}

@@ -120,8 +120,8 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
         placement = compiled.placed.placements[task["name"]]
         operator = compiled.graph.task(task["name"]).operator
         assert t["http"]["url"] == served[(operator, placement.pool)] + "/v1/step"
-    assert wf["spec"]["templates"][0]["outputs"]["parameters"][0]["valueFrom"]["parameter"] == \
-        "{{tasks.answer.outputs.result}}"
+    assert [p["valueFrom"]["expression"] for p in wf["spec"]["templates"][0]["outputs"]["parameters"]] == [
+        "jsonpath(tasks.answer.outputs.result, '$.text')", "jsonpath(tasks.answer.outputs.result, '$.json')"]
 
 
 def test_the_stream_is_deterministic(setup):
