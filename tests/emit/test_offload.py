@@ -63,7 +63,7 @@ def test_the_offloaded_step_is_guarded_on_the_edge_detection(builtin_registry, m
     assert find["nodeSelector"] == {"kubernetes.io/arch": "arm64", "node-role.kubernetes.io/edge": ""}
     assert templates[tasks["answer"]["template"]]["nodeSelector"]["node-role.kubernetes.io/edge"] == ""
     assert templates[tasks["verify-property-bottle"]["template"]]["nodeSelector"] == {
-        "nvidia.com/gpu.product": "NVIDIA-RTX-A4000"}
+        "kubernetes.io/arch": "amd64", "nvidia.com/gpu.product": "NVIDIA-RTX-A4000"}
     assert emit_workflow(placed) == emit_workflow(placed)  # deterministic
 
 

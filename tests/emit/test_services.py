@@ -94,7 +94,7 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
         pool = setup["pools"].get(dep["metadata"]["labels"]["dicec.dev/pool"])
         if pool.has_gpu:
             assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-            assert pod["nodeSelector"] == pool.node_labels
+            assert pod["nodeSelector"] == {**pool.node_labels, "kubernetes.io/arch": "amd64"}
             assert [t["key"] for t in pod["tolerations"]] == [t["key"] for t in pool.taints]
         ops = container["args"][:container["args"].index("--host")]
         assert dep["metadata"]["annotations"]["dicec.dev/operators"] == ",".join(ops)
