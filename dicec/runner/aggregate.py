@@ -10,13 +10,16 @@ parameter (``{{tasks.T.outputs.parameters.NAME}}``) and for its result (``{{task
   So ``["a", "b"]`` and ``{"k": 1}`` aggregate as ``[["a","b"],{"k":1}]``, but ``true``, ``3``, ``"x"``
   and ``null`` do not parse into the list: ``["true","3","\\"x\\"","null"]`` (and one such value turns
   every other value of the list into a string as well);
-* the result: every element's result is parsed as JSON (any JSON value; a result that is not JSON fails
-  the aggregation) and the list of them is marshalled.
+* the result: every element's result is read as a ``wfv1.Item`` (any JSON value; a result that is not
+  JSON fails the aggregation), which keeps the JSON text as it is (a ``json.RawMessage``), and the list of
+  them is marshalled: each text compacted as Go's ``json.Marshal`` compacts a raw message
+  (:func:`go_compact`: whitespace between tokens dropped, ``<``, ``>``, ``&`` and U+2028/U+2029 escaped),
+  its keys in their order and its numbers as written (``1.0`` stays ``1.0``).
 
-Marshalled as Go's ``encoding/json`` does (:func:`go_json`): object keys sorted, no spaces, ``<``, ``>``
-and ``&`` escaped as ``\\u003c``, ``\\u003e``, ``\\u0026``, U+2028/U+2029 escaped, and numbers as the
-``float64`` Go parsed them into (``1.0`` is ``1``, ``1e21`` is ``1e+21``, a 20-digit integer loses its
-last digits). ``dicec run`` aggregates with :func:`aggregate_parameter` and :func:`aggregate_results`, so a
+The parameters' list is marshalled as Go's ``encoding/json`` does (:func:`go_json`): object keys sorted, no
+spaces, ``<``, ``>`` and ``&`` escaped as ``\\u003c``, ``\\u003e``, ``\\u0026``, U+2028/U+2029 escaped, and
+numbers as the ``float64`` Go parsed them into (``1.0`` is ``1``, ``1e21`` is ``1e+21``, a 20-digit integer
+loses its last digits). ``dicec run`` aggregates with :func:`aggregate_parameter` and :func:`aggregate_results`, so a
 step downstream reads exactly the text it would read on a cluster.
 """
 
@@ -136,13 +139,39 @@ def aggregate_parameter(values: list[str]) -> str:
 
 
 def aggregate_results(results: list[str], *, task: str) -> str:
-    """Argo's aggregated ``outputs.result`` of a loop: every element's result parsed as JSON, the list marshalled;
-    a result that is not JSON fails the aggregation (one line naming the task)."""
-    parsed = []
+    """Argo's aggregated ``outputs.result`` of a loop: every element's result read as JSON and kept as its text
+    (a ``wfv1.Item``), the list marshalled (:func:`go_compact` of each); a result that is not JSON fails the
+    aggregation (one line naming the task)."""
     for text in results:
-        try:
-            parsed.append(go_unmarshal(text))
-        except NotGoJSON:
+        try:  # the syntax only: a raw message keeps its numbers as text (1e400 is valid)
+            json.loads(text, parse_int=str, parse_float=str, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, RecursionError, NotGoJSON):
             raise DicecError(f"task {task!r}: an element's result is not JSON, and Argo aggregates a loop's results "
                              f"only when each is: {text[:80]!r}") from None
-    return go_json(parsed)
+    return "[" + ",".join(go_compact(text) for text in results) + "]"
+
+
+#: What Go's ``compact`` escapes in a raw message ``json.Marshal`` writes (``escapeHTML``), anywhere in the text.
+_COMPACT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_compact(text: str) -> str:
+    """Valid JSON ``text`` as ``json.Marshal`` writes a ``json.RawMessage`` of it (``appendCompact`` with HTML
+    escaping): whitespace between tokens dropped, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped; everything
+    else (key order, number literals, a string's other escapes) as written."""
+    out: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch in " \t\n\r":
+            continue
+        elif ch == '"':
+            in_string = True
+        out.append(_COMPACT_ESCAPES.get(ch, ch))
+    return "".join(out)

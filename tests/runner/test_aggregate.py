@@ -44,6 +44,14 @@ def test_numbers_are_the_float64_go_parsed_them_into(number, text):
 
 def test_results_are_parsed_whatever_their_type_and_must_be_json():
     assert aggregate_results(['{"value": true}', "3", '"x"', "null"], task="t") == '[{"value":true},3,"x",null]'
+    # a result is kept as the JSON text it is (Argo's wfv1.Item, a json.RawMessage), compacted as json.Marshal
+    # compacts one: its keys in their order, its numbers as written, only <, >, & and U+2028/9 escaped
+    raw = ['{"value": 1.0, "record": {"z": 1, "a": "<b> & \\" c"}}', " [1e400, 12345678901234567890, \"\u2028\"] "]
+    assert aggregate_results(raw, task="t") == (
+        '[{"value":1.0,"record":{"z":1,"a":"\\u003cb\\u003e \\u0026 \\" c"}},[1e400,12345678901234567890,"\\u2028"]]')
+    assert aggregate_results([], task="t") == "[]"
+    with pytest.raises(DicecError, match="is not JSON"):
+        aggregate_results(["NaN"], task="t")
     with pytest.raises(DicecError, match="task 't': an element's result is not JSON"):
         aggregate_results(["ok"], task="t")
 
