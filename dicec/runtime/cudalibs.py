@@ -9,6 +9,12 @@ build) runs every model on the CPU, silently but for one fallback line. The imag
 resolves the provider's needed libraries with those folders on the loader's path (``ldd``), so the build
 fails when one is missing. ``libcuda.so.1`` is left out: the node's driver brings it into the container.
 
+At run time the libraries are not on the loader's path: they are found because ``preload_dlls`` loaded them
+first (by their full paths, under their sonames), so :func:`not_loaded_after_preload` checks that path too:
+after :func:`dicec.runtime.models.preload_cuda` (what a step runs before its first CUDA session), every needed
+library the loader does not find on its own must load by its name, as the provider's ``dlopen`` will ask
+for it. Neither check needs a GPU (``libcuda.so.1`` is never loaded).
+
 ``python -m dicec.runtime.cudalibs`` prints what resolves and exits 1 naming what does not.
 """
 
@@ -18,6 +24,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 #: Brought by the GPU driver (the NVIDIA container toolkit mounts it), never by the image.
 DRIVER_LIBRARIES = frozenset({"libcuda.so.1"})
@@ -53,6 +60,20 @@ def missing_libraries(library: Path, dirs: list[Path]) -> list[str]:
     return [name for name in missing if name not in DRIVER_LIBRARIES]
 
 
+def not_loaded_after_preload(names: list[str], preload: Callable[[], None]) -> list[str]:
+    """Of ``names`` (sonames), those ``dlopen`` by name does not find after ``preload()`` has run."""
+    import ctypes
+
+    preload()
+    unloaded = []
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            unloaded.append(name)
+    return unloaded
+
+
 def main() -> int:
     library = provider_library()
     if library is None:
@@ -65,7 +86,21 @@ def main() -> int:
               f"{', '.join(map(str, dirs)) or 'no nvidia-* wheel'} and the loader's path): install "
               "onnxruntime-gpu[cuda,cudnn] of the same CUDA major version", file=sys.stderr)
         return 1
-    print(f"{library}: every needed library resolves (libcuda.so.1 comes from the driver); nvidia wheels: "
+    alone = missing_libraries(library, [])  # what only the preload makes loadable
+    if alone:
+        import onnxruntime
+
+        from dicec.runtime.models import preload_cuda
+
+        unloaded = not_loaded_after_preload(alone, lambda: preload_cuda(onnxruntime))
+        if unloaded:
+            print(f"dicec: after onnxruntime.preload_dlls(), {', '.join(unloaded)} still do not load by name, so "
+                  f"{library.name} would not load at run time: the nvidia-* wheels are not where this onnxruntime's "
+                  "preload_dlls looks (install onnxruntime-gpu[cuda,cudnn] of the same CUDA major version)",
+                  file=sys.stderr)
+            return 1
+    print(f"{library}: every needed library resolves (libcuda.so.1 comes from the driver), "
+          f"{', '.join(alone) or 'none'} through onnxruntime.preload_dlls(); nvidia wheels: "
           f"{', '.join(p.parent.name for p in dirs)}")
     return 0
 

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -91,7 +92,7 @@ def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, 
         available = list(ort.get_available_providers())
         wanted = [CUDA, CPU] if CUDA in available else [CPU]
         if CUDA in wanted:
-            _preload_cuda(ort)
+            preload_cuda(ort)
         if hasattr(ort, "set_default_logger_severity"):
             ort.set_default_logger_severity(4)  # onnxruntime's own CUDA-loading noise; we log one line
         options = ort.SessionOptions()
@@ -115,16 +116,18 @@ def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, 
 _PRELOADED: list[bool] = []
 
 
-def _preload_cuda(ort: Any) -> None:
+def preload_cuda(ort: Any) -> None:
     """``ort.preload_dlls()`` once per process (under the session lock), where this onnxruntime has it: the pip
     CUDA and cuDNN libraries loaded before the CUDA provider needs them. What it prints (a library it could not
-    load) is kept off standard output and said when verbose; the CUDA fallback line then follows as usual."""
+    load) and warns is kept off standard output and stderr and said when verbose; the CUDA fallback line then follows as usual."""
     if _PRELOADED or not hasattr(ort, "preload_dlls"):
         return
     _PRELOADED.append(True)
     try:
-        with _stdout_of_this_thread() as printed:
+        with _stdout_of_this_thread() as printed, warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
             ort.preload_dlls()
+        printed = [*printed, *(f" {w.message}" for w in warned)]  # its CUDA plugin's registration warns
     except Exception as exc:  # a directory it expects is absent: the CUDA session then falls back, as without it
         printed = [f"{type(exc).__name__}: {exc}"]
     if printed:

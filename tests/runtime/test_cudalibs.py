@@ -41,3 +41,43 @@ def test_they_resolve_from_the_nvidia_wheel_folders(tmp_path):
         (folder / name).symlink_to(libm)
     assert missing_libraries(LIBRARY, [folder]) == []
     assert missing_libraries(LIBRARY, []) == missing
+
+
+def bundled_library() -> Path | None:
+    """A shared library that no loader path reaches (a wheel's vendored ``*.libs/`` one, named by its soname, with
+    no dependency of its own missing), or None."""
+    import sysconfig
+
+    for path in sorted(Path(sysconfig.get_paths()["purelib"]).glob("*.libs/*.so*")):
+        out = subprocess.run(["ldd", str(path)], capture_output=True, text=True, check=False).stdout
+        if out and "not found" not in out:
+            return path
+    return None
+
+
+def test_a_library_loads_by_name_only_after_the_preload_loaded_it_by_path():
+    """What the build checks after ``preload_dlls``: a library the loader cannot find loads by its soname once it
+    was loaded by its full path (glibc matches the soname), and not before (a fresh process)."""
+    library = bundled_library()
+    if library is None:
+        pytest.skip("no vendored shared library in this environment")
+    script = ("import ctypes, json, sys\nfrom dicec.runtime.cudalibs import not_loaded_after_preload as check\n"
+              "path = sys.argv[1]; name = path.rsplit('/', 1)[1]\n"
+              "print(json.dumps([check([name], lambda: None), check([name], lambda: ctypes.CDLL(path))]))")
+    out = subprocess.run([sys.executable, "-c", script, str(library)], capture_output=True, text=True, check=True)
+    before, after = __import__("json").loads(out.stdout)
+    assert before == [library.name] and after == []
+
+
+def test_the_build_check_fails_when_the_preload_does_not_load_what_the_loader_cannot_find(monkeypatch, capsys):
+    """ldd finds everything in the nvidia-* folders, but preload_dlls (what runs in a step) does not load one of them:
+    the build fails naming it; once it loads, the build passes."""
+    from dicec.runtime import cudalibs, models
+
+    monkeypatch.setattr(cudalibs, "missing_libraries", lambda library, dirs: [] if dirs else ["libdicec-absent.so.1"])
+    monkeypatch.setattr(cudalibs, "nvidia_library_dirs", lambda: [Path("/opt/nvidia/cu13/lib")])
+    monkeypatch.setattr(models, "preload_cuda", lambda ort: None)
+    assert cudalibs.main() == 1
+    assert "libdicec-absent.so.1 still do not load by name" in capsys.readouterr().err
+    monkeypatch.setattr(cudalibs, "missing_libraries", lambda library, dirs: [] if dirs else ["libc.so.6"])
+    assert cudalibs.main() == 0 and "libc.so.6 through onnxruntime.preload_dlls()" in capsys.readouterr().out
