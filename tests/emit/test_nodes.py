@@ -102,3 +102,13 @@ def test_the_catalogue_refuses_a_wrong_arch_or_spot_entry(tmp_path):
             load_pools(tmp_path / "p.yaml")
     (tmp_path / "p.yaml").write_text(base % "node_labels: {kubernetes.io/arch: arm64}")
     assert load_pools(tmp_path / "p.yaml").get("g").arch == "arm64"  # read from the well-known label
+
+
+def test_every_shipped_catalogue_names_the_spot_nodes_of_its_spot_priced_pools():
+    """--spot works with every catalogue dicec ships (the default one, its GKE view, the marine example's): each
+    pool with a spot price names the labels of its spot nodes, so no pool priced at spot is refused."""
+    from dicec.placement.pools import load_pools
+
+    for catalogue in (load_pools(), load_pools(cloud="gke"), load_pools(REPO / "examples" / "marine" / "pools.yaml")):
+        priced = [p for p in catalogue.pools if p.spot_usd_per_hour is not None]
+        assert priced and all(p.spot_node_labels for p in priced), [p.name for p in priced if not p.spot_node_labels]
