@@ -68,8 +68,9 @@ def measure(scenes: int, repeat: int) -> dict:
                  "provider_lines": lines}
     registry = registry_for(())
     tmp = Path(tempfile.mkdtemp(prefix="dicec-gpu-"))
-    original = models._stderr
-    models._stderr = lines.append  # the one line per model saying where it runs
+    original = models._report  # the one line per model saying where it runs, kept here
+    models._report = lambda name, *, on_cuda, fell_back, log: lines.append(
+        f"onnxruntime: {name} runs on {'CUDA' if on_cuda else 'CPU'}")
     try:
         # -- scene models: every generated question about N scenes, as dicec exec answers it
         builtin = get_backend("builtin")
@@ -124,7 +125,7 @@ def measure(scenes: int, repeat: int) -> dict:
         out["depth"] = {"single": [v for v, _ in single], "batched": [v for v, _ in batched],
                         "batch_equals_single": batched == single, "single_s": single_s, "batch_s": batch_s}
     finally:
-        models._stderr = original
+        models._report = original
     return out
 
 

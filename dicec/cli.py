@@ -355,6 +355,8 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
                    "operator group, written before the Workflow, and steps that call them over HTTP.")
 @click.option("--qps", type=click.FloatRange(0, 1e9, min_open=True), default=1.0, show_default=True,
               help="Services mode: expected queries per second; sizes each server's replicas.")
+@click.option("--cloud", default=None, metavar="NAME",
+              help="Use the catalogue's labels and taints for this cloud (e.g. gke); pools it lacks are left out.")
 @_format_option("text", "json", default="text")
 @_strict_option
 @_emit_options
@@ -362,7 +364,8 @@ def place(graph_file: str, output: str | None, pools_file: str | None, operator_
 @_weight_options
 def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str | None,
              operator_dirs: tuple[str, ...], backend: str, llm: Any, name: str | None, namespace: str | None, fmt: str,
-             placement: dict, strict: bool, detections: float, bound: int, **emit: Any) -> None:
+             placement: dict, strict: bool, detections: float, bound: int, cloud: str | None,
+             **emit: Any) -> None:
     """Compile INPUT to an Argo Workflow: a .txt question, a .py program, or a .json (placed) task graph.
 
     With --batch, several INPUTs make one workflow answering every question for every image, the
@@ -376,8 +379,9 @@ def compile_(input_files: tuple[str, ...], output: str | None, pools_file: str |
     from dicec.emit.commands import options_from
     from dicec.placement import load_pools
 
-    options = options_from(emit, name=name, namespace=namespace, mode=emit.pop("mode"), qps=emit.pop("qps"))
-    given = dict(registry=_registry(operator_dirs), catalogue=load_pools(pools_file), options=options,
+    options = options_from(emit, name=name, namespace=namespace, mode=emit.pop("mode"), qps=emit.pop("qps"),
+                           spot=bool(placement.get("spot")))  # --spot: the pods go to the spot nodes priced
+    given = dict(registry=_registry(operator_dirs), catalogue=load_pools(pools_file, cloud=cloud), options=options,
                  backend=backend, llm=llm, placement=placement)
     result = pipeline.compile_path(input_files[0], **given) if len(input_files) == 1 else \
         pipeline.compile_paths(list(input_files), **given)

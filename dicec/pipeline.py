@@ -196,8 +196,11 @@ def emit_planned(planned: list[Planned], *, registry, options) -> Compiled:
     from dicec.emit import dump_yaml
     from dicec.emit.argo import emit_documents
 
+    from dicec.emit.images import check_operators, with_images
+
     t0 = time.perf_counter()
-    placed = [p.placed for p in planned]
+    check_operators(options.operator_images, (op for p in planned for op in p.placed.images))
+    placed = [with_images(p.placed, options) for p in planned]  # --image, --operator-image (dicec.emit.images)
     plan = None
     if options.batch:
         from dicec.emit.batch import emit_batch_workflow, uses_stages

@@ -100,3 +100,80 @@ def test_the_readme_and_docs_quote_the_corpus_as_batch_workflows():
         run = next(r for r in fig["rows"] if r["nodes"] == 8 and r["asked"] == 1000)
         assert run["queries"] == 1062 and run["makespan_s"] <= 1.5 * run["bound_s"]
         assert all(r["makespan_over_bound"] <= 1.2 for r in fig["rows"])
+
+
+def test_the_quick_starts_workflow_is_what_the_readme_says_a_cluster_needs(tmp_path):
+    """The README's quick start (issue 14, items 4 and 10): its workflow takes the `image` parameter that
+    `argo submit wf.yaml -p image=s3://...` sets, every step reads that URI itself (no artifact, so no artifact
+    repository), runs the image `--image` names, sets no DICEC_MODELS (the image's default, `builtin`, answers),
+    and selects the labels the README names; its text says so."""
+    import re
+
+    import yaml
+    from click.testing import CliRunner
+
+    from dicec.cli import cli
+
+    readme = (REPO / "README.md").read_text()
+    quick = readme[readme.index("## Quick start"):readme.index("## The verbs")]
+    (command,) = re.findall(r"pip install \. && (dicec compile \S+ -o wf\.yaml)", quick)
+    assert "`argo submit wf.yaml -p image=s3://bucket/car.jpg`" in quick
+    assert "compile with `--image REGISTRY/dicec/vision:0.1.0`" in quick and "**No artifact repository**" in quick
+    assert "Its default backend is `builtin`" in quick and "`NVIDIA-RTX-A4000`" in quick
+    out = tmp_path / "wf.yaml"
+    args = command.split()[1:-2] + ["-o", str(out), "--image", "registry.example.com/dicec/vision:0.1.0"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    wf = yaml.safe_load(out.read_text())
+    assert [p["name"] for p in wf["spec"]["arguments"]["parameters"]] == ["image"]
+    pods = [t for t in wf["spec"]["templates"] if "container" in t]
+    # nothing goes through an artifact repository: no output artifact, and an input artifact only as inline `raw` data
+    # (a template's input artifact without its own `raw` is given `raw` data by every task that runs it)
+    tasks = [task for t in wf["spec"]["templates"] for task in (t.get("dag") or {}).get("tasks") or []]
+    given = [a for task in tasks for a in (task.get("arguments") or {}).get("artifacts") or []]
+    assert given and all("raw" in a for a in given)
+    fed = {(task["template"], a["name"]) for task in tasks for a in (task.get("arguments") or {}).get("artifacts") or []}
+    assert pods and not [t["name"] for t in wf["spec"]["templates"] if (t.get("outputs") or {}).get("artifacts")
+                         or any("raw" not in a and (t["name"], a["name"]) not in fed
+                                for a in (t.get("inputs") or {}).get("artifacts") or [])]
+    for t in pods:
+        args = t["container"]["args"]
+        assert args[args.index("--image") + 1] == "{{workflow.parameters.image}}", t["name"]
+        assert t["container"]["image"] == "registry.example.com/dicec/vision:0.1.0"
+        assert not any(e.get("name") == "DICEC_MODELS" for e in t["container"].get("env") or [])
+    gpu = [t for t in pods if "nvidia.com/gpu" in t["container"]["resources"]["limits"]]
+    assert gpu and all(t["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-RTX-A4000" for t in gpu)
+    dockerfile = (REPO / "images" / "Dockerfile.vision").read_text()
+    assert re.search(r"^ENV .*?DICEC_MODELS=builtin", re.sub(r"\\\n", " ", dockerfile), flags=re.M)
+
+
+def test_the_readme_intro_is_what_damage_parts_compiles_to(tmp_path):
+    """The README's opening example (issue 14, item 10): 24 tasks, 12 finds each followed by a fan-out of damage
+    checks, GLIP-L (3.9 GB) and X-VLM (1.9 GB) on an A4000, one fused pod; `--no-fuse` one pod per task."""
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from dicec.cli import cli
+    from dicec.runtime.backend import registry_for
+
+    intro = (REPO / "README.md").read_text().split("## Quick start")[0]
+    for claim in ("plans it as 24 tasks: 12\nindependent finds", "detector (GLIP-L, 3.9 GB) and the property checker (X-VLM, 1.9 GB) on an A4000",
+                  "runs them as one fused pod", "sends the 24 calls"):
+        assert claim in intro, claim
+    question = REPO / "examples" / "questions" / "damage-parts.txt"
+    r = CliRunner().invoke(cli, ["compile", str(question), "--format", "json", "-o", str(tmp_path / "wf.yaml")])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["stats"]["tasks"] == 24 and summary["stats"]["fanouts"] == 12 and summary["pools"] == ["a4000"]
+    assert len(summary["fused"]) == 1 and len(summary["fused"][0]) == 24
+    assert sum(n.startswith("find-") for n in summary["fused"][0]) == 12
+    registry = registry_for()
+    models = {op: (registry.get(op).model.name, registry.get(op).profile.gpu_memory_gb) for op in ("find", "verify_property")}
+    assert models["find"][0] == "GLIP-L" and models["find"][1] == 3.9
+    assert models["verify_property"][0].startswith("X-VLM") and models["verify_property"][1] == 1.9
+    r = CliRunner().invoke(cli, ["compile", str(question), "--no-fuse", "-o", str(tmp_path / "nofuse.yaml")])
+    assert r.exit_code == 0, r.output
+    dag = next(t for t in yaml.safe_load((tmp_path / "nofuse.yaml").read_text())["spec"]["templates"] if "dag" in t)
+    assert len([t for t in dag["dag"]["tasks"] if t["name"] != "answer"]) == 24

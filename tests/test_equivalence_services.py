@@ -185,7 +185,7 @@ def test_the_answer_steps_unpredicted_calls_go_to_the_model_servers(setup, tmp_p
         keep = tmp_path / f"keep-{image.stem}"
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, keep_dir=str(keep),
                                                   isolation=isolation, env={"DICEC_MODELS": "seeded"}))
-        assert json.loads(result.outputs["answer"]) == exec_answer(RESIDUAL, image)["answer"]
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(RESIDUAL, image)["answer"]
         log = (keep / "answer" / "step.log").read_text()
         assert re.search(r"\bDicec-On-Demand: 1\b", log), log
 

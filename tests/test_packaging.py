@@ -62,7 +62,9 @@ def test_dockerfile_copies_existing_paths_and_runs_dicec():
     # the scene models are built where DICEC_MODEL_DIR points, and the steps use the onnx backend
     (scene_dir,) = re.findall(r"python -m dicec\.runtime\.scene\.graphs (\S+)", joined)
     assert re.search(rf"DICEC_MODEL_DIR={re.escape(scene_dir)}\b", joined)
-    assert re.search(r"DICEC_MODELS=(onnx|builtin)\b", joined)
+    # the default backend answers with what the image carries (onnx would need the production model files)
+    (models,) = re.findall(r"^ENV .*?DICEC_MODELS=(\w+)", joined, flags=re.M)
+    assert models == "builtin"
     # onnxruntime-gpu stays in place: rapidocr-onnxruntime (it depends on the CPU wheel) without its deps
     assert re.search(r"pip install --no-deps 'rapidocr-onnxruntime==[\d.]+'", joined)
     # the read_text spec's model path is where the image copies the packaged PP-OCR files
@@ -71,7 +73,7 @@ def test_dockerfile_copies_existing_paths_and_runs_dicec():
     assert f"file: {copy_root}/read_text/" in spec
     # dicec op is the entrypoint; the emitted steps' `command` replaces it in Kubernetes
     assert 'ENTRYPOINT ["dicec", "op"]' in text and re.search(r"^USER 10001$", text, flags=re.M)
-    assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", text, flags=re.M)
+    assert re.search(r"^FROM nvidia/cuda:\S+-(base|runtime)-", text, flags=re.M)
 
 
 def test_every_subpackage_is_listed_in_setup_cfg():
@@ -114,3 +116,28 @@ def test_every_file_of_the_source_tree_is_in_the_wheel(wheel):
             if name not in names:
                 missing.append(name)
     assert missing == [], "add to setup.cfg [options.package_data]"
+
+
+def test_the_image_is_self_consistent_about_cuda():
+    """onnxruntime-gpu is pinned with its CUDA extras, the build checks its CUDA provider's libraries, and the base
+    image's CUDA major version is the one the pinned wheel's provider needs (read from the installed wheel when it
+    is the pinned version: the libcudart.so.N it links)."""
+    import importlib.metadata
+    import shutil
+
+    text = re.sub(r"\\\n", " ", (REPO / "images" / "Dockerfile.vision").read_text())
+    (pin,) = re.findall(r"'onnxruntime-gpu\[cuda,cudnn\]==([\d.]+)'", text)
+    assert "python -m dicec.runtime.cudalibs" in text
+    (base,) = re.findall(r"^FROM nvidia/cuda:(\d+)\.", text, flags=re.M)
+    try:
+        installed = importlib.metadata.version("onnxruntime-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("onnxruntime-gpu is not installed here")
+    from dicec.runtime.cudalibs import provider_library
+
+    library = provider_library()
+    if installed != pin or library is None or shutil.which("readelf") is None:
+        pytest.skip(f"onnxruntime-gpu {installed} here, the image pins {pin}")
+    needed = subprocess.run(["readelf", "-d", str(library)], capture_output=True, text=True).stdout
+    (cuda,) = re.findall(r"\[libcudart\.so\.(\d+)\]", needed)
+    assert cuda == base, f"onnxruntime-gpu {pin} needs CUDA {cuda}, the image's base is CUDA {base}"

@@ -8,8 +8,9 @@ Shape of what is emitted:
   :mod:`dicec.emit.steps`), with ``nvidia.com/gpu`` requests, a ``nodeSelector`` for the pool and
   tolerations for its taints;
 * the ``answer`` container template on the pool placement chose for it (CPU unless residual calls
-  need a GPU), whose ``answer`` output becomes the workflow's output; it gets the steps' records as a
-  ``raw`` input artifact (a file, never an argument: :mod:`dicec.emit.steps`);
+  need a GPU), whose outputs ``answer`` (the answer as text: a string without JSON quotes) and
+  ``answer-json`` (its canonical JSON) become the workflow's outputs (:func:`answer_outputs`); it gets
+  the steps' records as a ``raw`` input artifact (a file, never an argument: :mod:`dicec.emit.steps`);
 * in services mode (:mod:`dicec.emit.services`) the operator calls and the answer are instead Argo
   ``http`` templates that Argo's agent sends to the model servers and the answer server
   (:mod:`dicec.emit.http`), and the Workflow runs as the agent's ServiceAccount (:mod:`dicec.emit.agent`);
@@ -40,11 +41,10 @@ from hera.workflows import DAG, Artifact, Container, Parameter, RawArtifact, Tas
 from hera.workflows import models as m
 from hera.workflows.models import Toleration, ValueFrom
 
-from dicec import __version__
-from dicec.emit import credentials, http, metadata, offload, services, steps
+from dicec.emit import credentials, http, images, metadata, nodes, offload, services, steps
 from dicec.emit.agent import agent_account, agent_manifests
 from dicec.emit.hardening import DEFAULT as DEFAULT_HARDENING
-from dicec.emit.hardening import Hardening, ResourceSpec, container_security_context, pod_security_context
+from dicec.emit.hardening import Hardening, ResourceSpec, container_security_context, host_memory, pod_security_context
 from dicec.emit.fused import FusedSteps
 from dicec.emit.hardening import tmp_volume, tmp_volume_mount
 from dicec.emit.inputs import ANSWERS_OUTPUT, BATCH_PARAMETER, EACH_IMAGE_TASK, QUERY_TEMPLATE, ImageSource
@@ -70,11 +70,12 @@ class EmitOptions:
         name: a fixed ``metadata.name``; by default ``generateName`` is used, as ``argo submit`` expects.
         namespace: ``metadata.namespace``, or ``None`` to leave it to the submitter.
         gpu_cpu_request: CPU request of a GPU step.
-        gpu_memory_request: memory request of a GPU step.
+        gpu_memory_request: host memory (RAM) request of a GPU step, or ``None`` to derive it from the step's
+            models (:func:`dicec.emit.hardening.host_memory`).
         cpu_step_cpu_request: CPU request of a CPU step.
         cpu_step_memory_request: memory request of a CPU step.
         gpu_cpu_limit: CPU limit of a GPU step (its ``nvidia.com/gpu`` limit always equals the request).
-        gpu_memory_limit: memory limit of a GPU step.
+        gpu_memory_limit: host memory limit of a GPU step, or ``None`` to derive it from the step's models.
         cpu_step_cpu_limit: CPU limit of a CPU step.
         cpu_step_memory_limit: memory limit of a CPU step.
         kind: ``Workflow``, or ``WorkflowTemplate`` for GitOps (then with a fixed name, derived from the
@@ -113,16 +114,22 @@ class EmitOptions:
         mode: ``pods`` (each step loads its model) or ``services`` (model-server Deployments and
             Services beside the Workflow, steps call them; see :mod:`dicec.emit.services`).
         qps: services mode: the expected queries per second the servers' replicas are sized for.
+        image: the container image of every step and server instead of the operators' own (``--image``), or
+            ``None`` (:mod:`dicec.emit.images`).
+        operator_images: ``(operator, image)`` pairs: that operator's steps and servers run that image.
+        arch_images: ``(arch, image)`` pairs: the image of steps on pools of that CPU architecture.
+        spot: the placement priced spot rates (``--spot``): steps on pools with a spot price select and
+            tolerate the pool's spot nodes (``spot:`` in the catalogue).
     """
 
     name: str | None = None
     namespace: str | None = None
     gpu_cpu_request: str = "2"
-    gpu_memory_request: str = "8Gi"
+    gpu_memory_request: str | None = None
     cpu_step_cpu_request: str = "500m"
     cpu_step_memory_request: str = "1Gi"
     gpu_cpu_limit: str = "4"
-    gpu_memory_limit: str = "16Gi"
+    gpu_memory_limit: str | None = None
     cpu_step_cpu_limit: str = "1"
     cpu_step_memory_limit: str = "2Gi"
     kind: str = "Workflow"
@@ -148,6 +155,10 @@ class EmitOptions:
     ttl_after_failure: int = 86400
     mode: str = "pods"
     qps: float = 1.0
+    image: str | None = None
+    operator_images: tuple[tuple[str, str], ...] = ()
+    arch_images: tuple[tuple[str, str], ...] = ()
+    spot: bool = False
 
     def __post_init__(self) -> None:
         for what, value in (("name", self.name), ("namespace", self.namespace),
@@ -184,14 +195,20 @@ class EmitOptions:
             raise DicecError("--shards needs a pods-mode batch whose pods read the images themselves "
                              "(not --mode services, not --input-artifact)")
         check_mode(self.mode, self.qps)
+        images.check_options(image=self.image, operator_images=self.operator_images, arch_images=self.arch_images)
+        if (self.gpu_memory_request is None) != (self.gpu_memory_limit is None):
+            raise DicecError("a GPU step's host memory request and limit are given together, or both derived")
         self.resources(gpu=True)  # validates the quantities
         self.resources(gpu=False)
 
-    def resources(self, *, gpu: bool) -> ResourceSpec:
-        """Requests and limits of a GPU step (one GPU) or a CPU step."""
+    def resources(self, *, gpu: bool, model_gb: float = 0.0) -> ResourceSpec:
+        """Requests and limits of a GPU step (one GPU; host memory from ``model_gb``, the GPU memory of the models
+        the step loads, unless set: :func:`dicec.emit.hardening.host_memory`) or a CPU step."""
         if gpu:
-            return ResourceSpec(cpu_request=self.gpu_cpu_request, memory_request=self.gpu_memory_request,
-                                cpu_limit=self.gpu_cpu_limit, memory_limit=self.gpu_memory_limit, gpus=1)
+            request, limit = ((self.gpu_memory_request, self.gpu_memory_limit) if self.gpu_memory_request is not None
+                              else host_memory(model_gb))
+            return ResourceSpec(cpu_request=self.gpu_cpu_request, memory_request=request,
+                                cpu_limit=self.gpu_cpu_limit, memory_limit=limit, gpus=1)
         return ResourceSpec(cpu_request=self.cpu_step_cpu_request, memory_request=self.cpu_step_memory_request,
                             cpu_limit=self.cpu_step_cpu_limit, memory_limit=self.cpu_step_memory_limit)
 
@@ -202,6 +219,7 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
 
     ``servers``: in services mode, the model servers the steps call (:func:`dicec.emit.services.plan_servers`,
     planned here when not given)."""
+    placed = images.with_images(placed, options)
     graph = placed.graph
     if options.mode == "services" and servers is None:
         servers = services.plan_servers(placed, qps=options.qps)
@@ -223,7 +241,8 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
                 fed = {feeds.get(t) for t in fused.groups[task.id]}
                 tasks.append(fused.step(task.id, graph, placed, templates, image=source.step_image,
                                         arguments=source.task_arguments(), inputs=source.step_inputs(),
-                                        fields=lambda pool: {**_placement_fields(pool, options), **_pod_fields(options)},
+                                        fields=lambda pool, model_gb: step_fields(pool, options, model_gb=model_gb),
+                                        container_image=lambda image, pool: images.for_arch(image, pool, options),
                                         crops_from=fed.pop() if len(fed) == 1 else None))
                 guards = {offloaded.get(t) for t in fused.groups[task.id]}
                 if len(guards) == 1 and None not in guards:  # every task of the group offloaded from one detection
@@ -265,10 +284,8 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     answer_http = options.mode == "services" and not services.step_pool(placed).edge
     if answer_http:  # the namespace's answer server replays the program (dicec.emit.http)
         answer_template = _http_answer_template(placed, options, source, servers)
-        answer_ref = http.result_of(ANSWER_STEP)
     else:
         answer_template = _answer_template(placed, options, source, servers)
-        answer_ref = "{{tasks.%s.outputs.parameters.answer}}" % ANSWER_STEP
     records = "[" + ", ".join(http.record_argument(t.id, http_tasks, fused.record_of) for t in graph.tasks) + "]"
     # a container answer gets the records as a raw artifact (a file: a crowded image's records are over the
     # 128 KiB one argument may hold, dicec.emit.steps); the HTTP answer sends them in its body
@@ -276,16 +293,17 @@ def emit_workflow(placed: PlacedGraph, options: EmitOptions = EmitOptions(), *,
     tasks.append(Task(name=ANSWER_STEP, template=answer_template,
                       arguments={**source.task_arguments(), "program": b64(graph.source), "records": records_argument},
                       dependencies=fused.step_names(t.id for t in graph.tasks) or None))
-    answer_output = Parameter(name="answer", value_from=ValueFrom(parameter=answer_ref))
-    if options.batch:
-        query = DAG(name=QUERY_TEMPLATE, inputs=source.query_inputs(), tasks=tasks, outputs=[answer_output])
+    if options.batch:  # answers: Argo's aggregation of every image's answer-json (dicec.emit.inputs)
+        query = DAG(name=QUERY_TEMPLATE, inputs=source.query_inputs(), tasks=tasks,
+                    outputs=answer_outputs(http_answer=answer_http))
         each = Task(name=EACH_IMAGE_TASK, template=query, arguments={"image": "{{item}}"},
                     with_param="{{workflow.parameters.%s}}" % BATCH_PARAMETER)
         dags = [DAG(name=ENTRY_TEMPLATE, tasks=[each], parallelism=options.parallelism, outputs=[Parameter(
             name=ANSWERS_OUTPUT, value_from=ValueFrom(
-                parameter="{{tasks.%s.outputs.parameters.answer}}" % EACH_IMAGE_TASK))]), query]
+                parameter="{{tasks.%s.outputs.parameters.%s}}" % (EACH_IMAGE_TASK, steps.ANSWER_JSON_OUTPUT)))]),
+                query]
     else:
-        dags = [DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=[answer_output])]
+        dags = [DAG(name=ENTRY_TEMPLATE, tasks=tasks, outputs=answer_outputs(http_answer=answer_http))]
 
     return workflow_document(options, source=graph.question or graph.path, program=graph.source,
                              question=graph.question, usd_per_query=placed.totals["usd_per_query"],
@@ -337,10 +355,23 @@ def workflow_document(options: EmitOptions, *, source: str, program: str, questi
     return ordered
 
 
+def answer_outputs(*, http_answer: bool) -> list[Parameter]:
+    """A query DAG's outputs: ``answer`` (the answer as text, no JSON quotes on a string) and ``answer-json`` (its
+    canonical JSON), from the answer step's two outputs, or taken out of the answer server's reply
+    (:func:`dicec.emit.http.answer_expression`) when the answer step is an HTTP task."""
+    keys = {steps.ANSWER_OUTPUT: http.ANSWER_TEXT_KEY, steps.ANSWER_JSON_OUTPUT: http.ANSWER_JSON_KEY}
+    if http_answer:
+        return [Parameter(name=name, value_from=ValueFrom(expression=http.answer_expression(ANSWER_STEP, key)))
+                for name, key in keys.items()]
+    return [Parameter(name=name, value_from=ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (ANSWER_STEP, name)))
+            for name in keys]
+
+
 def emit_documents(placed: PlacedGraph, options: EmitOptions = EmitOptions()) -> list[dict[str, Any]]:
     """The YAML stream's documents: in services mode what Argo's agent needs when the Workflow has HTTP steps
     (:func:`dicec.emit.agent.agent_manifests`), the model servers' and the answer server's Deployments and
     Services (:func:`dicec.emit.services.server_manifests`), then the Workflow; in pods mode the Workflow alone."""
+    placed = images.with_images(placed, options)
     if options.mode != "services":
         return [emit_workflow(placed, options)]
     servers = services.plan_servers(placed, qps=options.qps)
@@ -348,7 +379,7 @@ def emit_documents(placed: PlacedGraph, options: EmitOptions = EmitOptions()) ->
     templates = workflow["spec"]["templates"]
     answer = None
     if any(t.get("name") == ANSWER_STEP and "http" in t for t in templates):
-        answer = services.plan_answer_server(placed, options, answer_image(placed.images))
+        answer = services.plan_answer_server(placed, options, images.answer_image(placed.images, options))
     agent = agent_manifests(options) if any("http" in t for t in templates) else []
     return [*agent, *services.server_manifests(servers, options, answer), workflow]
 
@@ -382,7 +413,7 @@ def _http_operator_template(task, placement: Placement, placed: PlacedGraph, cac
 
 
 def _http_answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSource, servers: tuple) -> Any:
-    answer = services.plan_answer_server(placed, options, answer_image(placed.images))
+    answer = services.plan_answer_server(placed, options, images.answer_image(placed.images, options))
     urls = json.loads(services.answer_services(placed, options, servers))
     return http.http_template(
         name=ANSWER_STEP, url=answer.url(options.namespace) + http.ANSWER_PATH,
@@ -415,17 +446,18 @@ def _operator_template(operator: str, placement: Placement, placed: PlacedGraph,
         inputs = [*(i for i in inputs if isinstance(i, Parameter)), offload.crops_input()]
     elif crops == "send":
         args = [*args, "--send-crops"]
+    model_gb = placement.gpu_memory_gb
     if options.mode == "services":  # a light CPU step that calls the operator's model server
         command, args, pool = services.call_step(operator, pool, placed, options, command, args, servers)
+        model_gb = 0.0
     cache[name] = Container(
         name=name,
-        image=placed.images[operator],
+        image=images.for_arch(placed.images[operator], pool, options),
         command=command,
         args=args,
         inputs=inputs,
         outputs=outputs,
-        **_placement_fields(pool, options),
-        **_pod_fields(options),
+        **step_fields(pool, options, model_gb=model_gb),
     )
     return cache[name]
 
@@ -434,39 +466,38 @@ def _answer_template(placed: PlacedGraph, options: EmitOptions, source: ImageSou
                      servers: tuple | None = None) -> Container:
     pool = placed.pools[placed.answer.pool]
     command, args = steps.answer_command(image=source.step_image)
+    model_gb = placed.answer.gpu_memory_gb  # residual calls the answer step runs on demand (pods mode)
     if options.mode == "services":  # calls without a record go to the model servers too, from a CPU pod
         args = [*args, "--services", services.answer_services(placed, options, servers)]
         pool = services.step_pool(placed)
+        model_gb = 0.0
     return Container(
         name=ANSWER_STEP,
-        image=answer_image(placed.images),
+        image=images.for_arch(images.answer_image(placed.images, options), pool, options),
         command=command,
         args=args,
         inputs=[*source.step_inputs(), Parameter(name="program"),
                 Artifact(name=steps.RECORDS_ARTIFACT, path=steps.RECORDS_PATH)],
-        outputs=[Parameter(name="answer", value_from=ValueFrom(path=steps.ANSWER_PATH))],
-        **_placement_fields(pool, options),
-        **_pod_fields(options),
+        outputs=[Parameter(name=steps.ANSWER_OUTPUT, value_from=ValueFrom(path=steps.ANSWER_TEXT_PATH)),
+                 Parameter(name=steps.ANSWER_JSON_OUTPUT, value_from=ValueFrom(path=steps.ANSWER_PATH))],
+        **step_fields(pool, options, model_gb=model_gb),
     )
 
 
-def answer_image(images: dict[str, str]) -> str:
-    """The answer step's container image: the first of the operators' images (by name), else dicec's vision image."""
-    return sorted(set(images.values()))[0] if images else f"ghcr.io/dicec/vision:{__version__}"
+def _placement_fields(pool: Pool, options: EmitOptions, *, model_gb: float = 0.0) -> dict[str, Any]:
+    resources = m.ResourceRequirements.model_validate(options.resources(gpu=pool.has_gpu, model_gb=model_gb).to_json())
+    tolerations = [Toleration(key=t["key"], operator=t["operator"], value=t.get("value"), effect=t["effect"])
+                   for t in nodes.tolerations(pool, options)] or None
+    return {"resources": resources, "node_selector": nodes.node_selector(pool, options), "tolerations": tolerations}
 
 
-def _placement_fields(pool: Pool, options: EmitOptions) -> dict[str, Any]:
-    resources = m.ResourceRequirements.model_validate(options.resources(gpu=pool.has_gpu).to_json())
-    tolerations = [Toleration(key=t["key"], operator=t.get("operator", "Equal"), value=t.get("value"),
-                              effect=t["effect"]) for t in pool.taints] or None
-    return {"resources": resources, "node_selector": dict(sorted(pool.node_labels.items())) or None,
-            "tolerations": tolerations}
-
-
-def step_fields(pool: Pool, options: EmitOptions, *, deadline_seconds: int | None = None) -> dict[str, Any]:
-    """A step template's pool and pod fields (:func:`_placement_fields`, :func:`_pod_fields`), with its own
-    ``activeDeadlineSeconds`` where given (a batch's stage pods, :mod:`dicec.emit.batch`)."""
-    return {**_placement_fields(pool, options), **_pod_fields(options, deadline_seconds=deadline_seconds)}
+def step_fields(pool: Pool, options: EmitOptions, *, deadline_seconds: int | None = None,
+                model_gb: float = 0.0) -> dict[str, Any]:
+    """A step template's pool and pod fields (:func:`_placement_fields`, :func:`_pod_fields`): host memory for
+    models of ``model_gb`` GB on a GPU pool, its own ``activeDeadlineSeconds`` where given (a batch's stage
+    pods, :mod:`dicec.emit.batch`)."""
+    return {**_placement_fields(pool, options, model_gb=model_gb),
+            **_pod_fields(options, deadline_seconds=deadline_seconds)}
 
 
 def _pod_fields(options: EmitOptions, *, deadline_seconds: int | None = None) -> dict[str, Any]:

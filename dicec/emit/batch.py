@@ -47,7 +47,8 @@ from hera.workflows import models as m
 from hera.workflows.models import ValueFrom
 
 from dicec.emit import steps
-from dicec.emit.argo import ENTRY_TEMPLATE, EmitOptions, answer_image, step_fields, workflow_document
+from dicec.emit.argo import ENTRY_TEMPLATE, EmitOptions, step_fields, workflow_document
+from dicec.emit.images import answer_image, for_arch
 from dicec.emit.inputs import ANSWERS_OUTPUT, BATCH_PARAMETER, ImageSource
 from dicec.errors import DicecError
 from dicec.placement.place import ANSWER_STEP
@@ -119,24 +120,26 @@ def emit_batch_workflow(placed: Sequence[Any], plan: BatchPlan, options: EmitOpt
         args = ["--stage", stage_payload(plan, stage.name, placed), *common, *_records_in(previous),
                 "--records-out", RECORDS_OUT_PATH]
         templates.append(Container(
-            name=stage.name, image=stage.image, command=["dicec", "op", "stage"], args=args,
-            inputs=_inputs(images_input, previous),
+            name=stage.name, image=for_arch(stage.image, pools[stage.pool], options), command=["dicec", "op", "stage"],
+            args=args, inputs=_inputs(images_input, previous),
             outputs=[Artifact(name=RECORDS_ARTIFACT, path=RECORDS_OUT_PATH, archive=NoneArchiveStrategy())],
-            **step_fields(pools[stage.pool], options, deadline_seconds=deadline)))
+            **step_fields(pools[stage.pool], options, deadline_seconds=deadline, model_gb=stage_model_gb(stage, placed))))
         tasks.append(Task(name=stage.name, template=templates[-1], arguments=_arguments(previous),
                           dependencies=[previous] if previous else None))
         previous = stage.name
     names = program_parameters(len(plan.queries))
     args = [a for n in names for a in ("--program", "{{inputs.parameters.%s}}" % n)]
     templates.append(Container(
-        name=ANSWER_STEP, image=answer_image({k: v for g in placed for k, v in g.images.items()}),
+        name=ANSWER_STEP, image=for_arch(answer_image({k: v for g in placed for k, v in g.images.items()}, options),
+                                         pools[plan.answer.pool], options),
         command=["dicec", "op", "stage"],
         args=[*args, *common, *_records_in(previous), "--answers-out", ANSWERS_PATH,
               "--answers-list-out", ANSWERS_LIST_PATH],
         inputs=[*_inputs(images_input, previous), *(Parameter(name=n) for n in names)],
         outputs=[Parameter(name=ANSWERS_OUTPUT, value_from=ValueFrom(path=ANSWERS_LIST_PATH)),
                  Artifact(name=ANSWERS_OUTPUT, path=ANSWERS_PATH, archive=NoneArchiveStrategy())],
-        **step_fields(pools[plan.answer.pool], options, deadline_seconds=deadline)))
+        **step_fields(pools[plan.answer.pool], options, deadline_seconds=deadline,
+                      model_gb=max((g.answer.gpu_memory_gb for g in placed), default=0.0))))
     tasks.append(Task(name=ANSWER_STEP, template=templates[-1],
                       arguments={**_arguments(previous), **{n: b64(g.graph.source) for n, g in zip(names, placed)}},
                       dependencies=[previous] if previous else None))
@@ -165,6 +168,16 @@ def emit_batch_workflow(placed: Sequence[Any], plan: BatchPlan, options: EmitOpt
         arguments=ImageSource(batch=True).workflow_parameters(), parallelism=None,
         annotations={PLAN_ANNOTATION: annotation},
         deadline_seconds=max(options.workflow_deadline_seconds, waves * len(plan.chain) * deadline))
+
+
+def stage_model_gb(stage: Any, placed: Sequence[Any]) -> float:
+    """The GPU memory of the models a stage pod loads (each distinct operator of its tasks once): what its host
+    memory is sized for (:func:`dicec.emit.hardening.host_memory`)."""
+    memory: dict[str, float] = {}
+    for t in stage.tasks:
+        task = placed[t.query].graph.task(t.task)
+        memory[task.operator] = max(memory.get(task.operator, 0.0), placed[t.query].placements[t.task].gpu_memory_gb)
+    return sum(memory.values())
 
 
 def _records_in(previous: str | None) -> list[str]:

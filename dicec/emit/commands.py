@@ -1,7 +1,7 @@
 """The ``dicec compile`` options that shape the emitted workflow, as one click decorator.
 
-:func:`emit_options` adds the options (inputs at scale, kind, pod hardening, retries, deadlines,
-garbage collection) to a verb; :func:`options_from` turns the values click parsed into
+:func:`emit_options` adds the options (inputs at scale, kind, pod hardening, host memory, retries,
+deadlines, garbage collection, container images) to a verb; :func:`options_from` turns the values click parsed into
 :class:`~dicec.emit.argo.EmitOptions`, where every value is validated. Only click is imported here.
 """
 
@@ -15,9 +15,9 @@ from dicec.errors import DicecError
 
 _KEYS = ("kind", "batch", "shards", "max_batch", "image_deadline", "parallelism", "input_artifact", "service_account",
          "executor_service_account", "image_secret", "automount_token", "run_as_user", "tmp_size", "gpu_cpu",
-         "gpu_memory", "cpu_step_cpu", "cpu_step_memory", "retry_limit", "retry_policy", "step_deadline",
-         "workflow_deadline", "pod_gc", "ttl_after_success",
-         "ttl_after_failure")
+         "gpu_host_memory", "gpu_memory", "cpu_step_cpu", "cpu_step_memory", "retry_limit", "retry_policy",
+         "step_deadline", "workflow_deadline", "pod_gc", "ttl_after_success", "ttl_after_failure", "image",
+         "operator_images", "arch_images")
 
 _OPTIONS = [
     click.option("--kind", type=click.Choice(["Workflow", "WorkflowTemplate"]), default="Workflow", show_default=True,
@@ -52,8 +52,11 @@ _OPTIONS = [
                  help="uid (and gid) the step containers run as; the vision image's user is 10001."),
     click.option("--tmp-size", default="2Gi", show_default=True, help="Size limit of the writable /tmp emptyDir."),
     click.option("--gpu-cpu", default="2:4", show_default=True, metavar="REQ[:LIMIT]", help="CPU of a GPU step."),
-    click.option("--gpu-memory", default="8Gi:16Gi", show_default=True, metavar="REQ[:LIMIT]",
-                 help="Memory of a GPU step."),
+    click.option("--gpu-step-host-memory", "gpu_host_memory", default=None, metavar="REQ[:LIMIT]",
+                 help="Host memory (RAM, not GPU memory) of a GPU step, e.g. 32Gi:48Gi [default: from the step's "
+                      "models: their GPU memory + 2Gi, limit 1.5x + 4Gi, at least 8Gi:16Gi]."),
+    click.option("--gpu-memory", "gpu_memory", default=None, metavar="REQ[:LIMIT]", hidden=True,
+                 help="Deprecated name of --gpu-step-host-memory (it sets host RAM, not GPU memory)."),
     click.option("--cpu-step-cpu", default="500m:1", show_default=True, metavar="REQ[:LIMIT]", help="CPU of a CPU step."),
     click.option("--cpu-step-memory", default="1Gi:2Gi", show_default=True, metavar="REQ[:LIMIT]",
                  help="Memory of a CPU step."),
@@ -72,6 +75,14 @@ _OPTIONS = [
                  help="How long a succeeded workflow is kept."),
     click.option("--ttl-after-failure", type=click.IntRange(1), default=86400, show_default=True, metavar="SECONDS",
                  help="How long a failed workflow is kept."),
+    click.option("--image", "image", default=None, metavar="IMAGE",
+                 help="Container image of every step and server (your build of images/Dockerfile.vision, e.g. "
+                      "registry.example.com/dicec/vision:0.1.0) [default: each operator spec's image]."),
+    click.option("--operator-image", "operator_images", multiple=True, metavar="OP=IMAGE",
+                 help="Container image of one operator's steps and servers (repeatable); wins over --image."),
+    click.option("--arch-image", "arch_images", multiple=True, metavar="ARCH=IMAGE",
+                 help="Container image of steps on pools of that CPU architecture, e.g. arm64=REF for a Jetson "
+                      "(repeatable) [default: the image's tag with -ARCH appended; dicec builds amd64 only]."),
 ]
 
 
@@ -99,8 +110,16 @@ def options_from(values: dict[str, Any], **fixed: Any):
     from dicec.emit.argo import EmitOptions
     from dicec.emit.hardening import Hardening
 
+    from dicec.emit.images import pairs
+
     v = values
-    gpu_cpu, gpu_memory = _pair(v["gpu_cpu"], "gpu-cpu"), _pair(v["gpu_memory"], "gpu-memory")
+    host = v.get("gpu_host_memory")
+    if v.get("gpu_memory") is not None:
+        click.echo("dicec: warning: --gpu-memory is deprecated: it sets a GPU step's host memory (RAM), not its GPU "
+                   "memory; use --gpu-step-host-memory", err=True)  # a warning about the input: shown even with -q
+        host = host if host is not None else v["gpu_memory"]
+    gpu_cpu = _pair(v["gpu_cpu"], "gpu-cpu")
+    gpu_memory = (None, None) if host is None else _pair(host, "gpu-step-host-memory")
     cpu_cpu, cpu_memory = _pair(v["cpu_step_cpu"], "cpu-step-cpu"), _pair(v["cpu_step_memory"], "cpu-step-memory")
     hardening = Hardening(run_as_user=v["run_as_user"], run_as_group=v["run_as_user"], fs_group=v["run_as_user"],
                           tmp_size_limit=v["tmp_size"], automount_service_account_token=v["automount_token"])
@@ -114,4 +133,6 @@ def options_from(values: dict[str, Any], **fixed: Any):
         cpu_step_memory_request=cpu_memory[0], cpu_step_memory_limit=cpu_memory[1],
         retry_limit=v["retry_limit"], retry_policy=v["retry_policy"], step_deadline_seconds=v["step_deadline"],
         workflow_deadline_seconds=v["workflow_deadline"], pod_gc=None if v["pod_gc"] == "none" else v["pod_gc"],
-        ttl_after_success=v["ttl_after_success"], ttl_after_failure=v["ttl_after_failure"])
+        ttl_after_success=v["ttl_after_success"], ttl_after_failure=v["ttl_after_failure"], image=v.get("image"),
+        operator_images=pairs(v.get("operator_images") or (), what="--operator-image", key="OP"),
+        arch_images=pairs(v.get("arch_images") or (), what="--arch-image", key="ARCH"))

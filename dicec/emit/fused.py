@@ -109,12 +109,14 @@ class FusedSteps:
         return self.step_names(task.depends) or None
 
     def step(self, first: str, graph, placed, templates: dict, *, image: str, arguments: dict[str, str],
-             inputs: list, fields: Callable[[Any], dict], crops_from: str | None = None):
+             inputs: list, fields: Callable[[Any, float], dict], crops_from: str | None = None,
+             container_image: Callable[[str, Any], str] = lambda image, pool: image):
         """The hera Task of the group whose first task is ``first``; adds its template to ``templates``.
 
         ``image`` is what ``--image`` gets, ``arguments`` and ``inputs`` the image's task arguments
-        and template inputs (:mod:`dicec.emit.inputs`), ``fields(pool)`` the pod fields of a step on
-        ``pool`` (resources, node selector, tolerations, security, retries). With ``crops_from`` (an
+        and template inputs (:mod:`dicec.emit.inputs`), ``fields(pool, model_gb)`` the pod fields of a step on
+        ``pool`` loading models of ``model_gb`` GB (resources, node selector, tolerations, security, retries),
+        ``container_image(image, pool)`` the container image for that pool's architecture. With ``crops_from`` (an
         edge task) the group reads that task's crop bundle instead of the image (:mod:`dicec.emit.offload`).
         """
         from hera.workflows import Container, Parameter, RawArtifact, Task
@@ -144,13 +146,13 @@ class FusedSteps:
                                      value_from=ValueFrom(path=steps.member_record_path(t.id), default=steps.RECORD_DEFAULT)))
         templates[template_name] = Container(
             name=template_name,
-            image=placed.images[members[0].operator],
+            image=container_image(placed.images[members[0].operator], pool),
             command=command,
             args=args,
             inputs=[*inputs, Parameter(name="group"),
                     RawArtifact(name=steps.GROUP_INPUTS_ARTIFACT, path=steps.GROUP_INPUTS_PATH, data="{}")],
             outputs=outputs,
-            **fields(pool),
+            **fields(pool, sum({t.operator: placed.placements[t.id].gpu_memory_gb for t in members}.values())),
         )
         params = {**arguments, "group": steps.group_payload(members)}
         if needed:

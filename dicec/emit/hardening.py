@@ -12,10 +12,20 @@ The builders return plain Kubernetes JSON (camelCase keys, the field names of th
 Deployment emitter can use them as they are and the Argo emitter can hand them to hera's models.
 Quantities are checked where :class:`Hardening` and :class:`ResourceSpec` are made: a request above
 its limit, or a string Kubernetes would not parse, is refused with one clear line.
+
+A GPU step's host memory (RAM) follows its models (:func:`host_memory`): onnxruntime reads a whole ONNX
+model into the process before it copies the weights to the GPU, so a step whose models hold 26 GB (BLIP-2's
+``gpu_memory_gb``) cannot start in 8Gi. The request is the models' GPU memory (the spec's
+``profile.gpu_memory_gb``: weights, activations and CUDA context, an upper bound of the weights) plus
+:data:`HOST_BASE_GIB` for Python, numpy and the image, the limit 1.5 times that plus
+:data:`HOST_LIMIT_EXTRA_GIB` for the read's transient copy; never below :data:`HOST_FLOOR` (the former fixed
+default). These factors are assumptions (not measured on a production model); ``--gpu-step-host-memory``
+sets both figures outright.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,6 +38,25 @@ IMAGE_UID = 10001
 TMP_VOLUME = "tmp"
 TMP_PATH = "/tmp"
 GPU_RESOURCE = "nvidia.com/gpu"
+
+#: Host memory of a GPU step besides its models (Python, onnxruntime, numpy, the decoded image), GiB: assumption.
+HOST_BASE_GIB = 2
+#: The limit's room over 1.5 x the models, GiB (the transient copy while a model is read): assumption.
+HOST_LIMIT_EXTRA_GIB = 4
+#: The least a GPU step requests and may use (request, limit), the fixed default before models sized it.
+HOST_FLOOR = ("8Gi", "16Gi")
+
+
+def host_memory(model_gb: float) -> tuple[str, str]:
+    """Host memory (request, limit) of a GPU step that loads models of ``model_gb`` GB of GPU memory in all (a
+    fused group's or a server's models together): ``ceil(model_gb + 2)`` GiB and ``ceil(1.5 x model_gb + 4)``
+    GiB, at least 8Gi and 16Gi (see the module docstring for why, and what is assumed)."""
+    if isinstance(model_gb, bool) or not isinstance(model_gb, (int, float)) or model_gb < 0:
+        raise DicecError(f"a step's models need a GPU memory of at least 0 GB, not {model_gb!r}")
+    request = max(int(HOST_FLOOR[0][:-2]), math.ceil(round(model_gb + HOST_BASE_GIB, 6)))
+    limit = max(int(HOST_FLOOR[1][:-2]), math.ceil(round(1.5 * model_gb + HOST_LIMIT_EXTRA_GIB, 6)))
+    return f"{request}Gi", f"{limit}Gi"
+
 
 def quantity(text: str, *, what: str) -> Decimal:
     """The value of a positive Kubernetes resource quantity (:mod:`dicec.quantities`: ``500m``, ``2``, ``8Gi``)."""

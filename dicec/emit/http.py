@@ -44,7 +44,11 @@ server reads no image for it.
 ``records`` is the list of every task's result (or a container step's record); the answer server
 (:mod:`dicec.serving.answer_server`) replays the program over them as ``dicec answer`` does, sends a call
 without a record to the model server ``services`` names (an in-namespace dicec Service, the only kind it
-accepts), and answers with the answer's canonical JSON, the Workflow's ``answer`` output.
+accepts), and answers ``{"json": J, "text": T}``: the answer's canonical JSON and its text (a string as it
+is, anything else as its JSON). An HTTP task has one output, its body, so the Workflow's two answer outputs
+take the strings out of it with Argo's ``jsonpath`` (:func:`answer_expression`, an ``expression`` of dicec's
+own with no user text in it): ``answer`` the text, ``answer-json`` the JSON, as a pods-mode answer step
+writes them.
 
 **What stays a container step** (:func:`container_tasks`): every step when the steps' CPU pool is an edge
 pool (:func:`dicec.emit.services.step_pool`: the workflow runs on a vessel, beside the frame; a model
@@ -74,9 +78,11 @@ import math
 from typing import Any
 
 from dicec.analysis.graph import Format, Ref
+from dicec.runtime.contract import ANSWER_JSON_KEY, ANSWER_TEXT_KEY  # noqa: F401 (the reply's keys)
 
 STEP_PATH = "/v1/step"
 ANSWER_PATH = "/v1/answer"
+
 SUCCESS_CONDITION = "response.statusCode == 200"
 #: Seconds every request is given beyond its work: Argo documents 30 s as the HTTP template's default.
 TIMEOUT_BASE_S = 30
@@ -183,3 +189,10 @@ def http_template(*, name: str, url: str, body: str, timeout_s: int, inputs: lis
     return HTTP(name=name, inputs=inputs, url=url, method="POST", headers=[HTTPHeader(**h) for h in HEADERS],
                 body=body, success_condition=SUCCESS_CONDITION, timeout_seconds=timeout_s,
                 retry_strategy=retry_strategy)
+
+
+def answer_expression(task: str, key: str) -> str:
+    """A DAG output's ``valueFrom.expression`` taking ``key`` (:data:`ANSWER_TEXT_KEY` or :data:`ANSWER_JSON_KEY`)
+    out of the answer server's reply, the result of ``task``: Argo's ``jsonpath`` on the body, as its own example
+    ``expression-destructure-json.yaml`` does; the value is a string, which Argo writes as it is."""
+    return f"jsonpath(tasks.{task}.outputs.result, '$.{key}')"

@@ -15,8 +15,13 @@ Three independent choices shape how the steps see their input image:
 * **batch** (``--batch``): the workflow parameter ``images`` is a JSON list; the entry DAG fans out over
   it (``withParam``) to the per-query DAG template :data:`QUERY_TEMPLATE`, which takes one ``image``
   input and runs the same tasks as a single-image workflow, and the entry template's ``answers``
-  output is Argo's aggregation of the per-image ``answer`` outputs: a JSON list, one answer per image,
-  in the order of ``images``. A parallelism cap on the entry DAG bounds how many images run at once.
+  output is Argo's aggregation of the per-image ``answer-json`` outputs, one per image in the order of
+  ``images``. Argo parses aggregated values only when every one is a JSON list or object
+  (``aggregatedJSONValueList``, :mod:`dicec.runner.aggregate`), so ``answers`` is either the list of the
+  answers themselves (every answer a list or an object) or the list of their JSON texts as strings (any
+  other answer among them): an element that is a string is always an answer's JSON text, never the
+  answer, so it reads back unambiguously (:func:`dicec.runner.batch.decode_answers`). A parallelism cap on
+  the entry DAG bounds how many images run at once.
   (A pods-mode batch whose pods read the images themselves -- not ``--input-artifact`` -- runs as shards
   of stage pods instead, each loading its models once for many images: :mod:`dicec.emit.batch`.)
 

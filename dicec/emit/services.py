@@ -28,8 +28,11 @@ where the catalogue sets one (each replica takes one GPU). So the Deployments of
 are the replicas ``dicec cost --load 3600Q`` prices. The figures are written on the Deployment as
 annotations, so a reviewer sees why it has that many.
 
-**Pods.** Each Deployment's pod is placed like a pods-mode step on the same pool (``nodeSelector``,
-tolerations for the pool's taints, one ``nvidia.com/gpu``), is locked down like every step pod
+**Pods.** Each Deployment's pod is placed like a pods-mode step on the same pool (``nodeSelector`` with the
+pool's architecture and, under ``--spot``, its spot nodes, tolerations for the pool's taints, one
+``nvidia.com/gpu``: :mod:`dicec.emit.nodes`), with host memory for all its models
+(:func:`dicec.emit.hardening.host_memory`), runs the image built for that architecture
+(:mod:`dicec.emit.images`), is locked down like every step pod
 (:mod:`dicec.emit.hardening`: non-root, read-only root with an ``emptyDir`` ``/tmp``, no privilege
 escalation, no capabilities, RuntimeDefault seccomp, no service-account token, CPU and memory
 requests and limits), and is probed: liveness ``GET /healthz`` (up as soon as the HTTP server is, also
@@ -59,6 +62,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicec.emit.hardening import container_security_context, pod_security_context, tmp_volume, tmp_volume_mount
+from dicec.emit.images import for_arch
+from dicec.emit.nodes import node_selector, tolerations
 from dicec.errors import DicecError
 from dicec.placement.pools import Pool
 from dicec.timing.bill import replicas_for
@@ -281,7 +286,8 @@ def _metadata(name: str, component: str, pool: Pool, options: Any,
 
 
 def _server_deployment(*, name: str, component: str, pool: Pool, image: str, command: list[str], names: list[str],
-                       flags: list[str], replicas: int, annotations: dict[str, str], options: Any) -> dict[str, Any]:
+                       flags: list[str], replicas: int, annotations: dict[str, str], options: Any,
+                       model_gb: float = 0.0) -> dict[str, Any]:
     """A server's apps/v1 Deployment: probed (``/healthz``, ``/readyz``), locked down, drained on SIGTERM."""
     from dicec import __version__
 
@@ -292,14 +298,14 @@ def _server_deployment(*, name: str, component: str, pool: Pool, image: str, com
                 "failureThreshold": 6, "successThreshold": 1}
     container: dict[str, Any] = {
         "name": "server",
-        "image": image,
+        "image": for_arch(image, pool, options),
         "command": command,
         "args": [*names, "--host", "0.0.0.0", "--port", str(SERVER_PORT), *flags, "--shutdown-delay-s",
                  str(SHUTDOWN_DELAY_S)],
         "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": liveness,
-        "resources": options.resources(gpu=pool.has_gpu).to_json(),
+        "resources": options.resources(gpu=pool.has_gpu, model_gb=model_gb).to_json(),
         "securityContext": container_security_context(hardening),
         "volumeMounts": [tmp_volume_mount()],
     }
@@ -307,11 +313,9 @@ def _server_deployment(*, name: str, component: str, pool: Pool, image: str, com
     if options.service_account:
         pod["serviceAccountName"] = options.service_account
     pod["securityContext"] = pod_security_context(hardening)
-    if pool.node_labels:
-        pod["nodeSelector"] = dict(sorted(pool.node_labels.items()))
-    if pool.taints:
-        pod["tolerations"] = [{k: t[k] for k in ("key", "operator", "value", "effect") if t.get(k) is not None}
-                              for t in pool.taints]
+    pod["nodeSelector"] = node_selector(pool, options)  # the pool's labels, its arch, its spot nodes under --spot
+    if tolerations(pool, options):
+        pod["tolerations"] = tolerations(pool, options)
     pod["terminationGracePeriodSeconds"] = TERMINATION_GRACE_S
     pod["containers"] = [container]
     pod["volumes"] = [tmp_volume(hardening)]
@@ -343,7 +347,8 @@ def deployment(server: Server, options: Any) -> dict[str, Any]:
                               command=["dicec", "op", "serve"],
                               names=list(server.operators),
                               flags=["--max-batch", str(MAX_BATCH), "--max-wait-ms", str(MAX_WAIT_MS)],
-                              replicas=server.replicas, annotations=annotations, options=options)
+                              replicas=server.replicas, annotations=annotations, options=options,
+                              model_gb=server.gpu_memory_gb)
 
 
 def answer_deployment(answer: AnswerServer, options: Any) -> dict[str, Any]:

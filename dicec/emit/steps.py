@@ -46,14 +46,17 @@ these files would hold (:mod:`dicec.emit.http`), and the final step is one to th
 exactly the flags above: the call is evaluated by the model server at URL (``dicec op serve``) instead of
 a model in the step, and the value and record files are the same (:mod:`dicec.runtime.client`).
 
-The final step runs ``dicec answer --image URI --program B64 --records-file FILE --out P``: it re-runs the
-serial program (base64url of its source) and answers each operator call from the records (a JSON list
-whose elements are records or lists of records, from fan-outs); a call with no record runs on demand.
-The records reach it as the input artifact ``records`` (:data:`RECORDS_PATH`), ``raw`` data the DAG task
-builds from the steps' ``record`` outputs (Argo substitutes the references and writes the file): a
+The final step runs ``dicec answer --image URI --program B64 --records-file FILE --out P --text-out T``:
+it re-runs the serial program (base64url of its source) and answers each operator call from the records (a
+JSON list whose elements are records or lists of records, from fan-outs); a call with no record runs on
+demand. The records reach it as the input artifact ``records`` (:data:`RECORDS_PATH`), ``raw`` data the DAG
+task builds from the steps' ``record`` outputs (Argo substitutes the references and writes the file): a
 crowded image's records (1120 detections checked one by one are 170 KB) are over the 128 KiB Linux allows
 one argument. ``raw`` artifacts need no artifact repository; like the parameters they replace, their data
-is kept in the node's status (:mod:`dicec.runner.weight` counts it).
+is kept in the node's status (:mod:`dicec.runner.weight` counts it). It writes the answer twice: ``P`` as
+canonical JSON (the output ``answer-json``) and ``T`` as text, a string as it is and anything else as its
+JSON (the output ``answer``, what ``dicec exec`` prints), so Argo's ``answer`` of a string answer carries no
+JSON quotes.
 A records element that is not valid JSON (an unresolved reference) is ignored, which can only cost
 time, never change the answer. A skipped step (a false ``when``, or a fan-out over an empty list)
 has its outputs' declared defaults, ``[]`` for a value and ``null`` for a record (see
@@ -74,11 +77,12 @@ import json
 from typing import Any
 
 from dicec.analysis.graph import Task
-from dicec.runtime.contract import RESULT_DIR, b64
+from dicec.runtime.contract import ANSWER_JSON_OUTPUT, ANSWER_OUTPUT, RESULT_DIR, b64  # noqa: F401 (re-exported)
 
 VALUE_PATH = f"{RESULT_DIR}/value.json"
 RECORD_PATH = f"{RESULT_DIR}/record.json"
 ANSWER_PATH = f"{RESULT_DIR}/answer.json"
+ANSWER_TEXT_PATH = f"{RESULT_DIR}/answer.txt"
 #: Where the answer step finds the records, and a fused group's step the values from outside the group
 #: (input artifacts: outside the ``/tmp`` emptyDir, as every input artifact, :mod:`dicec.emit.inputs`).
 RECORDS_PATH = "/dicec/inputs/records.json"
@@ -129,6 +133,7 @@ def answer_command(*, image: str = IMAGE_REFERENCE) -> tuple[list[str], list[str
         "--program", "{{inputs.parameters.program}}",
         "--records-file", RECORDS_PATH,
         "--out", ANSWER_PATH,
+        "--text-out", ANSWER_TEXT_PATH,
     ]
 
 

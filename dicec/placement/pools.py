@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,13 @@ from dicec.tools.spec import EDGE_GPU_CLASSES, GPU_CLASS_NAME
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 _POOL_KEYS = {"name", "gpu_class", "gpu_memory_gb", "usd_per_hour", "spot_usd_per_hour", "node_labels",
               "taints", "max_nodes", "source", "as_of", "clouds", "edge", "uplink_mbps", "fp16_tensor_tflops",
-              "memory_bandwidth_gbps", "datasheet", "vcpus", "memory_gib"}
-_CLOUD_KEYS = {"node_labels", "taints"}
+              "memory_bandwidth_gbps", "datasheet", "vcpus", "memory_gib", "arch", "spot"}
+_CLOUD_KEYS = {"node_labels", "taints", "spot"}
+_SPOT_KEYS = {"node_labels", "taints"}
+#: The well-known node label (set by the kubelet) that names a node's CPU architecture (Go's GOARCH).
+ARCH_LABEL = "kubernetes.io/arch"
+ARCHES = ("amd64", "arm64", "ppc64le", "s390x")
+DEFAULT_ARCH = "amd64"
 _TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
 
@@ -60,6 +65,11 @@ class Pool:
         datasheet: where those two figures (and the GPU memory) come from.
         vcpus: vCPUs of one node (a CPU pool needs it to price pods by their share), or ``None``.
         memory_gib: memory of one node in GiB, or ``None``.
+        arch: the nodes' CPU architecture, as the kubelet labels it (``kubernetes.io/arch``: ``amd64``, ``arm64``
+            for a Jetson): every step on the pool selects it, and runs an image built for it.
+        spot_node_labels: the labels that select this pool's *spot* nodes, added to a step's ``nodeSelector``
+            by ``--spot`` where the pool has a spot price (``spot: {node_labels: ...}`` in the catalogue).
+        spot_taints: the taints those spot nodes carry (tolerated under ``--spot``).
     """
 
     name: str
@@ -80,6 +90,9 @@ class Pool:
     datasheet: str = ""
     vcpus: float | None = None
     memory_gib: float | None = None
+    arch: str = DEFAULT_ARCH
+    spot_node_labels: dict[str, str] = field(default_factory=dict)
+    spot_taints: tuple[dict[str, str], ...] = ()
 
     @property
     def has_gpu(self) -> bool:
@@ -96,6 +109,10 @@ class Pool:
             return self.spot_usd_per_hour
         return self.usd_per_hour
 
+    def runs_spot(self, spot: bool) -> bool:
+        """Whether a step placed here under ``spot`` runs on the pool's spot nodes: asked, and a spot price listed."""
+        return spot and self.spot_usd_per_hour is not None
+
     def usd_for(self, seconds: float, *, spot: bool = False) -> float | None:
         """Dollars for ``seconds`` on this pool (rounded to 8 places, as placed graphs store them);
         ``None`` when the pool has no price."""
@@ -111,7 +128,11 @@ class Pool:
                 **({"edge": True, "uplink_mbps": self.uplink_mbps} if self.edge else {}),
                 **({"fp16_tensor_tflops": self.fp16_tensor_tflops, "memory_bandwidth_gbps": self.memory_bandwidth_gbps,
                     "datasheet": self.datasheet} if self.fp16_tensor_tflops or self.memory_bandwidth_gbps else {}),
-                **({"vcpus": self.vcpus, "memory_gib": self.memory_gib} if self.vcpus or self.memory_gib else {})}
+                **({"vcpus": self.vcpus, "memory_gib": self.memory_gib} if self.vcpus or self.memory_gib else {}),
+                **({"arch": self.arch} if self.arch != DEFAULT_ARCH else {}),
+                **({"spot": {"node_labels": dict(sorted(self.spot_node_labels.items())),
+                             "taints": [dict(t) for t in self.spot_taints]}}
+                   if self.spot_node_labels or self.spot_taints else {})}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,8 +212,11 @@ def for_cloud(catalogue: PoolCatalogue, cloud: str) -> PoolCatalogue:
             if not p.has_gpu or p.edge:
                 pools.append(p)
             continue
+        spot = entry.get("spot") or {}  # that cloud's spot nodes, or none (the default's labels are not its own)
         pools.append(replace(p, node_labels=dict(entry.get("node_labels", p.node_labels)),
-                             taints=tuple(entry.get("taints", p.taints))))
+                             taints=tuple(entry.get("taints", p.taints)),
+                             spot_node_labels=dict(spot.get("node_labels", {})),
+                             spot_taints=tuple(spot.get("taints", ()))))
     return PoolCatalogue(pools=tuple(pools), path=f"{catalogue.path} (cloud {cloud})")
 
 
@@ -252,6 +276,12 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
         if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
             raise fail(f"{label}: max_nodes must be a whole number >= 1")
         clouds = _clouds(item.get("clouds"), label, fail)
+        spot_labels, spot_taints = _spot(item.get("spot"), label, fail)
+        arch = item.get("arch", labels.get(ARCH_LABEL, DEFAULT_ARCH))
+        if arch not in ARCHES:
+            raise fail(f"{label}: arch must be one of {', '.join(ARCHES)} (kubernetes.io/arch), not {arch!r}")
+        if labels.get(ARCH_LABEL, arch) != arch:
+            raise fail(f"{label}: arch {arch} but node_labels say {ARCH_LABEL}: {labels[ARCH_LABEL]}")
         figures = {k: _optional_number(item.get(k), f"{label}: {k}", fail)
                    for k in ("fp16_tensor_tflops", "memory_bandwidth_gbps", "vcpus", "memory_gib")}
         if gpu_class is None and (figures["fp16_tensor_tflops"] or figures["memory_bandwidth_gbps"]):
@@ -268,7 +298,8 @@ def parse_pools(raw: Any, *, path: str) -> PoolCatalogue:
                           fp16_tensor_tflops=figures["fp16_tensor_tflops"] or None,
                           memory_bandwidth_gbps=figures["memory_bandwidth_gbps"] or None,
                           datasheet=" ".join(str(item.get("datasheet") or "").split()),
-                          vcpus=figures["vcpus"], memory_gib=figures["memory_gib"]))
+                          vcpus=figures["vcpus"], memory_gib=figures["memory_gib"], arch=arch,
+                          spot_node_labels=spot_labels, spot_taints=spot_taints))
     if not any(p.has_gpu for p in pools):
         raise fail("no GPU pool: at least one pool needs a gpu_class")
     return PoolCatalogue(pools=tuple(pools), path=path)
@@ -284,6 +315,21 @@ def _check_taints(taints: Any, label: str, fail) -> None:
                        "and operator Equal (with value) or Exists")
 
 
+def _spot(raw: Any, label: str, fail) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """Validate a ``spot:`` entry (``{node_labels, taints}`` of the pool's spot nodes): (labels, taints)."""
+    if raw is None:
+        return {}, ()
+    if not isinstance(raw, dict) or set(raw) - _SPOT_KEYS:
+        raise fail(f"{label}: spot must be a mapping of node_labels (and taints) that select the pool's spot nodes")
+    labels = raw.get("node_labels", {})
+    if not isinstance(labels, dict) or not labels or not all(isinstance(k, str) and isinstance(v, str)
+                                                             for k, v in labels.items()):
+        raise fail(f"{label}: spot.node_labels must map strings to strings (at least one label)")
+    taints = raw.get("taints", [])
+    _check_taints(taints, f"{label}: spot", fail)
+    return dict(labels), tuple({k: str(v) for k, v in t.items()} for t in taints)
+
+
 def _clouds(raw: Any, label: str, fail) -> dict[str, dict[str, Any]] | None:
     """Validate a pool's ``clouds:`` mapping: cloud name -> {node_labels, taints}."""
     if raw is None:
@@ -296,13 +342,16 @@ def _clouds(raw: Any, label: str, fail) -> dict[str, dict[str, Any]] | None:
             raise fail(f"{label}: clouds: {cloud!r} must be a lower-case name mapping to node_labels/taints")
         unknown = sorted(set(entry) - _CLOUD_KEYS)
         if unknown:
-            raise fail(f"{label}: clouds.{cloud}: unknown key {unknown[0]!r} (known: node_labels, taints)")
+            raise fail(f"{label}: clouds.{cloud}: unknown key {unknown[0]!r} (known: node_labels, taints, spot)")
         labels = entry.get("node_labels", {})
         if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
             raise fail(f"{label}: clouds.{cloud}.node_labels must map strings to strings")
         taints = entry.get("taints", [])
         _check_taints(taints, f"{label}: clouds.{cloud}", fail)
         out[cloud] = {"node_labels": dict(labels), "taints": [{k: str(v) for k, v in t.items()} for t in taints]}
+        if entry.get("spot") is not None:
+            spot_labels, spot_taints = _spot(entry["spot"], f"{label}: clouds.{cloud}", fail)
+            out[cloud]["spot"] = {"node_labels": spot_labels, "taints": [dict(t) for t in spot_taints]}
     return out
 
 

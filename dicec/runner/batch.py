@@ -1,9 +1,11 @@
 """Reading a batch workflow's result: the ``answers`` output, one answer per entry of ``images``.
 
 A batch workflow that fans out one query per image (services mode, or ``--input-artifact``; see
-:mod:`dicec.emit.inputs`) outputs ``answers``, Argo's aggregation of the per-image ``answer`` outputs: a
-JSON list in the order of the ``images`` parameter. An empty ``images`` list runs nothing, and Argo
-leaves the aggregate unresolved; that is read as no answers (:func:`batch_answers`).
+:mod:`dicec.emit.inputs`) outputs ``answers``, Argo's aggregation of the per-image ``answer-json`` outputs:
+a JSON list in the order of the ``images`` parameter, of the answers themselves when every answer is a JSON
+list or object, else of their JSON texts as strings (:func:`decode_answers` reads either back). An empty
+``images`` list runs nothing, and Argo leaves the aggregate unresolved; that is read as no answers
+(:func:`batch_answers`).
 
 A pods-mode batch of stage pods (:mod:`dicec.emit.batch`; it carries its plan in an annotation) outputs
 ``answers`` as a list of per-shard lists, each entry ``{"index": i, "answers": [{"answer": A} |
@@ -44,7 +46,23 @@ def batch_answers(answers_text: str, parameters: dict[str, str], where: str) -> 
     if not isinstance(answers, list) or len(answers) != len(images):
         raise DicecError(f"{where}: expected {len(images)} answers, one per image, got "
                          f"{len(answers) if isinstance(answers, list) else type(answers).__name__}")
-    return images, answers
+    return images, decode_answers(answers, where=where)
+
+
+def decode_answers(aggregated: list[Any], *, where: str) -> list[Any]:
+    """The answers of an aggregated ``answer-json`` list: Argo kept the parsed answers (each a list or an object)
+    or, when any answer is not, every answer's JSON text as a string (:mod:`dicec.runner.aggregate`); a string
+    element is therefore always JSON text to parse, never an answer itself."""
+    out = []
+    for element in aggregated:
+        if isinstance(element, str):
+            try:
+                element = json.loads(element)
+            except json.JSONDecodeError:
+                raise DicecError(f"{where}: an element of the answers output is not an answer's JSON: "
+                                 f"{element[:120]!r}") from None
+        out.append(element)
+    return out
 
 
 def stage_answers(answers_text: str, parameters: dict[str, str], questions: int,

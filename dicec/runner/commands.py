@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import click
 
+from dicec.errors import DicecError
 from dicec.output import dumps_json, parse_parameters
 from dicec.runtime.commands import MODELS_ENV, OPERATORS_ENV, format_option, models_option, operators_option
 
@@ -121,13 +123,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
             for image, value in zip(images, answers):
                 click.echo(f"{image}: {answer_text(value)}")
         return
-    if "answer" in result.outputs:
-        try:
-            value = json.loads(result.outputs["answer"])
-        except json.JSONDecodeError:
-            value = result.outputs["answer"]
-    else:
-        value = None
+    value = _answer_value(result.outputs)
     if fmt == "json":
         click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
                                "requests": result.requests, "skipped": list(result.skipped),
@@ -137,6 +133,23 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     else:
         click.echo(dumps_json(result.outputs), nl=False)
 
+
+
+def _answer_value(outputs: dict[str, str]) -> Any:
+    """The answer of a finished run: its ``answer-json`` output parsed (the plain ``answer`` output is a string's
+    text without quotes), or, for a workflow without one, its ``answer`` read as JSON where it is JSON."""
+    from dicec.runtime.contract import ANSWER_JSON_OUTPUT, ANSWER_OUTPUT
+
+    for name in (ANSWER_JSON_OUTPUT, ANSWER_OUTPUT):
+        if name in outputs:
+            try:
+                return json.loads(outputs[name])
+            except json.JSONDecodeError:
+                if name == ANSWER_JSON_OUTPUT:
+                    raise DicecError(f"the workflow's {ANSWER_JSON_OUTPUT} output is not JSON: "
+                                     f"{outputs[name][:120]!r}") from None
+                return outputs[name]
+    return None
 
 
 def _print_stage_batch(result, options, workflow_file: str, fmt: str, argo: dict | None = None) -> None:

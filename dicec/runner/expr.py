@@ -16,6 +16,13 @@ workflows use (``response.statusCode == 201``, ``response.body contains "google"
 
 Anything else (arithmetic, function calls, ``matches``, pipes, ...) is refused with one line naming it,
 never guessed; a type error while evaluating is one line too.
+
+The same subset, plus Argo's ``jsonpath(TEXT, PATH)`` for a path of ``$`` and ``.NAME``, ``['NAME']`` or
+``[N]`` steps (``util/expr/env``: the text parsed as JSON, the path queried), evaluates an output
+parameter's ``valueFrom.expression`` (:func:`evaluate_expression`), which Argo's controller evaluates over
+the template's scope (``tasks.NAME.outputs.result`` ...) and writes with Go's ``%v``: dicec emits one only to
+take a string out of the answer server's reply (:mod:`dicec.emit.http`), and a result that is not a string
+is refused here rather than formatted as Go would.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ _WORD_OPS = {"and": "&&", "or": "||", "not": "!"}
 _STRING_OPS = ("contains", "startsWith", "endsWith")
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 _LITERALS = {"true": True, "false": False, "nil": None}
+_JSONPATH_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\['([^'\\]*)'\]|\[(\d+)\]")
+_JSONPATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_-]*|\['[^'\\]*'\]|\[\d+\])*")
 
 
 class ExprError(DicecError):
@@ -54,14 +63,27 @@ def evaluate_condition(text: str, scope: dict[str, Any]) -> bool:
     return value
 
 
-def _tokenize(text: str) -> list[tuple[str, Any]]:
+def evaluate_expression(text: str, scope: dict[str, Any]) -> str:
+    """The string an output parameter's ``valueFrom.expression`` gives over ``scope`` (nested maps:
+    ``{"tasks": {"answer": {"outputs": {"result": ...}}}}``); refused in one line when it is not a string."""
+    parser = _Parser(_tokenize(text, what="expression"), text, scope, what="expression")
+    value = parser.disjunction()
+    if parser.pos != len(parser.tokens):
+        raise ExprError(f"expression {text!r}: unexpected {parser.tokens[parser.pos][1]!r}")
+    if not isinstance(value, str):
+        raise ExprError(f"expression {text!r} gives {value!r}, not a string (dicec run takes only strings from "
+                        "output expressions)")
+    return value
+
+
+def _tokenize(text: str, *, what: str = "successCondition") -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     pos = 0
     while pos < len(text) and text[pos:].strip():
         m = _TOKEN.match(text, pos)
         if m is None or m.group("other") is not None:
             bad = m.group("other") if m else text[pos:pos + 10]
-            raise ExprError(f"successCondition {text!r}: {bad!r} is not supported by dicec run (supported: "
+            raise ExprError(f"{what} {text!r}: {bad!r} is not supported by dicec run (supported: "
                             "==, !=, <, <=, >, >=, contains, startsWith, endsWith, in, !, &&, ||, member access)")
         pos = m.end()
         if m.group("num") is not None:
@@ -94,8 +116,9 @@ def _number(v: Any) -> bool:
 class _Parser:
     """Recursive descent, evaluating as it parses (the operands have no side effects)."""
 
-    def __init__(self, tokens: list[tuple[str, Any]], text: str, scope: dict[str, Any]) -> None:
-        self.tokens, self.text, self.scope, self.pos = tokens, text, scope, 0
+    def __init__(self, tokens: list[tuple[str, Any]], text: str, scope: dict[str, Any], *,
+                 what: str = "successCondition") -> None:
+        self.tokens, self.text, self.scope, self.pos, self.what = tokens, text, scope, 0, what
 
     def peek(self) -> Any:
         return self.tokens[self.pos][1] if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "op" else None
@@ -103,11 +126,11 @@ class _Parser:
     def take(self, op: str) -> None:
         if self.peek() != op:
             found = self.tokens[self.pos][1] if self.pos < len(self.tokens) else "the end"
-            raise ExprError(f"successCondition {self.text!r}: expected {op!r}, found {found!r}")
+            raise ExprError(f"{self.what} {self.text!r}: expected {op!r}, found {found!r}")
         self.pos += 1
 
     def fail(self, what: str) -> ExprError:
-        return ExprError(f"successCondition {self.text!r}: {what}")
+        return ExprError(f"{self.what} {self.text!r}: {what}")
 
     def disjunction(self) -> Any:
         left = self.conjunction()
@@ -162,12 +185,43 @@ class _Parser:
         if kind == "value":
             return value
         if kind == "name":
+            if self.peek() == "(" and value == "jsonpath" and self.what == "expression":
+                return self.jsonpath()
             if self.peek() == "(":
                 raise self.fail("function calls are not supported by dicec run")
             if value not in self.scope:
                 raise self.fail(f"unknown name {value!r} (known: {', '.join(sorted(self.scope))})")
             return self.scope[value]
         raise self.fail(f"unexpected {value!r}")
+
+    def jsonpath(self) -> Any:
+        """Argo's ``jsonpath(TEXT, PATH)`` (after its name): TEXT parsed as JSON, PATH of ``$`` and ``.NAME``,
+        ``['NAME']`` or ``[N]`` steps."""
+        import json
+
+        self.take("(")
+        text = self.disjunction()
+        self.take(",")
+        path = self.disjunction()
+        self.take(")")
+        if not isinstance(text, str) or not isinstance(path, str):
+            raise self.fail(f"jsonpath needs a JSON text and a path, not {text!r} and {path!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise self.fail(f"jsonpath: {text[:80]!r} is not JSON") from None
+        steps = _JSONPATH.fullmatch(path)
+        if steps is None:
+            raise self.fail(f"jsonpath {path!r}: dicec run reads only paths of $ and .NAME, ['NAME'] or [N] steps")
+        for name, quoted, index in _JSONPATH_STEP.findall(path[1:]):
+            key: Any = name or quoted or int(index)
+            if isinstance(key, int) and isinstance(value, list) and 0 <= key < len(value):
+                value = value[key]
+            elif isinstance(key, str) and isinstance(value, dict) and key in value:
+                value = value[key]
+            else:
+                raise self.fail(f"jsonpath {path!r}: {key!r} is not in {text[:80]!r}")
+        return value
 
     def postfix(self, value: Any) -> Any:
         while self.peek() in (".", "["):

@@ -160,7 +160,10 @@ class StepModel:
             params = dict(command.make_context(command.name or "dicec", list(argv[1 + len(verb):])).params)
             if verb == ["answer"]:
                 commands.flag_or_file(params, "records_json", "--records", "[]")
-                _write(params["out"], json.dumps(self.answer_text(params["program_payload"])))
+                answer = self.answer_text(params["program_payload"])
+                _write(params["out"], json.dumps(answer))
+                if params.get("text_out") is not None:  # the plain text form (a string as it is)
+                    _write(params["text_out"], answer)
             elif verb == ["op", "stage"]:
                 self.stage(params)
             elif params.get("group_payload") is not None:
@@ -239,8 +242,11 @@ class StepModel:
         from dicec.runtime.step import resolve_call
 
         request = json.loads(body)
-        if urlsplit(url).path.endswith("/v1/answer"):
-            return canonical_json(self.answer_text(str(request.get("program"))))
+        if urlsplit(url).path.endswith("/v1/answer"):  # the answer server's reply: {json, text}
+            from dicec.runtime.contract import ANSWER_JSON_KEY, ANSWER_TEXT_KEY
+
+            answer = self.answer_text(str(request.get("program")))
+            return canonical_json({ANSWER_JSON_KEY: canonical_json(answer), ANSWER_TEXT_KEY: answer})
         refs = {task: result_value(v) for task, v in (request.get("refs") or {}).items()}
         spec, form, args, patch = resolve_call(request["call"], refs, result_value(request.get("patch", "image")),
                                                request.get("index", "none"), self.registry)

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dicec.errors import DicecError, one_line
+from dicec.runner.aggregate import aggregate_parameter, aggregate_results
 from dicec.runner.argostatus import NodeTree, item_node_name, workflow_name
 from dicec.runner.artifacts import RawData, resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
@@ -241,11 +242,19 @@ def _param_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _parse_maybe_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return text
+def _nested(scope: dict[str, str]) -> dict[str, Any]:
+    """``{"tasks.a.outputs.result": v}`` as ``{"tasks": {"a": {"outputs": {"result": v}}}}`` (Argo's ``expand``)."""
+    out: dict[str, Any] = {}
+    for key, value in scope.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[last] = value
+    return out
 
 
 # -- running ---------------------------------------------------------------------------------------------
@@ -330,7 +339,16 @@ class Runner:
         scope = self.global_scope(tasks, inputs)
         outputs = {}
         for p in (template.get("outputs") or {}).get("parameters") or []:
-            ref = ((p.get("valueFrom") or {}).get("parameter"))
+            value_from = p.get("valueFrom") or {}
+            if "expression" in value_from:  # evaluated over the scope's names as nested maps, as Argo does
+                from dicec.runner.expr import evaluate_expression
+
+                try:
+                    outputs[p["name"]] = evaluate_expression(str(value_from["expression"]), _nested(scope))
+                except DicecError as exc:
+                    raise StepFailed(f"{label}outputs", str(exc), []) from None
+                continue
+            ref = value_from.get("parameter")
             outputs[p["name"]] = substitute(ref if ref is not None else str(p.get("value", "")), scope)
         needed = {d for t in tasks.values() for d in t.deps}
         self.tree.dag_done(place.name, template, outputs=outputs,
@@ -502,10 +520,12 @@ class Runner:
         if not t.results:
             t.outputs = self.declared_defaults(t)  # no elements ran: Argo v4's "Skipped, empty params"
             return
-        order = sorted(t.results)
+        order = sorted(t.results)  # Argo sorts a loop's children by their index
         names = sorted({k for r in t.results.values() for k in r if not k.startswith(ARTIFACT_KEY)})
-        t.outputs = {k: json.dumps([_parse_maybe_json(t.results[i].get(k, "")) for i in order],
-                                   separators=(",", ":"), ensure_ascii=False) for k in names}
+        t.outputs = {}
+        for k in names:  # exactly Argo's aggregation (dicec.runner.aggregate), from the elements that have k
+            values = [t.results[i][k] for i in order if k in t.results[i]]
+            t.outputs[k] = (aggregate_results(values, task=t.name) if k == RESULT_KEY else aggregate_parameter(values))
 
     def run_task(self, t: _TaskState, scope: dict[str, str], label: str, index: int | None,
                  base: Path | None = None, place: _Place | None = None) -> dict[str, str]:
@@ -675,8 +695,9 @@ class Runner:
                 elif not p.get("optional"):
                     raise StepFailed(label, f"output artifact {name[len(ARTIFACT_KEY):]!r}: {path} was not written", [])
                 continue
-            try:
-                out[name] = Path(path).read_text(encoding="utf-8").rstrip("\n")
+            try:  # Argo's executor trims one newline off a file's value ("for user convenience")
+                text = Path(path).read_text(encoding="utf-8")
+                out[name] = text[:-1] if text.endswith("\n") else text
             except OSError:
                 default = (p.get("valueFrom") or {}).get("default")
                 if default is None:

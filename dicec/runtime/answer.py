@@ -3,7 +3,8 @@ with the answer server.
 
 ``answer`` reads the records (a JSON list; elements that are not valid JSON are skipped, lists are
 flattened), re-runs the program answering each call from them or on demand, and writes the answer
-as canonical JSON. :func:`replay` is that re-run, the one implementation behind both ``dicec answer``
+as canonical JSON (``--out``) and as text (``--text-out``: a string as it is, anything else as its
+JSON). :func:`replay` is that re-run, the one implementation behind both ``dicec answer``
 and the answer server's ``/v1/answer`` (:mod:`dicec.serving.answer_server`), so the two give the same
 answer for the same records: a records element may be a record, a (nested) list of records (a fan-out),
 or an HTTP step's result object ``{"value", "record"}`` (:mod:`dicec.runtime.contract`), whose record
@@ -17,7 +18,7 @@ from typing import Any
 
 from dicec.errors import DicecError
 from dicec.runtime.backend import get_backend, registry_for
-from dicec.runtime.calls import Call, canonical_json
+from dicec.runtime.calls import Call, answer_text, canonical_json
 from dicec.runtime.compute import Log, write_output
 from dicec.runtime.contract import is_result, unb64
 from dicec.runtime.flags import json_flag, lenient_members
@@ -85,9 +86,11 @@ def replay(source: str, *, records: list[Any], image: Any, backend: Any, registr
 
 
 def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: str | None,
-               models: str | None = None, operator_dirs: tuple[str, ...] = (), services_json: str | None = None,
+               text_out: str | None = None, models: str | None = None, operator_dirs: tuple[str, ...] = (), services_json: str | None = None,
                services: dict[str, str] | None = None, log: Log = lambda s: None) -> Any:
-    """``dicec answer``: the serial program over the records; returns the answer (JSON).
+    """``dicec answer``: the serial program over the records; returns the answer (JSON), written to ``out`` as
+    canonical JSON and to ``text_out`` as text (:func:`dicec.runtime.calls.answer_text`: the workflow's plain
+    ``answer`` output, where ``answer-json`` is the JSON).
 
     With ``services_json`` (``--services``, services mode) a call without a record goes to its operator's
     model server (:class:`dicec.runtime.client.ServiceRouter`, URLs resolved through ``services``, the
@@ -112,4 +115,6 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
             backend.close()
     if out is not None:
         write_output(out, canonical_json(answer))
+    if text_out is not None:
+        write_output(text_out, answer_text(answer))
     return answer

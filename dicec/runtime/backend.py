@@ -16,7 +16,8 @@ its own value or error. Backends:
   ``onnx`` when its model file is here (else that call raises: "no built-in model");
 * ``onnx`` (:mod:`dicec.runtime.onnxops`): the production path, every operator on the model file
   its spec names (sha256-checked, one onnxruntime session per model per process) through its
-  ``operator.py``; a missing or mismatching model stops the step. The vision image sets it.
+  ``operator.py``; a missing or mismatching model stops the step. The vision image sets ``builtin`` (what it
+  carries answers); ``DICEC_MODELS=onnx`` where the production model files are mounted.
 
 Steps do not take a ``--models`` flag in the emitted workflow, so the backend is chosen by the
 ``DICEC_MODELS`` environment variable (``dicec run --models`` sets it for its steps); the default is

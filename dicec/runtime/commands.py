@@ -145,7 +145,10 @@ def stage(**params) -> None:
               help="JSON list of the steps' records (elements that are not valid JSON are skipped).")
 @click.option("--records-file", "records_json_file", default=None, metavar="FILE",
               help="The --records list in a file (what an emitted step gets: one argument holds at most 128 KiB).")
-@click.option("--out", required=True, metavar="PATH", help="Where to write the answer (JSON).")
+@click.option("--out", required=True, metavar="PATH", help="Where to write the answer (canonical JSON).")
+@click.option("--text-out", default=None, metavar="PATH",
+              help="Where to write the answer as text: a string as it is, anything else as its JSON (what "
+                   "dicec exec prints; the workflow's plain 'answer' output).")
 @click.option("--services", "services_json", default=None, metavar="JSON",
               help="Services mode: {operator: model-server URL}; calls without a record go there, not to local models.")
 @models_option(None)

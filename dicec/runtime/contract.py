@@ -14,6 +14,10 @@ the runtime (a module with no imports of its own) and the runtime never imports 
   the user's machine unless told otherwise (``--run-any-command``).
 * :func:`shard_slice`: which images shard ``i`` of a batch runs (a stage pod picks its slice with it,
   the batch plan and the cost model count with it).
+* :data:`ANSWER_OUTPUT` / :data:`ANSWER_JSON_OUTPUT`: a workflow's answer outputs, the answer as text (a
+  string as it is, anything else as its JSON) and as canonical JSON; :data:`ANSWER_TEXT_KEY` /
+  :data:`ANSWER_JSON_KEY` the same two strings in the answer server's reply, where the HTTP answer task's
+  outputs take them from (:mod:`dicec.emit.http`, :mod:`dicec.serving.answer_server`);
 * :func:`result_object` / :func:`result_record` / :func:`result_value`: the body a services-mode HTTP
   step's model server answers with (``{"value": V, "record": R}``, the task's Argo ``outputs.result``),
   which later requests and the answer carry back as a patch, a reference or a record
@@ -27,6 +31,14 @@ from typing import Any
 
 #: Where a step writes its value, record, answer or a fused group's files.
 RESULT_DIR = "/tmp/dicec"
+
+#: A workflow's answer outputs: the answer as text (a string as it is, anything else as its canonical JSON:
+#: what ``dicec exec`` prints) and as canonical JSON (a string quoted, so ``"1"`` and ``1`` differ).
+ANSWER_OUTPUT = "answer"
+ANSWER_JSON_OUTPUT = "answer-json"
+#: The answer server's reply ``{"json": CANONICAL_JSON, "text": TEXT}``: both strings, the two outputs' values.
+ANSWER_JSON_KEY = "json"
+ANSWER_TEXT_KEY = "text"
 
 #: The start of every command dicec emits for a step container: ``dicec op ...`` (an operator step, a
 #: fused group, a services-mode call, a batch stage: every subcommand of ``op`` is dicec's own) and

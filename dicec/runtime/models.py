@@ -1,5 +1,9 @@
 """Loading ONNX model files: located as a spec names them, sha256-checked, one session per process.
 
+Before the first CUDA session of a process, ``onnxruntime.preload_dlls()`` (onnxruntime >= 1.21) loads the CUDA
+and cuDNN libraries the ``onnxruntime-gpu[cuda,cudnn]`` extras install as ``nvidia-*`` wheels, so an image needs
+only the GPU driver (``images/Dockerfile.vision``); what it prints is kept off standard output.
+
 A model reference is a local path or a ``file://`` URI (any other scheme is refused here: models are
 baked into the image or mounted, never downloaded by a step) and, when pinned, its sha256. The
 session asks for the CUDA provider when onnxruntime offers it, then checks ``get_providers()``
@@ -15,6 +19,7 @@ import contextlib
 import hashlib
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -60,7 +65,9 @@ def verified_path(model: ModelFile) -> Path:
     path = model_path(model.file)
     where = Location(path=str(path))
     if not path.is_file():
-        raise DicecError(f"model file for {model.name} not found", location=where)
+        raise DicecError(f"model file for {model.name} not found: put the exported ONNX file at {path} (mount a volume "
+                         f"holding it at {path.parent}, or build an image FROM dicec's that copies it there), or run "
+                         "the built-in models instead (DICEC_MODELS=builtin, the vision image's default)", location=where)
     if model.sha256 is not None:
         actual = sha256_of(path)
         if actual != model.sha256:
@@ -84,6 +91,8 @@ def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, 
             import onnxruntime as ort
         available = list(ort.get_available_providers())
         wanted = [CUDA, CPU] if CUDA in available else [CPU]
+        if CUDA in wanted:
+            preload_cuda(ort)
         if hasattr(ort, "set_default_logger_severity"):
             ort.set_default_logger_severity(4)  # onnxruntime's own CUDA-loading noise; we log one line
         options = ort.SessionOptions()
@@ -102,6 +111,30 @@ def load_session(model: ModelFile, *, log: Callable[[str], None] | None = None, 
         _report(model.name, on_cuda=CUDA in used, fell_back=CUDA in wanted and CUDA not in used, log=log)
         _SESSIONS[key] = session
         return session
+
+
+_PRELOADED: list[bool] = []
+
+
+def preload_cuda(ort: Any) -> None:
+    """``ort.preload_dlls()`` once per process (under the session lock), where this onnxruntime has it: the pip
+    CUDA and cuDNN libraries loaded before the CUDA provider needs them. What it prints (a library it could not
+    load) and warns is kept off standard output and stderr and said when verbose; the CUDA fallback line then follows as usual."""
+    if _PRELOADED or not hasattr(ort, "preload_dlls"):
+        return
+    _PRELOADED.append(True)
+    try:
+        with _stdout_of_this_thread() as printed, warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            ort.preload_dlls()
+        printed = [*printed, *(f" {w.message}" for w in warned)]  # its CUDA plugin's registration warns
+    except Exception as exc:  # a directory it expects is absent: the CUDA session then falls back, as without it
+        printed = [f"{type(exc).__name__}: {exc}"]
+    if printed:
+        from dicec import verbosity
+
+        verbosity.detail("onnxruntime.preload_dlls said: " + " ".join("".join(printed).split())[:300],
+                         once="onnxruntime-preload")
 
 
 class _ThreadStdout:

@@ -56,7 +56,7 @@ from typing import Any, Callable
 
 from dicec.errors import DicecError, Location
 from dicec.runtime.calls import OperatorError, is_box
-from dicec.runtime.models import ModelFile, load_session, model_path
+from dicec.runtime.models import ModelFile, load_session, model_path, verified_path
 
 TOKENIZER_FILE = "tokenizer.py"
 
@@ -140,6 +140,7 @@ class OnnxBackend:
                 raise DicecError(f"{spec.entry} of operator {spec.name!r} defines no Operator class",
                                  location=Location(path=str(Path(spec.folder) / spec.entry)))
             accepts = inspect.signature(cls).parameters
+            verified_path(main)  # a missing model file is said first: what to mount where (dicec.runtime.models)
             kwargs: dict[str, Any] = {}
             if "tokenize" in accepts or "detokenize" in accepts:
                 kwargs.update({k: v for k, v in self.tokenizers(spec, main).items() if k in accepts})

@@ -27,8 +27,10 @@ request cannot make the server call elsewhere. ``$DICEC_SERVICES`` (Service name
 loopback servers. Each request's program runs under ``--max-seconds`` and ``--max-lines``
 (:class:`dicec.runtime.program.Limits`).
 
-Answers: 200 with the answer as canonical JSON (exactly what a pods-mode answer step writes to
-``answer.json``, without the newline Argo trims from it), and the replay's counts in the headers
+Answers: 200 with ``{"json": J, "text": T}``, two strings: ``J`` the answer's canonical JSON and ``T`` its text
+(a string as it is, anything else as its JSON): exactly what a pods-mode answer step writes to ``answer.json``
+and ``answer.txt`` (without the newline Argo trims from a file), the values of the Workflow's ``answer-json``
+and ``answer`` outputs (:func:`dicec.emit.argo.answer_outputs`); and the replay's counts in the headers
 ``Dicec-Operator-Calls``, ``Dicec-From-Records`` and ``Dicec-On-Demand``; 422 ``{"error": "<program>:LINE: KIND:
 DETAIL"}`` when the program raises or fails its check; 400 a malformed request or an unreadable image;
 403 a service URL not allowed; 500 any other set-up problem (a model server that cannot be reached).
@@ -131,6 +133,8 @@ class AnswerServer(JSONServer):
         """One answer request (the module docstring): its status, the answer and its counts, or a one-line error."""
         from dicec.check import CheckFailed
         from dicec.runtime.answer import decode_program, replay
+        from dicec.runtime.calls import answer_text, canonical_json
+        from dicec.runtime.contract import ANSWER_JSON_KEY, ANSWER_TEXT_KEY
         from dicec.runtime.client import ServiceRouter
         from dicec.runtime.images import load_image
         from dicec.runtime.program import ProgramError
@@ -164,7 +168,8 @@ class AnswerServer(JSONServer):
             backend.close()
         stats = outcome.stats
         self._count(answers=1, on_demand=stats.on_demand)
-        return HTTPStatus.OK, outcome.answer, {"Dicec-Operator-Calls": str(stats.calls),
+        reply = {ANSWER_JSON_KEY: canonical_json(outcome.answer), ANSWER_TEXT_KEY: answer_text(outcome.answer)}
+        return HTTPStatus.OK, reply, {"Dicec-Operator-Calls": str(stats.calls),
                                                "Dicec-From-Records": str(stats.from_records),
                                                "Dicec-On-Demand": str(stats.on_demand)}
 

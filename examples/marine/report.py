@@ -147,7 +147,7 @@ def run_frames(tmp: Path) -> list[str]:
         serial = run_program(program, registry=registry_for(), image=load_image(str(image)), backend=get_backend("seeded"))
         lines.append(f"| `frame-{seed}.png` (320x240) | {len(boxes)} | {box_bytes(boxes, 3):,.0f} | {sent:,} | "
                      f"{320 * 240 * 3:,} / {image.stat().st_size:,} | "
-                     f"{', '.join(result.skipped) or 'none'} | {json.loads(result.outputs['answer'])!r} | "
+                     f"{', '.join(result.skipped) or 'none'} | {json.loads(result.outputs['answer-json'])!r} | "
                      f"{serial.answer!r} |")
     return lines
 

@@ -40,7 +40,7 @@ def evaluate(count: int, folder: Path, *, parallelism: int = 4) -> dict:
             wf.write_text(compiled[q["question"]])
             result = run_workflow(str(wf), RunOptions(parameters={"image": str(folder / rec["image"])},
                                                       parallelism=parallelism, env={"DICEC_MODELS": "builtin"}))
-            got = json.loads(result.outputs["answer"])
+            got = json.loads(result.outputs["answer-json"])  # the answer as JSON ("answer" is its text)
             total[q["kind"]] += 1
             if got == q["answer"]:
                 right[q["kind"]] += 1

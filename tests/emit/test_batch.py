@@ -61,7 +61,7 @@ def test_shards_fan_out_a_chain_of_stage_pods(builtin_registry, pools):
         pod = t[stage.name]
         assert pod["container"]["command"] == ["dicec", "op", "stage"]
         assert pod["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
-        assert pod["nodeSelector"] == pools.get(pool).node_labels
+        assert pod["nodeSelector"] == {**pools.get(pool).node_labels, "kubernetes.io/arch": "amd64"}
         args = pod["container"]["args"]
         assert args[args.index("--shard") + 1] == "{{inputs.parameters.shard}}" and args[args.index("--shards") + 1] == "5"
         assert args[args.index("--records-out") + 1] == RECORDS_OUT_PATH
@@ -71,7 +71,8 @@ def test_shards_fan_out_a_chain_of_stage_pods(builtin_registry, pools):
     assert "--records-in" not in t[plan.stages[0].name]["container"]["args"]
     assert t[plan.stages[1].name]["inputs"]["artifacts"][1] == {"name": "records", "path": RECORDS_IN_PATH}
     cpu = t["answer"]
-    assert "nvidia.com/gpu" not in cpu["container"]["resources"]["limits"] and not cpu.get("nodeSelector")
+    assert "nvidia.com/gpu" not in cpu["container"]["resources"]["limits"]
+    assert cpu["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
     assert cpu["outputs"]["parameters"] == [{"name": "answers", "valueFrom": {"path": "/tmp/dicec/answers.json"}}]
     assert cpu["outputs"]["artifacts"][0]["name"] == "answers"
     assert plan_of_workflow(wf) == plan

@@ -45,7 +45,7 @@ def test_a_fused_group_is_one_step_and_everything_refers_to_its_outputs(builtin_
     group = templates[cars]
     assert group["container"]["command"] == ["dicec", "op"] and "--group" in group["container"]["args"]
     assert group["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert group["nodeSelector"] == placed.pools["a4000"].node_labels
+    assert group["nodeSelector"] == {**placed.pools["a4000"].node_labels, "kubernetes.io/arch": "amd64"}
     assert [p["name"] for p in group["outputs"]["parameters"]] == [
         "value-find-car", "record-find-car", f"value-{verify}", f"record-{verify}"]
     args = {p["name"]: p["value"] for p in tasks[cars]["arguments"]["parameters"]}

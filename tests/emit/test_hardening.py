@@ -89,7 +89,8 @@ def test_every_pod_template_of_every_example_is_hardened_and_every_workflow_vali
         for t in templates:
             assert pod_problems(t) == [], (where, t["name"])
             checked += 1
-    assert checked >= 2 * len(compiled)
+    # the figures docs/production.md and the README state (issue 14, item 11): exactly these, not a floor
+    assert (len(compiled), checked) == (198, 520), (len(compiled), checked)
 
 
 def test_gpu_steps_have_equal_gpu_limits_and_requests_and_cpu_steps_none(compiled):
@@ -97,7 +98,7 @@ def test_gpu_steps_have_equal_gpu_limits_and_requests_and_cpu_steps_none(compile
         for t in pod_templates(result.workflow):
             res = t["container"]["resources"]
             assert set(res) == {"requests", "limits"}
-            if t.get("nodeSelector"):
+            if set(t.get("nodeSelector") or {}) - {"kubernetes.io/arch"}:  # a GPU pool's labels
                 assert res["limits"][GPU_RESOURCE] == res["requests"][GPU_RESOURCE] == "1", (name, t["name"])
             else:
                 assert GPU_RESOURCE not in res["limits"] and GPU_RESOURCE not in res["requests"]
@@ -148,7 +149,7 @@ def test_options_change_the_pod_fields(builtin_registry, pools):
         assert t["volumes"][0]["emptyDir"]["sizeLimit"] == "512Mi" and t["automountServiceAccountToken"] is True
         assert t["retryStrategy"]["limit"] == 5 and t["retryStrategy"]["retryPolicy"] == "OnTransientError"
         assert t["activeDeadlineSeconds"] == 60
-        if t.get("nodeSelector"):
+        if GPU_RESOURCE in t["container"]["resources"]["limits"]:
             assert t["container"]["resources"]["limits"]["memory"] == "24Gi"
     assert EmitOptions(executor_service_account="argo-exec").executor_service_account == "argo-exec"
 

@@ -152,7 +152,9 @@ def test_a_workflow_template_and_a_batch_are_http_too(setup):
     assert validate_text(compiled.yaml, path="t.yaml") == []
     _, wf, templates, _ = parts(compiled)
     query = templates["query"]
-    assert query["outputs"]["parameters"][0]["valueFrom"]["parameter"] == "{{tasks.answer.outputs.result}}"
+    assert {p["name"]: p["valueFrom"]["expression"] for p in query["outputs"]["parameters"]} == {
+        "answer": "jsonpath(tasks.answer.outputs.result, '$.text')",
+        "answer-json": "jsonpath(tasks.answer.outputs.result, '$.json')"}
     for task in query["dag"]["tasks"]:
         template = templates[task["template"]]
         assert '"image":"{{inputs.parameters.image}}"' in template["http"]["body"]

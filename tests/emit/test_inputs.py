@@ -60,7 +60,8 @@ def test_batch_fans_out_the_query_dag_over_the_images_with_a_cap(builtin_registr
     assert each["template"] == "query" and each["withParam"] == "{{workflow.parameters.images}}"
     assert each["arguments"]["parameters"] == [{"name": "image", "value": "{{item}}"}]
     assert main["outputs"]["parameters"] == [{"name": "answers", "valueFrom": {
-        "parameter": "{{tasks.each-image.outputs.parameters.answer}}"}}]
+        "parameter": "{{tasks.each-image.outputs.parameters.answer-json}}"}}]  # unambiguous: JSON, not text
+    assert [p["name"] for p in query["outputs"]["parameters"]] == ["answer", "answer-json"]
     assert query["inputs"]["parameters"] == [{"name": "image"}]
     # the per-image DAG is the single-image DAG, each task also handing the image on
     single_tasks = {t["name"]: t for t in single["spec"]["templates"][0]["dag"]["tasks"]}
@@ -116,17 +117,23 @@ def test_label_values_are_made_valid():
 def test_compile_options_on_the_command_line(tmp_path):
     out = tmp_path / "wf.yaml"
     r = CliRunner().invoke(cli, ["compile", str(QUESTION), "-o", str(out), "--kind", "WorkflowTemplate", "--batch",
-                                 "--parallelism", "3", "--input-artifact", "s3", "--gpu-memory", "12Gi:20Gi",
+                                 "--parallelism", "3", "--input-artifact", "s3", "--gpu-step-host-memory", "12Gi:20Gi",
                                  "--retry-limit", "4", "--pod-gc", "none", "--run-as-user", "4242"])
     assert r.exit_code == 0, r.output
     wf = yaml.safe_load(out.read_text())
     assert wf["kind"] == "WorkflowTemplate" and wf["metadata"]["name"].endswith(wf["metadata"]["labels"]["dicec.dev/program"][:8])
     assert "podGC" not in wf["spec"]
-    gpu = next(t for t in steps_of(wf) if t.get("nodeSelector"))
+    gpu = next(t for t in steps_of(wf) if "nvidia.com/gpu" in t["container"]["resources"]["limits"])
     assert gpu["container"]["resources"]["limits"]["memory"] == "20Gi" and gpu["retryStrategy"]["limit"] == 4
     assert gpu["securityContext"]["runAsUser"] == 4242
     assert CliRunner().invoke(cli, ["validate", str(out)]).exit_code == 0
-    bad = CliRunner().invoke(cli, ["compile", str(QUESTION), "--gpu-memory", "16Gi:8Gi"])
+    bad = CliRunner().invoke(cli, ["compile", str(QUESTION), "--gpu-step-host-memory", "16Gi:8Gi"])
     assert bad.exit_code == 1 and bad.stderr.strip() == "dicec: memory limit 8Gi is below its request 16Gi"
+    # the old name still works, and says it is deprecated and what it sets
+    old = CliRunner().invoke(cli, ["compile", str(QUESTION), "--gpu-memory", "12Gi:20Gi", "-o", str(tmp_path / "o.yaml")])
+    assert old.exit_code == 0 and "--gpu-memory is deprecated: it sets a GPU step's host memory (RAM)" in old.stderr
+    gpu = next(t for t in steps_of(yaml.safe_load((tmp_path / "o.yaml").read_text()))
+               if "nvidia.com/gpu" in t["container"]["resources"]["limits"])
+    assert gpu["container"]["resources"]["requests"]["memory"] == "12Gi"
     bad = CliRunner().invoke(cli, ["compile", str(QUESTION), "--gpu-cpu", "2:"])
     assert bad.exit_code == 1 and "expected REQUEST or REQUEST:LIMIT" in bad.stderr

@@ -12,6 +12,7 @@ from dicec.analysis import analyse
 from dicec.emit import dump_yaml, emit_workflow
 from dicec.pipeline import generate
 from dicec.placement import load_pools, place
+from dicec.runner.batch import decode_answers
 from dicec.runner.when import evaluate_when
 from dicec.validate import validate_text
 
@@ -62,7 +63,7 @@ def test_the_offloaded_step_is_guarded_on_the_edge_detection(builtin_registry, m
     assert find["nodeSelector"] == {"kubernetes.io/arch": "arm64", "node-role.kubernetes.io/edge": ""}
     assert templates[tasks["answer"]["template"]]["nodeSelector"]["node-role.kubernetes.io/edge"] == ""
     assert templates[tasks["verify-property-bottle"]["template"]]["nodeSelector"] == {
-        "nvidia.com/gpu.product": "NVIDIA-RTX-A4000"}
+        "kubernetes.io/arch": "amd64", "nvidia.com/gpu.product": "NVIDIA-RTX-A4000"}
     assert emit_workflow(placed) == emit_workflow(placed)  # deterministic
 
 
@@ -91,7 +92,7 @@ def test_run_of_the_edge_cloud_workflow_is_exactly_exec(question_file, builtin_r
     for seed in (*NOTHING_FOUND, *FOUND):
         image = write_image(tmp_path / f"frame-{seed}.png", seed=seed)
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"}))
-        assert json.loads(result.outputs["answer"]) == exec_answer(program, image)["answer"], seed
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(program, image)["answer"], seed
         if question_file.stem == "floating-bottles":
             # the edge finds no bottle in NOTHING_FOUND frames: the offloaded cloud step is skipped
             assert set(result.skipped) == (guarded if seed in NOTHING_FOUND else set()), seed
@@ -120,7 +121,7 @@ def test_a_detection_inside_a_fused_edge_step_guards_by_that_steps_output(builti
     for seed in (1, 5, 0):  # the seeded detector finds no boat in 1 and 5, one in 0
         image = write_image(tmp_path / f"f{seed}.png", seed=seed)
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"}))
-        assert json.loads(result.outputs["answer"]) == exec_answer(program, image)["answer"]
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(program, image)["answer"]
         assert bool(result.skipped) == (seed != 0)
     # the two edge detections as one fused pod on the vessel: the guard names that step's per-task output
     from dataclasses import replace
@@ -136,7 +137,7 @@ def test_a_detection_inside_a_fused_edge_step_guards_by_that_steps_output(builti
     for seed in (1, 0):
         image = tmp_path / f"f{seed}.png"
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"}))
-        assert json.loads(result.outputs["answer"]) == exec_answer(program, image)["answer"]
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(program, image)["answer"]
         assert bool(result.skipped) == (seed != 0)
 
 
@@ -266,7 +267,7 @@ def test_run_with_crops_is_exactly_exec(setting, builtin_registry, marine_pools,
         result = run_workflow(str(wf), RunOptions(
             parameters={"image": str(image)}, env={"DICEC_MODELS": "seeded"}, keep_dir=str(keep),
             isolation="process" if setting == "pods-process" else "thread"))
-        assert json.loads(result.outputs["answer"]) == exec_answer(MARINE_FLOATING, image)["answer"], seed
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(MARINE_FLOATING, image)["answer"], seed
         bundles = list(keep.glob("find-bottle/**/crops.zip"))
         assert len(bundles) == (0 if seed == 27 or setting == "services-edge" else 1), seed
 
@@ -290,7 +291,7 @@ def test_the_builtin_scene_models_answer_the_same_on_crops(builtin_registry, mar
         keep = tmp_path / f"keep-{seed}"
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "builtin"},
                                                   keep_dir=str(keep)))
-        assert json.loads(result.outputs["answer"]) == exec_answer(CIRCLES, image, models="builtin")["answer"], seed
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(CIRCLES, image, models="builtin")["answer"], seed
         sent += len(list(keep.glob("**/crops.zip")))
     assert sent >= 3  # most scenes have circles: their crops were really sent
 
@@ -307,7 +308,8 @@ def test_a_batch_workflow_passes_each_images_crops_within_its_query(builtin_regi
     keep = tmp_path / "keep"
     result = run_workflow(str(wf), RunOptions(parameters={"images": json.dumps([str(i) for i in images])},
                                               env={"DICEC_MODELS": "seeded"}, keep_dir=str(keep)))
-    assert json.loads(result.outputs["answers"]) == [exec_answer(MARINE_FLOATING, i)["answer"] for i in images]
+    answers = decode_answers(json.loads(result.outputs["answers"]), where="answers")
+    assert answers == [exec_answer(MARINE_FLOATING, i)["answer"] for i in images]
     assert len(list(keep.glob("**/crops.zip"))) == 2 * 2  # two frames with bottles: written once, staged once
 
 
@@ -337,7 +339,7 @@ def test_a_nested_fan_out_over_an_empty_detection_runs_as_exec(mode, fuse, built
         image = tmp_path / f"scene-{seed}.png"
         image.write_bytes(encode_png(render(make_scene(seed))))
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, env={"DICEC_MODELS": "builtin"}))
-        assert json.loads(result.outputs["answer"]) == exec_answer(NESTED, image, models="builtin")["answer"], seed
+        assert json.loads(result.outputs["answer-json"]) == exec_answer(NESTED, image, models="builtin")["answer"], seed
 
 
 def test_every_step_output_declares_the_default_a_skipped_step_gets(builtin_registry, marine_pools):

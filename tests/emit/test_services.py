@@ -94,7 +94,7 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
         pool = setup["pools"].get(dep["metadata"]["labels"]["dicec.dev/pool"])
         if pool.has_gpu:
             assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-            assert pod["nodeSelector"] == pool.node_labels
+            assert pod["nodeSelector"] == {**pool.node_labels, "kubernetes.io/arch": "amd64"}
             assert [t["key"] for t in pod["tolerations"]] == [t["key"] for t in pool.taints]
         ops = container["args"][:container["args"].index("--host")]
         assert dep["metadata"]["annotations"]["dicec.dev/operators"] == ",".join(ops)
@@ -120,8 +120,8 @@ def test_every_example_stream_is_valid_hardened_and_wired(question, setup):
         placement = compiled.placed.placements[task["name"]]
         operator = compiled.graph.task(task["name"]).operator
         assert t["http"]["url"] == served[(operator, placement.pool)] + "/v1/step"
-    assert wf["spec"]["templates"][0]["outputs"]["parameters"][0]["valueFrom"]["parameter"] == \
-        "{{tasks.answer.outputs.result}}"
+    assert [p["valueFrom"]["expression"] for p in wf["spec"]["templates"][0]["outputs"]["parameters"]] == [
+        "jsonpath(tasks.answer.outputs.result, '$.text')", "jsonpath(tasks.answer.outputs.result, '$.json')"]
 
 
 def test_the_stream_is_deterministic(setup):

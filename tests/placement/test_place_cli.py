@@ -91,7 +91,14 @@ def test_compile_takes_the_same_flags(env):
     templates = {t["name"] for t in yaml.safe_load(out.read_text())["spec"]["templates"]}
     assert "fused-find-verify-property-small" in templates
     r = run(tmp, ops, "compile", str(tmp / "p.py"), "-o", str(out), "--no-fuse", "--spot", "--objective", "cost")
+    assert r.exit_code == 1 and "--spot: pool 'mid' is priced at its spot rate, but the catalogue names no labels" in r.stderr
+    (tmp / "pools.yaml").write_text(POOLS.replace("spot_usd_per_hour: 0.20}", "spot_usd_per_hour: 0.20, spot: {node_labels: "
+                                                  "{capacity: spot}, taints: [{key: spot, operator: Exists, effect: NoSchedule}]}}"))
+    r = run(tmp, ops, "compile", str(tmp / "p.py"), "-o", str(out), "--no-fuse", "--spot", "--objective", "cost")
     assert r.exit_code == 0, r.output
+    mid = [t for t in yaml.safe_load(out.read_text())["spec"]["templates"] if t["name"].endswith("-mid")]
+    assert mid and all(t["nodeSelector"] == {"capacity": "spot", "kubernetes.io/arch": "amd64"} and
+                       {"key": "spot", "operator": "Exists", "effect": "NoSchedule"} in t["tolerations"] for t in mid)
     assert not any(t.startswith("fused-") for t in (x["name"] for x in yaml.safe_load(out.read_text())["spec"]["templates"]))
     r = run(tmp, ops, "compile", str(tmp / "p.py"), "-o", str(tmp / "never.yaml"), "--max-latency", "5")
     assert r.exit_code == 1 and "no placement meets --max-latency 5 s" in r.stderr and not (tmp / "never.yaml").exists()

@@ -43,4 +43,8 @@ def run_answer_of(workflow_yaml: str, tmp: Path, image: Path, *, models: str = "
                                                   isolation=isolation, env={"DICEC_MODELS": models}))
     except StepFailed as exc:
         return {"failed": exc.step, "log": exc.log_tail}
-    return {"answer": json.loads(result.outputs["answer"])}
+    from dicec.runtime.calls import answer_text
+
+    value = json.loads(result.outputs["answer-json"])
+    assert result.outputs["answer"] == answer_text(value)  # the plain output: a string without its JSON quotes
+    return {"answer": value}

@@ -77,13 +77,13 @@ def test_the_answer_is_the_serial_programs_from_the_results(servers, image_path)
     model, answer = servers
     found, checked = step_results(model, image_path)
     status, got = request(answer.url, "POST", "/v1/answer", raw=body_text(image_path, f"[{found}, {checked}]"))
-    assert status == 200 and got == exec_answer(PROGRAM, Path(image_path))["answer"]
-    assert isinstance(got, list) and len(got) == 3
+    assert status == 200 and json.loads(got["json"]) == exec_answer(PROGRAM, Path(image_path))["answer"]
+    assert isinstance(json.loads(got["json"]), list) and len(json.loads(got["json"])) == 3
     _, text = request(answer.url, "GET", "/metrics")
     assert "dicec_answer_answers_total 1" in text and "dicec_answer_on_demand_calls_total 0" in text
 
 
-def test_the_answer_body_is_canonical_json_with_the_counts_in_headers(servers, image_path):
+def test_the_reply_holds_the_answers_canonical_json_and_text_with_the_counts_in_headers(servers, image_path):
     import http.client
 
     model, answer = servers
@@ -95,7 +95,10 @@ def test_the_answer_body_is_canonical_json_with_the_counts_in_headers(servers, i
     response = conn.getresponse()
     text = response.read().decode()
     conn.close()
-    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))  # what answer.json holds
+    reply = json.loads(text)
+    assert text == json.dumps(reply, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert set(reply) == {"json", "text"}  # what answer.json and answer.txt hold: a list's text is its JSON
+    assert reply["json"] == reply["text"] == json.dumps(json.loads(reply["json"]), separators=(",", ":"))
     assert (response.getheader("Dicec-Operator-Calls"), response.getheader("Dicec-From-Records"),
             response.getheader("Dicec-On-Demand")) == ("4", "4", "0")
 
@@ -105,7 +108,7 @@ def test_results_that_are_not_json_are_skipped_and_answered_on_demand(servers, i
     _, checked = step_results(model, image_path)
     text = body_text(image_path, "[{{tasks.find-car.outputs.result}}, %s]" % checked)
     status, got = request(answer.url, "POST", "/v1/answer", raw=text)
-    assert status == 200 and got == exec_answer(PROGRAM, Path(image_path))["answer"]
+    assert status == 200 and json.loads(got["json"]) == exec_answer(PROGRAM, Path(image_path))["answer"]
     assert request(answer.url, "POST", "/v1/answer", raw=body_text(image_path, "[]"))[1] == got  # all on demand
 
 
@@ -207,7 +210,7 @@ def test_answer_serve_subprocess_answers_and_drains_on_sigterm(servers, image_pa
             threading.Event().wait(0.05)
         found, checked = step_results(model, image_path)
         status, got = request(url, "POST", "/v1/answer", raw=body_text(image_path, f"[{found}, {checked}]"))
-        assert status == 200 and got == exec_answer(PROGRAM, Path(image_path))["answer"]
+        assert status == 200 and json.loads(got["json"]) == exec_answer(PROGRAM, Path(image_path))["answer"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert "shutting down" in proc.stderr.read()
