@@ -43,6 +43,7 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     """Execute an Argo Workflow file on this machine: tasks in dependency order and in parallel, with the
     commands its containers would run; prints the answer. Only dicec's own step commands run, unless
     --run-any-command."""
+    from dicec.runner.answerstep import answer_step_json
     from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
     from dicec.runtime.calls import answer_text
 
@@ -80,10 +81,12 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         if fmt == "json":
             click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
                                    "requests": result.requests, "skipped": list(result.skipped),
-                                   "seconds": round(result.seconds, 3)}), nl=False)
+                                   "seconds": round(result.seconds, 3),
+                                   "answer_step": answer_step_json(list(result.answer_counts), batch=True)}), nl=False)
         else:
             for image, value in zip(images, answers):
                 click.echo(f"{image}: {answer_text(value)}")
+            _note_counts(result)
         return
     if "answer" in result.outputs:
         try:
@@ -95,17 +98,31 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     if fmt == "json":
         click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
                                "requests": result.requests, "skipped": list(result.skipped),
-                               "seconds": round(result.seconds, 3)}), nl=False)
+                               "seconds": round(result.seconds, 3),
+                               "answer_step": answer_step_json(list(result.answer_counts), batch=False)}), nl=False)
     elif "answer" in result.outputs:
         click.echo(answer_text(value))
+        _note_counts(result)
     else:
         click.echo(dumps_json(result.outputs), nl=False)
+        _note_counts(result)
+
+
+def _note_counts(result) -> None:
+    """With ``-v``: the answer step's counts, one line on standard error."""
+    from dicec import verbosity
+    from dicec.runner.answerstep import answer_step_text
+
+    text = answer_step_text(list(result.answer_counts))
+    if text is not None and verbosity.level() >= verbosity.VERBOSE:
+        click.echo(text, err=True)
 
 
 
 def _print_stage_batch(result, options, workflow_file: str, fmt: str) -> None:
     """A pods-mode batch's answers, one line per image (and question); exit 1 if any failed, after printing."""
     from dicec.placement.stages import plan_of_workflow
+    from dicec.runner.answerstep import answer_step_json
     from dicec.runner.batch import stage_answers, stage_report
 
     plan = plan_of_workflow({"metadata": {"annotations": result.annotations}}, where=workflow_file)
@@ -114,10 +131,13 @@ def _print_stage_batch(result, options, workflow_file: str, fmt: str) -> None:
     lines, body, errors = stage_report(images, outcomes, names)
     if fmt == "json":
         click.echo(dumps_json({**body, "images": images, "steps": result.steps, "skipped": list(result.skipped),
-                               "seconds": round(result.seconds, 3)}), nl=False)
+                               "seconds": round(result.seconds, 3),
+                               "answer_step": answer_step_json(list(result.answer_counts), batch=True,
+                                                               questions=names)}), nl=False)
     else:
         for line in lines:
             click.echo(line)
+        _note_counts(result)
     if errors:
         first = errors[0]
         click.echo(f"dicec: {workflow_file}: {len(errors)} of {len(images) * len(names)} answers failed "

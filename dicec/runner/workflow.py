@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dicec.errors import DicecError, one_line
+from dicec.runner.answerstep import counts_in_headers, counts_in_log
 from dicec.runner.artifacts import resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
 from dicec.runner.httpsteps import DEFAULT_AGENT_WORKERS, RESULT_KEY
@@ -132,6 +133,8 @@ class RunResult:
         seconds: wall-clock time.
         annotations: the workflow's annotations (a pods-mode batch's plan is one, :mod:`dicec.runner.batch`).
         requests: how many HTTP steps were sent (Argo's agent sends them; no pod each).
+        answer_counts: what each answer step's replay reported of its records and computed calls
+            (:mod:`dicec.runner.answerstep`), in the order the steps finished.
     """
 
     outputs: dict[str, str]
@@ -140,6 +143,7 @@ class RunResult:
     seconds: float
     annotations: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    answer_counts: tuple[Any, ...] = ()
 
 
 # -- parameters and substitution ------------------------------------------------------------------------
@@ -253,6 +257,8 @@ class Runner:
         self.steps_run = 0
         self.requests_sent = 0
         self.lock = threading.Lock()
+        self.answer_counts: list[Any] = []
+        self.fanout_paths: dict[str, tuple[int, ...]] = {}  # a step's label -> the fan-out elements it runs in
 
     def run(self) -> RunResult:
         start = time.monotonic()
@@ -280,7 +286,8 @@ class Runner:
                 shutil.rmtree(base, ignore_errors=True)
         return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
                          seconds=time.monotonic() - start, requests=self.requests_sent,
-                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}))
+                         annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}),
+                         answer_counts=tuple(self.answer_counts))
 
     # -- the DAG ---------------------------------------------------------------------------------------
     def run_dag_template(self, template: dict, inputs: dict[str, str], base: Path, label: str, *,
@@ -394,9 +401,11 @@ class Runner:
                 if not self.when(spec, local):
                     continue
                 t.remaining += 1
-                running[self.executor(t, pool).submit(self.run_task, t, local,
-                                                      f"{label}{t.name}({i}:{_param_text(item)[:40]})", i,
-                                                      base)] = (t.name, i)
+                element = f"{label}{t.name}({i}:{_param_text(item)[:40]})"
+                path = self.path_of(label) + (i,)
+                with self.lock:
+                    self.fanout_paths[element] = path
+                running[self.executor(t, pool).submit(self.run_task, t, local, element, i, base)] = (t.name, i)
             if t.remaining == 0:
                 self.finish(t, None, None)
             return
@@ -467,6 +476,9 @@ class Runner:
         folder = (base if base is not None else self.base) / (t.name if index is None else f"{t.name}-{index}")
         if "dag" in template:
             inputs = self.input_values(template, arguments, label)
+            path = self.path_of(label)
+            with self.lock:
+                self.fanout_paths[f"{label}/"] = path
             return self.run_dag_template(template, inputs, folder, f"{label}/", top=False)[0]
         if "http" in template:
             return self.run_http(template, arguments, label, folder)
@@ -525,10 +537,13 @@ class Runner:
             (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
             if rc == 0:
                 try:
-                    return self.read_outputs(outputs, label)
+                    found = self.read_outputs(outputs, label)
                 except StepFailed as exc:
                     log = log + [exc.reason]
                     rc = 1
+                else:
+                    self.keep_counts(counts_in_log(log, step=label, indices=self.path_of(label)))
+                    return found
             if attempt < limit:
                 log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
         raise StepFailed(label, f"exit code {rc}" + (f" after {limit + 1} attempts" if limit else ""),
@@ -562,11 +577,25 @@ class Runner:
             log += exchange.log
             (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
             if exchange.ok:
+                self.keep_counts(counts_in_headers(exchange.headers, step=label, indices=self.path_of(label)))
                 return httpsteps.result_outputs(exchange)
             if attempt < limit:
                 log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
         reason = f"HTTP {exchange.status}" if exchange.status else "no response"
         raise StepFailed(label, reason + (f" after {limit + 1} attempts" if limit else ""), log[-LOG_TAIL_LINES:])
+
+    def path_of(self, label: str) -> tuple[int, ...]:
+        """The fan-out elements a step (or a DAG's label prefix) runs in, outermost first."""
+        with self.lock:
+            if label in self.fanout_paths:
+                return self.fanout_paths[label]
+            return self.fanout_paths.get(label.rsplit("/", 1)[0] + "/", ()) if "/" in label else ()
+
+    def keep_counts(self, found: list[Any]) -> None:
+        """An answer step's counts (:mod:`dicec.runner.answerstep`), kept for the run's result."""
+        if found:
+            with self.lock:
+                self.answer_counts.extend(found)
 
     def remap(self, text: str, folder: Path, roots: list[str]) -> str:
         for root in roots:
