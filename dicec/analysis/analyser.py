@@ -250,6 +250,8 @@ class _Analyser:
         ends_early = _ends_early(node)
         loop_task = covers = None  # the list's task; and when the loop visits all of it, whose emptiness it shares
         if isinstance(it, PatchList):
+            if _mutated_in(node):  # sorted or changed in place while the loop runs: it visits some elements
+                it = PatchList(task=it.task, exact=False, complete=False)
             loop_task, covers = it.task, it.task if it.complete else None
             first_only = it.exact and bool(node.body) and isinstance(node.body[-1], nodes.Return) and not _has_continue(node)
             if first_only:
@@ -765,6 +767,19 @@ def _went_on(stmt: nodes.NodeNG) -> str | None:
             isinstance(s, _EXITS) or _exits_in(s, loop_exits=True) for s in stmt.orelse):
         return f"not ({stmt.test.as_string()})"
     return f"the statement at line {stmt.lineno} went on"
+
+
+#: List methods that change a list in place.
+_MUTATORS = frozenset({"sort", "append", "extend", "insert", "remove", "pop", "reverse", "clear"})
+
+
+def _mutated_in(loop: nodes.For) -> bool:
+    """Whether the loop's body changes the list it iterates in place (``xs.sort(...)`` in ``for x in xs``)."""
+    if not isinstance(loop.iter, nodes.Name):
+        return False
+    return any(isinstance(call.func, nodes.Attribute) and call.func.attrname in _MUTATORS
+               and isinstance(call.func.expr, nodes.Name) and call.func.expr.name == loop.iter.name
+               for stmt in loop.body for call in stmt.nodes_of_class(nodes.Call))
 
 
 def _ends_early(loop: nodes.For) -> bool:
