@@ -81,7 +81,10 @@ def run(*args):
     return CliRunner().invoke(cli, [*map(str, args)])
 
 
-def test_dicec_run_reports_the_answer_step_for_one_query(compiled):
+def test_dicec_run_reports_the_answer_step_for_one_query(compiled, monkeypatch):
+    from dicec import verbosity
+
+    monkeypatch.setenv(verbosity.ENV, "0")  # restored after the test, whatever -v sets
     image = compiled["images"][0]
     r = run("run", compiled["single"], "-p", f"image={image}", "--models", "seeded", "--format", "json")
     assert r.exit_code == 0, r.output
@@ -91,6 +94,8 @@ def test_dicec_run_reports_the_answer_step_for_one_query(compiled):
     assert step["records_used"] == step["calls"] >= 2  # find, then one per car or the whole image's query
     assert step["records_unused"] >= 1 and set(step["unused"]) <= {"simple-query-what-is-it",
                                                                   "simple-query-what-colour-is-t"}
+    quiet = run("run", compiled["single"], "-p", f"image={image}", "--models", "seeded")
+    assert quiet.exit_code == 0 and "answer step" not in quiet.output
     v = run("-v", "run", compiled["single"], "-p", f"image={image}", "--models", "seeded")
     assert v.exit_code == 0 and f"answer step: {step['calls']} operator calls; " in v.stderr
 
