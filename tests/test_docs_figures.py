@@ -177,3 +177,27 @@ def test_the_readme_intro_is_what_damage_parts_compiles_to(tmp_path):
     assert r.exit_code == 0, r.output
     dag = next(t for t in yaml.safe_load((tmp_path / "nofuse.yaml").read_text())["spec"]["templates"] if "dag" in t)
     assert len([t for t in dag["dag"]["tasks"] if t["name"] != "answer"]) == 24
+
+
+def test_the_readme_quotes_the_plan_accuracy_benchmark():
+    """benchmarks/plan_accuracy.py at the README's scene count: its table, the counts in the sentences around
+    it, and what the table shows of issue 17's done-criterion (no misprediction, nothing computed for a
+    fully predicted program)."""
+    from support import shared_file
+
+    dev = shared_file("dev", "viper_programs.jsonl").parent
+    bench = load(REPO / "benchmarks" / "plan_accuracy.py", "plan_accuracy_benchmark")
+    body = bench.measure(dev, bench.SCENES)
+    readme = (REPO / "README.md").read_text()
+    assert table_rows(readme, "| models | plans | programs | replays |") == bench.table(body).splitlines()
+    prose = " ".join(readme.split())
+    assert (f"Over the {body['programs_planned']} ViperGPT programs of ../shared/dev that plan, on {body['scenes']} "
+            "drawn scenes (`python benchmarks/plan_accuracy.py`)") in prose
+    raised = body["models"]
+    assert (f"({raised['seeded']['replays_raised']} seeded and {raised['builtin']['replays_raised']} built-in "
+            "replays raised") in prose
+    for figs in body["models"].values():
+        for f in figs["classes"].values():
+            assert f["calls_mispredicted"] == 0 and f["records_mispredicted"] == 0, f
+        assert figs["classes"]["fully predicted"]["calls_computed"] == 0
+    assert body["models"]["seeded"]["classes"]["with residual calls"]["calls_computed"] > 0

@@ -5,6 +5,10 @@ bug in the analyser, the emitter, the step contract or the runner. Checked for e
 for the ViperGPT programs in ../shared/dev that ``exec`` completes, and for 500+ generated programs.
 A program that raises in ``exec`` must make the answer step fail with the same error. Batches (shards of
 stage pods) have their own: tests/test_equivalence_batch.py.
+
+The plan is checked as well as the answer (tests/plan_checks.py): on every image, the answer step computes
+only the calls the graph left to it (none for a fully predicted program), and leaves unused only records of
+tasks the graph marked speculative.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
-from helpers import exec_answer, run_answer_of, write_image  # noqa: E402
+from helpers import exec_answer, run_and_count, write_image  # noqa: E402
+from plan_checks import assert_plans_were_right  # noqa: E402
 from programs import programs  # noqa: E402
 from support import REPO, viper_programs  # noqa: E402
 
@@ -56,8 +61,9 @@ def test_every_example_runs_as_it_executes(question, setup, tmp_path):
     compiled = _compile(question, setup)
     for image in setup["images"]:
         e = exec_answer(compiled.program, image)
-        r = run_answer_of(compiled.yaml, tmp_path, image)
+        r, counts = run_and_count(compiled.yaml, tmp_path, image)
         assert _agree(e, r), (question.name, image.name, e, r)
+        assert_plans_were_right(compiled.graph, counts, (question.name, image.name), answers="answer" in r)
 
 
 def test_the_final_step_answers_from_the_records(setup, tmp_path):
@@ -84,11 +90,15 @@ def test_the_final_step_answers_from_the_records(setup, tmp_path):
 
 @pytest.mark.parametrize("question", EXAMPLES[::8], ids=lambda p: p.stem)
 def test_process_isolation_gives_the_same_answer(question, setup, tmp_path):
-    """Steps as real subprocesses (the argv a container runs) agree with in-process steps."""
+    """Steps as real subprocesses (the argv a container runs) agree with in-process steps, in the answer and in
+    what the answer step reports of its replay (read from the subprocess's log)."""
     compiled = _compile(question, setup)
     image = setup["images"][2]
-    assert run_answer_of(compiled.yaml, tmp_path, image, isolation="process") == \
-        run_answer_of(compiled.yaml, tmp_path, image, isolation="thread")
+    process, counted = run_and_count(compiled.yaml, tmp_path, image, isolation="process")
+    thread, counted_here = run_and_count(compiled.yaml, tmp_path, image, isolation="thread")
+    assert process == thread
+    assert [c.counts for c in counted] == [c.counts for c in counted_here] and len(counted) == 1
+    assert_plans_were_right(compiled.graph, counted, question.name, answers=1)
 
 
 def test_viper_programs_that_exec_completes(setup, tmp_path):
@@ -107,8 +117,9 @@ def test_viper_programs_that_exec_completes(setup, tmp_path):
         if "error" in e:
             skipped += 1
             continue
-        r = run_answer_of(compiled.yaml, tmp_path, image)
+        r, counts = run_and_count(compiled.yaml, tmp_path, image)
         assert e == r, (i, row["code"], e, r)
+        assert_plans_were_right(compiled.graph, counts, (i, row["code"]), answers=1)
         compared += 1
     assert compared >= 600, (compared, skipped)
 
@@ -124,8 +135,9 @@ def test_generated_programs_run_as_they_execute(source, setup, tmp_path):
     image = setup["images"][_COUNT["n"] % len(setup["images"])]
     _COUNT["n"] += 1
     e = exec_answer(compiled.program, image)
-    r = run_answer_of(compiled.yaml, tmp_path, image)
+    r, counts = run_and_count(compiled.yaml, tmp_path, image)
     assert _agree(e, r), (source, e, r)
+    assert_plans_were_right(compiled.graph, counts, source, answers="answer" in r)
 
 
 def test_enough_generated_programs_were_compared():
@@ -149,5 +161,6 @@ def test_artifact_input_answers_as_exec_does(question, artifact, setup, tmp_path
     image = setup["images"][0]
     uri = image.as_uri() if artifact == "http" else str(image)
     e = exec_answer(compiled.program, image)
-    r = run_answer_of(compiled.yaml, tmp_path, uri)
+    r, counts = run_and_count(compiled.yaml, tmp_path, uri)
     assert _agree(e, r), (question.name, e, r)
+    assert_plans_were_right(compiled.graph, counts, question.name, answers="answer" in r)

@@ -6,6 +6,8 @@ Checked for every example question, for the example questions and the GQA-style 
 compile, and for drawn scenes with the built-in models (each with ``--models seeded`` elsewhere); with
 thread and process isolation, batches of 0 and 1 image, an image that cannot be read, and PNG and JPEG
 images mixed in one batch. A program that raises on an image makes that image's answer the same error.
+Every run's answer pods report one replay per answered image and question, checked against that question's
+compiled plan (tests/plan_checks.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
 from helpers import exec_answer, write_image  # noqa: E402
+from plan_checks import assert_plan_was_right  # noqa: E402
 from support import REPO, viper_programs  # noqa: E402
 
 EXAMPLES = sorted((REPO / "examples" / "questions").glob("*.txt"))
@@ -70,7 +73,18 @@ def run_batch(compiled, tmp: Path, images: list, *, models: str = "seeded", isol
     params = {"images": json.dumps([str(i) for i in images])}
     result = run_workflow(str(wf), RunOptions(parameters=params, parallelism=parallelism, isolation=isolation,
                                               env={"DICEC_MODELS": models}))
-    return stage_answers(result.outputs["answers"], params, len(compiled.plan.queries), str(wf))[1]
+    outcomes = stage_answers(result.outputs["answers"], params, len(compiled.plan.queries), str(wf))[1]
+    check_plans(compiled, outcomes, result.answer_counts)
+    return outcomes
+
+
+def check_plans(compiled, outcomes: list[list[dict]], reported) -> None:
+    """One reported replay per answered (image, question), each as its question's compiled plan says."""
+    answered = sorted((i, k + 1) for i, row in enumerate(outcomes) for k, o in enumerate(row) if "answer" in o)
+    assert sorted((r.where["index"], r.where["question"]) for r in reported) == answered
+    for r in reported:
+        planned = compiled.inputs[r.where["question"] - 1]
+        assert_plan_was_right(planned.graph, r.counts, (planned.path, r.where))
 
 
 def exec_all(compiled, images: list, models: str = "seeded") -> list[list[dict]]:

@@ -4,7 +4,8 @@ example question.
 
 The pods-mode counterpart is tests/test_equivalence.py; the step contract is the same, only each operator
 step is an HTTP request to a model server (POST /v1/step) and the answer one to the answer server
-(POST /v1/answer), as Argo's agent sends them, instead of a pod.
+(POST /v1/answer), as Argo's agent sends them, instead of a pod. The answer server's counts (its
+``Dicec-Answer-Counts`` header) are checked against the compiled plan as in pods mode (tests/plan_checks.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
-from helpers import exec_answer, run_answer_of, write_image  # noqa: E402
+from helpers import exec_answer, run_and_count, run_answer_of, write_image  # noqa: E402
+from plan_checks import assert_plans_were_right  # noqa: E402
 from programs import programs  # noqa: E402
 from support import REPO  # noqa: E402
 
@@ -61,8 +63,9 @@ def test_every_example_runs_in_services_mode_as_it_executes(question, setup, tmp
     assert "kind: Deployment" in compiled.yaml
     image = setup["images"][EXAMPLES.index(question) % len(setup["images"])]  # one each, both images covered
     e = exec_answer(compiled.program, image)
-    r = run_answer_of(compiled.yaml, tmp_path, image)
+    r, counts = run_and_count(compiled.yaml, tmp_path, image)
     assert _agree(e, r), (question.name, image.name, e, r)
+    assert_plans_were_right(compiled.graph, counts, question.name, answers="answer" in r)
 
 
 def test_the_calls_went_through_the_servers_and_the_answer_step_used_them(setup, tmp_path):
@@ -217,8 +220,9 @@ def test_viper_programs_that_exec_completes(setup, tmp_path):
         e = exec_answer(compiled.program, image)
         if "error" in e:
             continue
-        r = run_answer_of(compiled.yaml, tmp_path, image)
+        r, counts = run_and_count(compiled.yaml, tmp_path, image)
         assert e == r, (i, row["code"], e, r)
+        assert_plans_were_right(compiled.graph, counts, (i, row["code"]), answers=1)
         compared += 1
     assert compared >= 600, compared
 
@@ -242,8 +246,9 @@ def test_generated_programs_run_as_they_execute(source, setup, tmp_path):
     image = setup["images"][_COUNT["n"] % len(setup["images"])]
     _COUNT["n"] += 1
     e = exec_answer(compiled.program, image)
-    r = run_answer_of(compiled.yaml, tmp_path, image)
+    r, counts = run_and_count(compiled.yaml, tmp_path, image)
     assert _agree(e, r), (source, e, r)
+    assert_plans_were_right(compiled.graph, counts, source, answers="answer" in r)
 
 
 def test_enough_generated_programs_were_compared():
@@ -273,6 +278,8 @@ def test_a_batch_answers_each_image_as_exec_does(question, setup, tmp_path):
         return
     assert result.steps == 0 and result.requests > 0
     assert batch_answers(result.outputs["answers"], params, str(wf))[1] == [e["answer"] for e in expected]
+    assert sorted(c.indices for c in result.answer_counts) == [(0,), (1,)]  # one replay per image, by index
+    assert_plans_were_right(compiled.graph, result.answer_counts, question.name, answers=len(expected))
 
 
 @pytest.mark.parametrize("models", ["seeded", "builtin"])
@@ -297,7 +304,8 @@ def test_drawn_scenes_answer_as_exec_does(models, setup, tmp_path):
                                                        options=EmitOptions(mode="services"))
             c = compiled[q["question"]]
             e = exec_answer(c.program, image, models=models)
-            r = run_answer_of(c.yaml, tmp_path, image, models=models)
+            r, counts = run_and_count(c.yaml, tmp_path, image, models=models)
             assert _agree(e, r), (q["question"], rec["image"], e, r)
+            assert_plans_were_right(c.graph, counts, (q["question"], rec["image"]), answers="answer" in r)
             compared += 1
     assert compared >= 12

@@ -115,7 +115,13 @@ class Task:
         args: positional arguments, in call order (keywords are mapped to positions by the analyser).
         line: the program line of the call.
         fanout: the task whose patch list this task fans out over, or ``None``.
-        guard: source text of the condition the call sits under in the program, or ``None``.
+        guard: the condition under which the program makes the call, or ``None`` when it makes it for sure
+            (on every element, for a fan-out) whenever it runs to its end: a task with a guard is
+            *speculative*, precomputed although the program may not use it. Source text where the
+            condition is one (an ``if``'s test, ``not (TEST)`` after an ``if`` that returns, the left of an
+            ``and``), a description otherwise (a loop that may not run or may stop early, an element picked
+            from a list at run time, a ``try``'s handler). The answer step counts a record no call used
+            against it (:mod:`dicec.runtime.plancheck`).
     """
 
     id: str

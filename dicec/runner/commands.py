@@ -74,7 +74,9 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
     With --format json, "argo" says what the run created in Argo's terms: its nodes, their statuses' JSON
     bytes (and gzip-compressed, as Argo v4.1 stores them past the bound), the whole Workflow's bytes, the
     estimate of the same at the detections and image size the run showed, and the most images one
-    Workflow of this file can take under --max-workflow-bytes."""
+    Workflow of this file can take under --max-workflow-bytes; "answer_step" what the answer step counted
+    against the plan (records used and unused, calls computed)."""
+    from dicec.runner.answerstep import answer_step_json
     from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
     from dicec.runtime.calls import answer_text
 
@@ -118,21 +120,35 @@ def run(workflow_file: str, parameters: tuple[str, ...], parallelism: int | None
         if fmt == "json":
             click.echo(dumps_json({"answers": answers, "images": images, "steps": result.steps,
                                    "requests": result.requests, "skipped": list(result.skipped),
-                                   "seconds": round(result.seconds, 3), "argo": argo}), nl=False)
+                                   "seconds": round(result.seconds, 3), "argo": argo,
+                                   "answer_step": answer_step_json(list(result.answer_counts), batch=True)}), nl=False)
         else:
             for image, value in zip(images, answers):
                 click.echo(f"{image}: {answer_text(value)}")
+            _note_counts(result)
         return
     value = _answer_value(result.outputs)
     if fmt == "json":
         click.echo(dumps_json({"answer": value, "outputs": result.outputs, "steps": result.steps,
                                "requests": result.requests, "skipped": list(result.skipped),
-                               "seconds": round(result.seconds, 3), "argo": argo}), nl=False)
+                               "seconds": round(result.seconds, 3), "argo": argo,
+                               "answer_step": answer_step_json(list(result.answer_counts), batch=False)}), nl=False)
     elif "answer" in result.outputs:
         click.echo(answer_text(value))
+        _note_counts(result)
     else:
         click.echo(dumps_json(result.outputs), nl=False)
+        _note_counts(result)
 
+
+def _note_counts(result) -> None:
+    """With ``-v``: the answer step's counts, one line on standard error."""
+    from dicec import verbosity
+    from dicec.runner.answerstep import answer_step_text
+
+    text = answer_step_text(list(result.answer_counts))
+    if text is not None and verbosity.level() >= verbosity.VERBOSE:
+        click.echo(text, err=True)
 
 
 def _answer_value(outputs: dict[str, str]) -> Any:
@@ -155,6 +171,7 @@ def _answer_value(outputs: dict[str, str]) -> Any:
 def _print_stage_batch(result, options, workflow_file: str, fmt: str, argo: dict | None = None) -> None:
     """A pods-mode batch's answers, one line per image (and question); exit 1 if any failed, after printing."""
     from dicec.placement.stages import plan_of_workflow
+    from dicec.runner.answerstep import answer_step_json
     from dicec.runner.batch import stage_answers, stage_report
 
     plan = plan_of_workflow({"metadata": {"annotations": result.annotations}}, where=workflow_file)
@@ -163,10 +180,13 @@ def _print_stage_batch(result, options, workflow_file: str, fmt: str, argo: dict
     lines, body, errors = stage_report(images, outcomes, names)
     if fmt == "json":
         click.echo(dumps_json({**body, "images": images, "steps": result.steps, "skipped": list(result.skipped),
-                               "seconds": round(result.seconds, 3), "argo": argo}), nl=False)
+                               "seconds": round(result.seconds, 3), "argo": argo,
+                               "answer_step": answer_step_json(list(result.answer_counts), batch=True,
+                                                               questions=names)}), nl=False)
     else:
         for line in lines:
             click.echo(line)
+        _note_counts(result)
     if errors:
         first = errors[0]
         click.echo(f"dicec: {workflow_file}: {len(errors)} of {len(images) * len(names)} answers failed "

@@ -34,7 +34,7 @@ import http.client
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,12 +55,14 @@ class Exchange:
         status: the response's status code, or 0 when none came.
         body: the response body (the step's ``outputs.result``), or the transport error.
         log: lines for the step's log.
+        headers: the response's ``Dicec-*`` headers (the answer server's counts), first value of each.
     """
 
     ok: bool
     status: int
     body: str
     log: list[str]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def redirect(url: str, services: dict[str, str]) -> str:
@@ -157,12 +159,12 @@ def send(request: dict[str, Any]) -> Exchange:
         return Exchange(ok=False, status=0, body="", log=[f"{line}: no response: {reason}"])
     body = data.decode("utf-8", "replace")
     shown = f"{line} -> HTTP {status}: {body[:2000]}"
-    counts = [f"{name}: {values[0]}" for name, values in sorted(response_headers.items()) if name.startswith("Dicec-")]
-    if counts:
-        shown += f" ({', '.join(counts)})"
+    dicec = {name: values[0] for name, values in sorted(response_headers.items()) if name.startswith("Dicec-")}
+    if dicec:
+        shown += f" ({', '.join(f'{name}: {value}' for name, value in dicec.items())})"
     if not request["condition"]:
         ok = 200 <= status < 300
-        return Exchange(ok=ok, status=status, body=body,
+        return Exchange(ok=ok, status=status, body=body, headers=dicec,
                         log=[shown] + ([] if ok else [f"received non-2xx response code: {status}"]))
     request_headers: dict[str, list[str]] = {}
     for name, value in request["headers"]:
@@ -171,7 +173,7 @@ def send(request: dict[str, Any]) -> Exchange:
                  "utf-8", "replace"), "bodyBytes": list(request["body"]), "headers": request_headers},
              "response": {"statusCode": status, "body": body, "headers": response_headers}}
     ok = evaluate_condition(request["condition"], scope)
-    return Exchange(ok=ok, status=status, body=body,
+    return Exchange(ok=ok, status=status, body=body, headers=dicec,
                     log=[shown] + ([] if ok else [f"successCondition '{request['condition']}' evaluated false"]))
 
 

@@ -74,6 +74,7 @@ from typing import Any, Callable
 
 from dicec.errors import DicecError, one_line
 from dicec.runner.aggregate import aggregate_parameter, aggregate_results
+from dicec.runner.answerstep import counts_in_headers, counts_in_log
 from dicec.runner.argostatus import NodeTree, item_node_name, workflow_name
 from dicec.runner.artifacts import RawData, resolve_inputs, stage
 from dicec.runner.documents import load_workflow, read_documents
@@ -149,6 +150,8 @@ class RunResult:
         requests: how many HTTP steps were sent (Argo's agent sends them; no pod each).
         nodes: the run's node statuses as Argo would keep them (:class:`dicec.runner.argostatus.NodeTree`).
         argo: what they weigh (:class:`dicec.runner.weight.Measured`; ``None`` for a modelled run).
+        answer_counts: what each answer step's replay reported of its records and computed calls
+            (:mod:`dicec.runner.answerstep`), in the order the steps finished.
     """
 
     outputs: dict[str, str]
@@ -159,6 +162,7 @@ class RunResult:
     requests: int = 0
     nodes: NodeTree | None = None
     argo: Any = None
+    answer_counts: tuple[Any, ...] = ()
 
 
 # -- parameters and substitution ------------------------------------------------------------------------
@@ -292,6 +296,8 @@ class Runner:
         self.requests_sent = 0
         self.lock = threading.Lock()
         self.tree = NodeTree(workflow_name(wf.get("metadata") or {}))
+        self.answer_counts: list[Any] = []
+        self.fanout_paths: dict[str, tuple[int, ...]] = {}  # a step's label -> the fan-out elements it runs in
 
     def run(self) -> RunResult:
         start = time.monotonic()
@@ -328,7 +334,7 @@ class Runner:
         return RunResult(outputs=outputs, steps=self.steps_run, skipped=tuple(skipped),
                          seconds=time.monotonic() - start, requests=self.requests_sent,
                          annotations=dict((self.wf.get("metadata") or {}).get("annotations") or {}), nodes=self.tree,
-                         argo=argo)
+                         argo=argo, answer_counts=tuple(self.answer_counts))
 
     # -- the DAG ---------------------------------------------------------------------------------------
     def run_dag_template(self, template: dict, inputs: dict[str, str], base: Path, label: str, *,
@@ -465,9 +471,11 @@ class Runner:
                                       message=self.when_message(spec, local))
                     continue
                 t.remaining += 1
-                running[self.executor(t, pool).submit(self.run_task, t, local,
-                                                      f"{label}{t.name}({i}:{_param_text(item)[:40]})", i,
-                                                      base, member)] = (t.name, i)
+                element = f"{label}{t.name}({i}:{_param_text(item)[:40]})"
+                path = self.path_of(label) + (i,)
+                with self.lock:
+                    self.fanout_paths[element] = path
+                running[self.executor(t, pool).submit(self.run_task, t, local, element, i, base, member)] = (t.name, i)
             if t.remaining == 0:
                 self.finish(t, None, None)
             return
@@ -553,6 +561,9 @@ class Runner:
         place = place or _Place(name=t.name)
         if "dag" in template:
             inputs = self.input_values(template, arguments, label)
+            path = self.path_of(label)
+            with self.lock:
+                self.fanout_paths[f"{label}/"] = path
             self.tree.dag(place.name, template, boundary=place.boundary, parents=place.parents,
                           member_of=place.member_of, inputs=inputs)
             return self.run_dag_template(template, inputs, folder, f"{label}/", top=False, place=place)[0]
@@ -615,17 +626,19 @@ class Runner:
             (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
             if rc == 0:
                 try:
-                    result = self.read_outputs(outputs, label)
-                    self.tree.step(place.name, template, boundary=place.boundary, parents=place.parents,
-                                   member_of=place.member_of, parameters=values,
-                                   artifacts={a.name: a.location or {} for a in artifacts},
-                                   outputs={k: v for k, v in result.items() if not k.startswith(ARTIFACT_KEY)},
-                                   produced={k[len(ARTIFACT_KEY):]: v for k, v in result.items()
-                                             if k.startswith(ARTIFACT_KEY)})
-                    return result
+                    found = self.read_outputs(outputs, label)
                 except StepFailed as exc:
                     log = log + [exc.reason]
                     rc = 1
+                else:
+                    self.keep_counts(counts_in_log(log, step=label, indices=self.path_of(label)))
+                    self.tree.step(place.name, template, boundary=place.boundary, parents=place.parents,
+                                   member_of=place.member_of, parameters=values,
+                                   artifacts={a.name: a.location or {} for a in artifacts},
+                                   outputs={k: v for k, v in found.items() if not k.startswith(ARTIFACT_KEY)},
+                                   produced={k[len(ARTIFACT_KEY):]: v for k, v in found.items()
+                                             if k.startswith(ARTIFACT_KEY)})
+                    return found
             if attempt < limit:
                 log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
         raise StepFailed(label, f"exit code {rc}" + (f" after {limit + 1} attempts" if limit else ""),
@@ -672,11 +685,25 @@ class Runner:
             log += exchange.log
             (folder / "step.log").write_text("".join(line + "\n" for line in log), encoding="utf-8")
             if exchange.ok:
+                self.keep_counts(counts_in_headers(exchange.headers, step=label, indices=self.path_of(label)))
                 return httpsteps.result_outputs(exchange)
             if attempt < limit:
                 log.append(f"(attempt {attempt + 1} of {limit + 1} failed; retrying)")
         reason = f"HTTP {exchange.status}" if exchange.status else "no response"
         raise StepFailed(label, reason + (f" after {limit + 1} attempts" if limit else ""), log[-LOG_TAIL_LINES:])
+
+    def path_of(self, label: str) -> tuple[int, ...]:
+        """The fan-out elements a step (or a DAG's label prefix) runs in, outermost first."""
+        with self.lock:
+            if label in self.fanout_paths:
+                return self.fanout_paths[label]
+            return self.fanout_paths.get(label.rsplit("/", 1)[0] + "/", ()) if "/" in label else ()
+
+    def keep_counts(self, found: list[Any]) -> None:
+        """An answer step's counts (:mod:`dicec.runner.answerstep`), kept for the run's result."""
+        if found:
+            with self.lock:
+                self.answer_counts.extend(found)
 
     def remap(self, text: str, folder: Path, roots: list[str]) -> str:
         for root in roots:

@@ -9,12 +9,18 @@ and the answer server's ``/v1/answer`` (:mod:`dicec.serving.answer_server`), so 
 answer for the same records: a records element may be a record, a (nested) list of records (a fan-out),
 or an HTTP step's result object ``{"value", "record"}`` (:mod:`dicec.runtime.contract`), whose record
 counts.
+
+Every replay is also set against the plan (:mod:`dicec.runtime.plancheck`): which records answered a call,
+which did not and whether the plan speculated them, which calls were computed and whether the plan left
+them to this step. ``answer`` logs that on its summary line and as one ``answer: counts {JSON}`` line
+(:mod:`dicec.runtime.replaycounts`), which ``dicec run`` reports as ``answer_step``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from dicec.errors import DicecError
 from dicec.runtime.backend import get_backend, registry_for
@@ -22,6 +28,7 @@ from dicec.runtime.calls import Call, answer_text, canonical_json
 from dicec.runtime.compute import Log, write_output
 from dicec.runtime.contract import is_result, unb64
 from dicec.runtime.flags import json_flag, lenient_members
+from dicec.runtime.replaycounts import ReplayCounts, counts_line
 
 
 def parse_records(text: str, flag: str = "--records") -> list[Any]:
@@ -38,9 +45,9 @@ def parse_records(text: str, flag: str = "--records") -> list[Any]:
     return [value for _, value in lenient_members(text, flag)]
 
 
-def records_index(records: list[Any]) -> dict[str, dict]:
-    """Key -> record, over records, (nested) lists of records and result objects; anything else is skipped."""
-    out: dict[str, dict] = {}
+def iter_records(records: list[Any]) -> Iterator[tuple[str, dict]]:
+    """``(key, record)`` of every record among records, (nested) lists of records and result objects, in
+    order; anything else (a ``null`` record, a value that is not a record) is skipped."""
     stack = list(reversed(records))
     while stack:
         r = stack.pop()
@@ -50,8 +57,14 @@ def records_index(records: list[Any]) -> dict[str, dict]:
             stack.extend(reversed(r))
         elif (isinstance(r, dict) and isinstance(r.get("operator"), str) and isinstance(r.get("form"), str)
               and isinstance(r.get("args"), list) and "value" in r):
-            call = Call(operator=r["operator"], form=r["form"], patch=r.get("patch"), args=tuple(r["args"]))
-            out.setdefault(call.key, r)
+            yield Call(operator=r["operator"], form=r["form"], patch=r.get("patch"), args=tuple(r["args"])).key, r
+
+
+def records_index(records: list[Any]) -> dict[str, dict]:
+    """Key -> record (the first record of each call, :func:`iter_records`)."""
+    out: dict[str, dict] = {}
+    for key, r in iter_records(records):
+        out.setdefault(key, r)
     return out
 
 
@@ -65,28 +78,47 @@ def decode_program(payload: Any, what: str = "--program") -> str:
         raise DicecError(f"{what} is not base64url of the program's text ({exc})") from None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Replayed:
+    """One query's replay.
+
+    Attributes:
+        answer: the program's answer as JSON.
+        stats: its operator calls (:class:`~dicec.runtime.program.Stats`).
+        counts: the records used and calls computed, set against the plan
+            (:class:`~dicec.runtime.replaycounts.ReplayCounts`).
+    """
+
+    answer: Any
+    stats: Any
+    counts: ReplayCounts
+
+
 def replay(source: str, *, records: list[Any], image: Any, backend: Any, registry: Any, limits: Any = None,
-           where: str, log: Log = lambda s: None) -> Any:
+           where: str, log: Log = lambda s: None) -> Replayed:
     """Re-run the serial program over ``records`` (answering a call without a record with ``backend``): the
-    :class:`~dicec.runtime.program.Outcome` (the answer as JSON, the calls' counts);
+    answer, the calls' stats and their counts against the plan (:class:`Replayed`, :mod:`dicec.runtime.plancheck`);
     :class:`~dicec.runtime.program.ProgramError` if the program raises.
 
     ``where`` names the backend in the log line; ``limits`` bound the run (:class:`~dicec.runtime.program.Limits`).
     ``dicec answer`` and the answer server run it once per query; a batch's answer pod once per image and
     question (:mod:`dicec.runtime.stage`)."""
+    from dicec.runtime.plancheck import check_replay
     from dicec.runtime.program import Limits, run_program
 
     index = records_index(records)
     outcome = run_program(source, registry=registry, image=image, backend=backend, records=index, path="<program>",
                           limits=limits or Limits(), log=log)
     s = outcome.stats
+    counts = check_replay(source, registry, records, s)
     log(f"answer: {s.calls} operator calls, {s.from_records} from {len(index)} records, "
-        f"{s.on_demand} on demand ({where})")
-    return outcome
+        f"{s.on_demand} on demand ({where}); {counts.summary()}")
+    return Replayed(answer=outcome.answer, stats=s, counts=counts)
 
 
 def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: str | None,
-               text_out: str | None = None, models: str | None = None, operator_dirs: tuple[str, ...] = (), services_json: str | None = None,
+               text_out: str | None = None, models: str | None = None, operator_dirs: tuple[str, ...] = (),
+               services_json: str | None = None,
                services: dict[str, str] | None = None, log: Log = lambda s: None) -> Any:
     """``dicec answer``: the serial program over the records; returns the answer (JSON), written to ``out`` as
     canonical JSON and to ``text_out`` as text (:func:`dicec.runtime.calls.answer_text`: the workflow's plain
@@ -107,14 +139,14 @@ def run_answer(*, image_uri: str, program_payload: str, records_json: str, out: 
     else:
         backend = get_backend(models)
     try:
-        answer = replay(source, records=records, image=image, backend=backend, registry=registry_for(operator_dirs),
-                        where="model servers" if services_json is not None else f"{backend.name} models",
-                        log=log).answer
+        replayed = replay(source, records=records, image=image, backend=backend, registry=registry_for(operator_dirs),
+                          where="model servers" if services_json is not None else f"{backend.name} models", log=log)
     finally:
         if services_json is not None:
             backend.close()
+    log(counts_line(replayed.counts, image=image_uri))
     if out is not None:
-        write_output(out, canonical_json(answer))
+        write_output(out, canonical_json(replayed.answer))
     if text_out is not None:
-        write_output(text_out, answer_text(answer))
-    return answer
+        write_output(text_out, answer_text(replayed.answer))
+    return replayed.answer

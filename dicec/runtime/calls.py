@@ -55,11 +55,16 @@ class Call:
         return canonical_json({"operator": self.operator, "form": self.form, "patch": self.patch,
                                "args": list(self.args)})
 
-    def record(self, value: Any, error: str | None = None) -> dict:
+    def record(self, value: Any, error: str | None = None, task: str | None = None) -> dict:
+        """The call's record: the call, its value, ``error`` when the operator failed, and ``task``, the id
+        of the task that computed it (the answer step counts its unused records by task against the plan,
+        :mod:`dicec.runtime.plancheck`; the lookup key leaves it out)."""
         out = {"operator": self.operator, "form": self.form, "patch": self.patch, "args": list(self.args),
                "value": value}
         if error is not None:
             out["error"] = error
+        if task is not None:
+            out["task"] = task
         return out
 
 

@@ -82,9 +82,11 @@ def plan_calls(plan: Any) -> list[Call]:
     return out
 
 
-def settle_plan(plan: Any, form, outcomes: list[tuple[Any, str | None]], log: Log = lambda s: None) -> tuple[Any, Any]:
+def settle_plan(plan: Any, form, outcomes: list[tuple[Any, str | None]], log: Log = lambda s: None, *,
+                task: str | None = None) -> tuple[Any, Any]:
     """``(value, record)`` of a plan given each of its calls' ``(value, error)``, in :func:`plan_calls`'
-    order: for a list, the lists of values and records in the same order (nested lists stay nested)."""
+    order: for a list, the lists of values and records in the same order (nested lists stay nested).
+    Each record names ``task``, the task that computed it, when given."""
     remaining = iter(outcomes)
 
     def one(node: Any) -> tuple[Any, Any]:
@@ -96,17 +98,19 @@ def settle_plan(plan: Any, form, outcomes: list[tuple[Any, str | None]], log: Lo
         value, error = next(remaining)
         if error is not None:
             log(f"operator error (recorded; it matters only if the program makes this call): {error}")
-        return value, node.record(value, error)
+        return value, node.record(value, error, task)
 
     return one(plan)
 
 
-def compute_call(spec, form, args: tuple, patch: Any, *, image, backend, log: Log = lambda s: None) -> tuple[Any, Any]:
+def compute_call(spec, form, args: tuple, patch: Any, *, image, backend, log: Log = lambda s: None,
+                 task: str | None = None) -> tuple[Any, Any]:
     """``(value, record)`` of one call on ``patch`` (``"image"``, a box, ``None`` or :data:`MISSING`;
-    a list is a nested fan-out's elements, each computed, values and records as lists in the same order)."""
+    a list is a nested fan-out's elements, each computed, values and records as lists in the same order);
+    the records name ``task``, the task the step runs."""
     plan = call_plan(spec, form, args, patch, whole=lambda: whole_box(image))
     outcomes = [evaluate(backend, spec, form, image, call) for call in plan_calls(plan)]
-    return settle_plan(plan, form, outcomes, log)
+    return settle_plan(plan, form, outcomes, log, task=task)
 
 
 def write_output(path: str, text: str | bytes) -> None:

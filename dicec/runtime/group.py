@@ -122,7 +122,7 @@ def run_group(*, image: Any, group_payload: str, inputs_json: str, out_dir: str,
     out: dict[str, Any] = {}
     for c, spec, form in prepared:
         args, patch = resolve_call(c, values)
-        value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
+        value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log, task=c["task"])
         text = canonical_json(value)
         folder = os.path.join(out_dir, c["task"])
         write_output(os.path.join(folder, "value.json"), text)

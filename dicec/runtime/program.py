@@ -20,7 +20,7 @@ import ast
 import builtins
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dicec.errors import DicecError, Location
@@ -65,12 +65,24 @@ class ProgramError(DicecError):
 
 @dataclass(kw_only=True)
 class Stats:
-    """What the run did: operator calls, how many came from records, how many ran on demand."""
+    """What the run did with its operator calls.
+
+    Attributes:
+        calls: operator calls the program made.
+        from_records: calls answered from a record.
+        on_demand: calls answered by the backend (no record had them).
+        errors: calls whose answer was an operator error.
+        used: the keys (:attr:`~dicec.runtime.calls.Call.key`) of the records that answered a call.
+        computed: each call answered on demand, as ``(operator, program line)`` in call order; the line is
+            where the program's own code made the call (``None`` if no frame of the program was found).
+    """
 
     calls: int = 0
     from_records: int = 0
     on_demand: int = 0
     errors: int = 0
+    used: set[str] = field(default_factory=set)
+    computed: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,10 +102,11 @@ class Runtime:
     """Answers one program run's operator calls."""
 
     def __init__(self, *, registry: Any, image: Any, backend: Backend, records: dict[str, dict] | None = None,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, filename: str | None = None) -> None:
         self.registry, self.image, self.backend = registry, image, backend
         self.records = records or {}
         self.deadline = deadline
+        self.filename = filename  # the program's code object file name: where its calls are made
         self.stats = Stats()
 
     def method(self, name: str) -> Callable | None:
@@ -116,18 +129,29 @@ class Runtime:
         call = Call(operator=spec.name, form=form.kind, patch=None if receiver is None else receiver.root_box,
                     args=tuple(canonical(v) for v in values))
         self.stats.calls += 1
-        record = self.records.get(call.key)
+        key = call.key
+        record = self.records.get(key)
         if record is not None:
             self.stats.from_records += 1
+            self.stats.used.add(key)
             value, error = record.get("value"), record.get("error")
         else:
             self.stats.on_demand += 1
+            self.stats.computed.append((spec.name, self.call_line()))
             value, error = evaluate(self.backend, spec, form, self.image, call)
         if error is not None:
             self.stats.errors += 1
             raise OperatorError(error)
         frame = receiver._frame if receiver is not None else Frame(self, self.image)
         return result_of(form.result, value, receiver, values, frame)
+
+
+    def call_line(self) -> int | None:
+        """The line of the program's innermost frame: where the operator call being made sits."""
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename != self.filename:
+            frame = frame.f_back
+        return None if frame is None else frame.f_lineno
 
 
 def safe_builtins() -> dict[str, Any]:
@@ -154,8 +178,9 @@ def run_program(source: str, *, registry: Any, image: Any, backend: Backend, rec
 
     require_valid(source, registry, path=path)
     deadline = time.monotonic() + limits.max_seconds
-    runtime = Runtime(registry=registry, image=image, backend=backend, records=records, deadline=deadline)
     filename = f"<dicec program {path}>"
+    runtime = Runtime(registry=registry, image=image, backend=backend, records=records, deadline=deadline,
+                      filename=filename)
     code = compile(_guard_handlers(source, path), filename, "exec")
     namespace = _namespace(runtime, registry, log)
     tracer = _Tracer(filename, limits.max_lines, deadline)

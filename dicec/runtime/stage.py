@@ -37,7 +37,8 @@ resolves them (:func:`dicec.runtime.group.resolve_call`) and computed together, 
 batch path where it has one (:func:`dicec.runtime.backend.evaluate_batch`; ``compute_depth`` on
 ``onnx`` stacks them into one ``session.run``), :data:`BATCH_CALLS` calls at a time. The answer pod
 replays each image's program over its records (:func:`dicec.runtime.answer.replay`, what ``dicec
-answer`` runs), a call without a record running on demand.
+answer`` runs), a call without a record running on demand, and logs each replay's counts against the plan
+(``answer: counts {JSON}`` with the image's index and the question's number, :mod:`dicec.runtime.replaycounts`).
 
 What fails what: an image that cannot be read (missing, not an image, not a string in the list) is that
 image's error -- its line carries it through the chain and its answers say so -- never the shard's. A
@@ -52,12 +53,13 @@ from typing import Any, Iterator
 
 from dicec.errors import DicecError
 from dicec.files import read_text
-from dicec.runtime.answer import records_index, replay
+from dicec.runtime.answer import replay
 from dicec.runtime.backend import evaluate_batch, get_backend, registry_for
 from dicec.runtime.calls import canonical_json
 from dicec.runtime.compute import Log, call_plan, plan_calls, settle_plan, whole_box, write_output
 from dicec.runtime.contract import shard_slice, unb64
 from dicec.runtime.group import check_calls, prepare_calls, resolve_call
+from dicec.runtime.replaycounts import ReplayCounts, counts_line, total
 
 #: Images a pod holds at once (read, decoded, computed, then let go).
 CHUNK_IMAGES = 16
@@ -216,7 +218,8 @@ def _compute(lines: list[dict], prepared: list[list[tuple]], models: str | None,
                 items = [(image, call) for (_, image), tree in zip(opened, trees) for call in plan_calls(tree)]
                 outcomes = iter(_evaluate(backend, spec, form, items))
                 for (line, _), tree in zip(opened, trees):
-                    value, record = settle_plan(tree, form, [next(outcomes) for _ in plan_calls(tree)], log=log)
+                    value, record = settle_plan(tree, form, [next(outcomes) for _ in plan_calls(tree)], log=log,
+                                                task=c["task"])
                     line["values"][q][c["task"]] = json.loads(canonical_json(value))  # as the next pod reads it
                     line["records"][q][c["task"]] = record
                 if items:
@@ -237,11 +240,14 @@ def _evaluate(backend: Any, spec: Any, form: Any, items: list) -> list[tuple[Any
 
 def _answer(lines: list[dict], programs: list[str], registry: Any, models: str | None, log: Log,
             where: str) -> list[dict]:
-    """Each line's answers: its programs replayed over its records (errors are that image's answers)."""
+    """Each line's answers: its programs replayed over its records (errors are that image's answers). Each
+    replay's counts against the plan are logged as a counts line with the image's index and the question's
+    number (1, 2, ... in ``--program`` order, :mod:`dicec.runtime.replaycounts`); the pod's totals close the log."""
     from dicec.runtime.program import ProgramError
 
     backend = get_backend(models) if lines else None
     answers: list[dict] = []
+    counted: list[ReplayCounts] = []
     calls = from_records = on_demand = failed = 0
     for chunk in _chunks(lines):
         for line in chunk:
@@ -260,9 +266,11 @@ def _answer(lines: list[dict], programs: list[str], registry: Any, models: str |
                 outcomes.append({"answer": outcome.answer})
                 s = outcome.stats
                 calls, from_records, on_demand = calls + s.calls, from_records + s.from_records, on_demand + s.on_demand
+                counted.append(outcome.counts)
+                log(counts_line(outcome.counts, image=line["image"], index=line["index"], question=q + 1))
             failed += sum(1 for o in outcomes if "error" in o)
             answers.append({"index": line["index"], "image": line["image"], "answers": outcomes})
     log(f"{where}; {len(programs)} question(s): {calls} operator calls, {from_records} from records, "
         f"{on_demand} on demand" + (f" ({backend.name} models)" if backend is not None else "")
-        + f"; {failed} answer(s) failed")
+        + f"; {failed} answer(s) failed" + (f"; {total(counted).summary()}" if counted else ""))
     return answers

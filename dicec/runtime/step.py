@@ -50,6 +50,12 @@ def decode_call(payload: str, field: Callable[[str], str] = _flag) -> dict:
     return body
 
 
+def task_of(call_payload: str) -> str | None:
+    """The id of the task a ``--call`` payload is for (its records name it), or ``None`` if it names none."""
+    task = decode_call(call_payload).get("task")
+    return task if isinstance(task, str) else None
+
+
 def resolve_arg(arg: Any, refs: dict, field: Callable[[str], str] = _flag) -> Any:
     """A task-graph argument (``{"literal"}``, ``{"ref"}``, ``{"format"}``) -> its value."""
     if not isinstance(arg, dict) or len(arg) != 1:
@@ -202,7 +208,8 @@ def run_op(*, name: str | None, image_uri: str | None, call_payload: str | None,
     spec, form, args, patch = prepare_call(name, call_payload, refs_json, patch_json, index, operator_dirs)
     backend = backend or get_backend(models)
     image = load_input(image_uri, crops)
-    value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log)
+    value, record = compute_call(spec, form, args, patch, image=image, backend=backend, log=log,
+                                 task=task_of(call_payload))
     write_crops(crops_out, image, value, wanted, log)
     write_output(value_out, canonical_json(value))
     write_output(record_out, canonical_json(record))

@@ -30,8 +30,10 @@ loopback servers. Each request's program runs under ``--max-seconds`` and ``--ma
 Answers: 200 with ``{"json": J, "text": T}``, two strings: ``J`` the answer's canonical JSON and ``T`` its text
 (a string as it is, anything else as its JSON): exactly what a pods-mode answer step writes to ``answer.json``
 and ``answer.txt`` (without the newline Argo trims from a file), the values of the Workflow's ``answer-json``
-and ``answer`` outputs (:func:`dicec.emit.argo.answer_outputs`); and the replay's counts in the headers
-``Dicec-Operator-Calls``, ``Dicec-From-Records`` and ``Dicec-On-Demand``; 422 ``{"error": "<program>:LINE: KIND:
+and ``answer`` outputs (:func:`dicec.emit.argo.answer_outputs`); the replay's counts in the headers
+``Dicec-Operator-Calls``, ``Dicec-From-Records`` and ``Dicec-On-Demand``, and, set against the plan, in
+``Dicec-Answer-Counts`` (the JSON of :mod:`dicec.runtime.replaycounts`, with the request's image: headers,
+so the body stays the answer alone); 422 ``{"error": "<program>:LINE: KIND:
 DETAIL"}`` when the program raises or fails its check; 400 a malformed request or an unreadable image;
 403 a service URL not allowed; 500 any other set-up problem (a model server that cannot be reached).
 Probes, metrics and the SIGTERM drain are :mod:`dicec.serving.httpbase`'s.
@@ -46,6 +48,7 @@ from http import HTTPStatus
 from typing import Any, Callable
 
 from dicec.errors import DicecError
+from dicec.runtime.replaycounts import COUNTS_HEADER, counts_text
 from dicec.serving.httpbase import (JSONServer, RequestError, no_repeated_keys, parse_json, prometheus,
                                     require_fields, serve_until_signal)
 
@@ -109,6 +112,8 @@ class _Counters:
     refused: int = 0
     failures: int = 0
     on_demand: int = 0
+    records_unused: int = 0
+    mispredicted: int = 0
 
 
 class AnswerServer(JSONServer):
@@ -167,11 +172,13 @@ class AnswerServer(JSONServer):
         finally:
             backend.close()
         stats = outcome.stats
-        self._count(answers=1, on_demand=stats.on_demand)
+        self._count(answers=1, on_demand=stats.on_demand, records_unused=outcome.counts.records_unused,
+                    mispredicted=outcome.counts.records_mispredicted + outcome.counts.calls_mispredicted)
         reply = {ANSWER_JSON_KEY: canonical_json(outcome.answer), ANSWER_TEXT_KEY: answer_text(outcome.answer)}
         return HTTPStatus.OK, reply, {"Dicec-Operator-Calls": str(stats.calls),
-                                               "Dicec-From-Records": str(stats.from_records),
-                                               "Dicec-On-Demand": str(stats.on_demand)}
+                                      "Dicec-From-Records": str(stats.from_records),
+                                      "Dicec-On-Demand": str(stats.on_demand),
+                                      COUNTS_HEADER: counts_text(outcome.counts, image=body["image"])}
 
     def allowed_services(self, services: Any) -> dict[str, str]:
         """The request's ``services``, each URL checked against ``--allow-services`` (403 otherwise)."""
@@ -205,7 +212,11 @@ class AnswerServer(JSONServer):
                     ("failures_total", "counter", "Replays that failed to run (a model server unreachable; HTTP 500).",
                      c.failures),
                     ("on_demand_calls_total", "counter", "Calls without a record, sent to the model servers.",
-                     c.on_demand))
+                     c.on_demand),
+                    ("unused_records_total", "counter", "Records no call of the program used (speculated or "
+                     "mispredicted work).", c.records_unused),
+                    ("mispredicted_total", "counter", "Unused records the plan did not speculate, and calls without "
+                     "a record the plan did not leave to the answer step.", c.mispredicted))
         return "".join(prometheus(f"dicec_answer_{name}", kind, text, [("", value)]) for name, kind, text, value in rows)
 
 

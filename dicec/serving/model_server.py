@@ -306,7 +306,7 @@ class ModelServer(JSONServer):
         through the operator's batching queue, and answer ``{"value", "record"}``."""
         from dicec.runtime.compute import call_plan, plan_calls, settle_plan, whole_box
         from dicec.runtime.contract import result_object, result_value
-        from dicec.runtime.step import resolve_call
+        from dicec.runtime.step import resolve_call, task_of
 
         self.require_ready()
         require_fields(body, {"call", "image"}, {"patch", "index", "refs"})
@@ -343,7 +343,7 @@ class ModelServer(JSONServer):
             raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR, failed)
         with self.lock:
             self.counters[spec.name].steps += 1
-        value, record = settle_plan(plan, form, [(p.value, p.error) for p in done])
+        value, record = settle_plan(plan, form, [(p.value, p.error) for p in done], task=task_of(body["call"]))
         return result_object(value, record)
 
     def handle_call(self, body: Any) -> dict[str, Any]:

@@ -33,7 +33,14 @@ def exec_answer(source: str, image: Path, *, models: str = "seeded", registry=No
 
 def run_answer_of(workflow_yaml: str, tmp: Path, image: Path, *, models: str = "seeded", isolation: str = "thread",
                   parallelism: int = 4) -> dict:
-    """``dicec run`` in-process on workflow text: {"answer": ...} or {"error": (kind, detail, line)} from the answer step."""
+    """``dicec run`` in-process on workflow text: {"answer": ...} or {"failed": step, "log": tail} from the answer step."""
+    return run_and_count(workflow_yaml, tmp, image, models=models, isolation=isolation, parallelism=parallelism)[0]
+
+
+def run_and_count(workflow_yaml: str, tmp: Path, image: Path, *, models: str = "seeded", isolation: str = "thread",
+                  parallelism: int = 4) -> tuple[dict, list]:
+    """:func:`run_answer_of`, and what the answer step reported of its replay (``RunResult.answer_counts``;
+    none when a step failed)."""
     from dicec.runner.workflow import RunOptions, StepFailed, run_workflow
 
     wf = tmp / "wf.yaml"
@@ -42,9 +49,9 @@ def run_answer_of(workflow_yaml: str, tmp: Path, image: Path, *, models: str = "
         result = run_workflow(str(wf), RunOptions(parameters={"image": str(image)}, parallelism=parallelism,
                                                   isolation=isolation, env={"DICEC_MODELS": models}))
     except StepFailed as exc:
-        return {"failed": exc.step, "log": exc.log_tail}
+        return {"failed": exc.step, "log": exc.log_tail}, []
     from dicec.runtime.calls import answer_text
 
     value = json.loads(result.outputs["answer-json"])
     assert result.outputs["answer"] == answer_text(value)  # the plain output: a string without its JSON quotes
-    return {"answer": value}
+    return {"answer": value}, list(result.answer_counts)
