@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicec.cost.report import (DICE_C, REPORT_KIND, REPORT_VERSION, WHAT, a100_catalogue, load_curve, savings_of,
+from dicec.cost.report import (REPORT_KIND, REPORT_VERSION, WHAT, a100_catalogue, bill_fields, load_curve,
                                schedule_of, serial_pool_for, task_rows)
 from dicec.timing.batch import bill_at_load, run_nodes
 from dicec.timing.bill import DEFAULT_LOAD_QPH, bound_usd, check_load, serial_fleet_bill
@@ -82,22 +82,9 @@ def batch_cost_report(workflow, registry, catalogue, *, model: TimingModel = Tim
                   + [{"name": plan.answer.name, "pool": plan.answer.pool, "tasks": 0,
                       "models": list(plan.answer.operators), "load_s": 0.0}]},
         "tasks": task_rows(run),
-        "per_query_usd": round(bill.per_query_usd, 10),
-        "gpu_usd_per_query": round(bill.gpu_usd_per_query, 10),
-        "cpu_usd_per_query": round(bill.cpu_usd_per_query, 10),
-        "usd_per_day": round(bill.usd_per_day, 6),
-        "bill": [line.to_json() for line in bill.lines],
-        "baselines": {k: round(here[k], 10) for k in ("serial_a100", "a100_nodes", "bound", "chosen")},
-        "baseline_bills": {"serial_a100": [line.to_json() for line in fleet.lines],
-                           "a100_nodes": [line.to_json() for line in a100_bill.lines]},
-        "baseline_pools": {"serial_a100": spool.name, "a100_nodes": sorted({s.pool for s in a100_plan.stages}),
-                           "chosen": sorted({s.pool for s in plan.stages})},
-        "savings": {k: round(v, 6) for k, v in savings_of(here).items()},
-        "plan_over_bound": round(here["chosen"] / bound, 6) if bound > 0 else None,
-        "serial": {"pool": spool.name, "warm_s": round(warm, 6), "cold_s": round(cold, 6),
-                   "machines": fleet.lines[0].replicas,
-                   "cold_usd_per_query": round(cold * (spool.hourly(spot=spot) or 0.0) / 3600.0, 10)},
-        "dice_c": dict(DICE_C),
+        **bill_fields(bill, here, fleet=fleet, a100_bill=a100_bill, serial_pool=spool,
+                      a100_pools={s.pool for s in a100_plan.stages}, chosen_pools={s.pool for s in plan.stages},
+                      bound=bound, warm=warm, cold=cold, spot=spot),
         "schedule": schedule_of(run, model, nodes_per_pool, spot, spool.name, run.queries * warm),
     }
     if curve:

@@ -102,13 +102,29 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
     fleet = serial_fleet_bill(warm, load_qph, spool, model, spot=spot)
     a100_bill = job_bill(a100, load_qph, model, cpu_pool=cpu, spot=spot)
     here = price(load_qph)
-    savings = savings_of(here)
     report: dict[str, Any] = {
         "version": REPORT_VERSION, "kind": REPORT_KIND, "input": name or graph.path, "question": graph.question,
         "mode": mode, "load_qph": load_qph, "spot": spot, "fuse": fuse, "what": WHAT,
         "fused_groups": [list(g) for g in fused_groups(placed, registry, model, None, mode=mode, fuse=fuse)],
         "timing_model": model.to_json(), "sources": dict(SOURCES),
         "tasks": task_rows(chosen),
+        **bill_fields(bill, here, fleet=fleet, a100_bill=a100_bill, serial_pool=spool,
+                      a100_pools={p.pool for p in a100_placed.placements.values()},
+                      chosen_pools={p.pool for p in placed.placements.values()}, bound=bound, warm=warm, cold=cold,
+                      spot=spot),
+        "schedule": schedule_of(chosen, model, nodes_per_pool, spot, spool.name, warm),
+    }
+    if curve:
+        report["curve"] = load_curve(price, load_qph)
+    return report
+
+
+def bill_fields(bill, here: dict[str, float], *, fleet, a100_bill, serial_pool, a100_pools: set[str],
+                chosen_pools: set[str], bound: float, warm: float, cold: float, spot: bool) -> dict[str, Any]:
+    """The report's keys about the bill at the load, its baselines (the warm serial fleet, A100 nodes, the
+    bound) and the savings against them: the same for a query's graph and a batch workflow
+    (:mod:`dicec.cost.batch_report`)."""
+    return {
         "per_query_usd": round(bill.per_query_usd, 10),
         "gpu_usd_per_query": round(bill.gpu_usd_per_query, 10),
         "cpu_usd_per_query": round(bill.cpu_usd_per_query, 10),
@@ -117,20 +133,15 @@ def cost_report(placed, registry, catalogue, *, model: TimingModel = TimingModel
         "baselines": {k: round(here[k], 10) for k in ("serial_a100", "a100_nodes", "bound", "chosen")},
         "baseline_bills": {"serial_a100": [line.to_json() for line in fleet.lines],
                            "a100_nodes": [line.to_json() for line in a100_bill.lines]},
-        "baseline_pools": {"serial_a100": spool.name,
-                           "a100_nodes": sorted({p.pool for p in a100_placed.placements.values()}),
-                           "chosen": sorted({p.pool for p in placed.placements.values()})},
-        "savings": {k: round(v, 6) for k, v in savings.items()},
+        "baseline_pools": {"serial_a100": serial_pool.name, "a100_nodes": sorted(a100_pools),
+                           "chosen": sorted(chosen_pools)},
+        "savings": {k: round(v, 6) for k, v in savings_of(here).items()},
         "plan_over_bound": round(here["chosen"] / bound, 6) if bound > 0 else None,
-        "serial": {"pool": spool.name, "warm_s": round(warm, 6), "cold_s": round(cold, 6),
+        "serial": {"pool": serial_pool.name, "warm_s": round(warm, 6), "cold_s": round(cold, 6),
                    "machines": fleet.lines[0].replicas,
-                   "cold_usd_per_query": round(cold * (spool.hourly(spot=spot) or 0.0) / 3600.0, 10)},
+                   "cold_usd_per_query": round(cold * (serial_pool.hourly(spot=spot) or 0.0) / 3600.0, 10)},
         "dice_c": dict(DICE_C),
-        "schedule": schedule_of(chosen, model, nodes_per_pool, spot, spool.name, warm),
     }
-    if curve:
-        report["curve"] = load_curve(price, load_qph)
-    return report
 
 
 def _saving(cost: float, baseline: float) -> float:

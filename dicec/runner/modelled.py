@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dicec.errors import DicecError
+from dicec.runtime.seeded import answer_of_kind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,18 +112,7 @@ class ModelledBackend:
                 y0, y1 = sorted(rng.sample(range(h + 1), 2))
                 out.append({"left": x0, "lower": y0, "right": x1, "upper": y1})
             return out
-        if kind == "patch":
-            lists = [a for a in args if isinstance(a, list)]
-            return rng.randrange(len(lists[0])) if lists and lists[0] else None
-        if kind == "bool":
-            return rng.random() < 0.5
-        if kind == "float":
-            return round(rng.uniform(0.5, 20.0), 4)
-        if kind == "int":
-            return rng.randrange(10)
-        if args and isinstance(args[0], list) and args[0] and all(isinstance(o, str) for o in args[0]):
-            return rng.choice(args[0])
-        return _text(rng, self.assumptions.text_chars)
+        return answer_of_kind(rng, kind, args, text=lambda: _text(rng, self.assumptions.text_chars))
 
 
 def _text(rng: random.Random, chars: int) -> str:

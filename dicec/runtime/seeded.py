@@ -22,10 +22,28 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from typing import Any
+from typing import Any, Callable
 
 VOCABULARY = ("yes", "no", "red", "blue", "green", "white", "black", "two", "three", "left", "right",
               "wood", "metal", "dog", "cat", "person", "car", "table", "outdoors", "sitting")
+
+
+def answer_of_kind(rng: random.Random, kind: str, args: list, *, text: Callable[[], str]) -> Any:
+    """A pseudo-answer of result ``kind`` (any but ``patches``) drawn from ``rng``: an index into the first list
+    argument (``patch``), a bool, a float, an int, one of a list of string options, else ``text()``. The seeded
+    backend and the modelled steps of :mod:`dicec.runner.modelled` answer alike, each from its own seed."""
+    if kind == "patch":
+        lists = [a for a in args if isinstance(a, list)]
+        return rng.randrange(len(lists[0])) if lists and lists[0] else None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "float":
+        return round(rng.uniform(0.5, 20.0), 4)
+    if kind == "int":
+        return rng.randrange(10)
+    if args and isinstance(args[0], list) and args[0] and all(isinstance(o, str) for o in args[0]):
+        return rng.choice(args[0])
+    return text()
 
 
 class SeededBackend:
@@ -44,20 +62,7 @@ class SeededBackend:
         kind = form.result
         if kind == "patches":
             return self.boxes(rng, patch)
-        if kind == "patch":
-            lists = [a for a in args if isinstance(a, list)]
-            if not lists or not lists[0]:
-                return None
-            return rng.randrange(len(lists[0]))
-        if kind == "bool":
-            return rng.random() < 0.5
-        if kind == "float":
-            return round(rng.uniform(0.5, 20.0), 4)
-        if kind == "int":
-            return rng.randrange(10)
-        if args and isinstance(args[0], list) and args[0] and all(isinstance(o, str) for o in args[0]):
-            return rng.choice(args[0])
-        return rng.choice(VOCABULARY)
+        return answer_of_kind(rng, kind, args, text=lambda: rng.choice(VOCABULARY))
 
     @staticmethod
     def read_pixels(image: Any, patch: dict | None, args: list) -> None:
