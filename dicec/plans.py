@@ -13,8 +13,8 @@ generation) are placed. :func:`from_options` turns the options the cost and simu
 timing model they read inputs with.
 
 A pods-mode **batch workflow** (``dicec compile --batch``: shards of stage pods) carries its plan, the
-``dicec.dev/batch-plan`` annotation, and each question's program (``program``, or ``program-1`` ...
-``program-K``); :func:`read_batch_workflow` reads both back (:class:`BatchWorkflow`), each program checked
+``dicec.dev/batch-plan`` annotation, and each question's program (the ``--program`` values of its
+``answer`` container); :func:`read_batch_workflow` reads both back (:class:`BatchWorkflow`), each program checked
 against the plan's hash, so cost and simulate model the shape the workflow really has.
 
 A top-level module, not part of :mod:`dicec.cost` or :mod:`dicec.simulate`, because both verbs read
@@ -159,10 +159,11 @@ def _templates(docs: list[Any]) -> list[dict]:
 
 
 def programs_of_workflow(path: str, docs: list[Any] | None = None) -> list[str]:
-    """The serial programs a dicec workflow carries, in order: its ``answer`` task's ``program`` argument, or a
-    batch of several questions' ``program-1`` ... ``program-K``."""
+    """The serial programs a dicec workflow carries, in order: its ``answer`` task's ``program`` argument, or,
+    in a pods-mode batch, the ``--program`` literals of its ``answer`` container (one per question)."""
     where = Location(path=path)
-    for template in _templates(_documents(path) if docs is None else docs):
+    templates = _templates(_documents(path) if docs is None else docs)
+    for template in templates:
         for task in ((template.get("dag") or {}).get("tasks") or []):
             if task.get("name") != ANSWER_TASK:
                 continue
@@ -170,11 +171,16 @@ def programs_of_workflow(path: str, docs: list[Any] | None = None) -> list[str]:
                      if isinstance(p, dict) and isinstance(p.get("value"), str)}
             if "program" in found:
                 return [_unb64(found["program"], where)]
-            numbered = [f"program-{i}" for i in range(1, len(found) + 1) if f"program-{i}" in found]
-            if numbered:
-                return [_unb64(found[name], where) for name in numbered]
-    raise DicecError("not a dicec workflow: no DAG task 'answer' with a 'program' parameter "
-                     "(compile it with dicec compile, or give the task graph JSON)", location=where)
+    for template in templates:
+        if template.get("name") != ANSWER_TASK:
+            continue
+        args = (template.get("container") or {}).get("args") or []
+        literals = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--program"]
+        if literals and all(isinstance(v, str) and "{{" not in v for v in literals):
+            return [_unb64(v, where) for v in literals]
+    raise DicecError("not a dicec workflow: no DAG task 'answer' with a 'program' parameter, nor an 'answer' "
+                     "container with --program values (compile it with dicec compile, or give the task graph "
+                     "JSON)", location=where)
 
 
 def program_of_workflow(path: str) -> str:
@@ -289,4 +295,4 @@ def _unb64(data: str, where: Location) -> str:
     try:
         return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise DicecError("the answer task's program parameter is not base64url UTF-8", location=where) from None
+        raise DicecError("the answer step's program is not base64url UTF-8", location=where) from None

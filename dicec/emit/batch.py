@@ -10,12 +10,12 @@
 * ``shard`` (a DAG, input ``shard``): the plan's stage pods in a chain, then ``answer``. Each stage pod
   gets the records of the one before it as an input artifact (``from:
   {{tasks.PREV.outputs.artifacts.records}}``) and passes on its own output artifact ``records``; the
-  ``answer`` task's arguments carry each question's program (base64url: ``program``, or ``program-1``
-  ... ``program-K`` for several questions) and its output parameter ``answers`` is the shard's;
+  ``answer`` task's output parameter ``answers`` is the shard's;
 * one container template per stage pod (named after it) on its pool -- ``nvidia.com/gpu`` requests, the
   pool's ``nodeSelector`` and tolerations -- running ``dicec op stage --stage B64 ...`` (the contract
   is :mod:`dicec.runtime.stage`); the ``answer`` template on the answer pod's pool running ``dicec op
-  stage --program B64 ...``, with the output parameter ``answers`` (this shard's answers, one JSON object
+  stage --program B64 ...`` (each question's program, base64url, in the plan's order: literals of the
+  template, like the stage pods' calls, so that no node's status repeats them), with the output parameter ``answers`` (this shard's answers, one JSON object
   per image: ``{"index": i, "answers": [{"answer": A} | {"error": MESSAGE}, ...]}``, one entry per
   question) and the output artifact ``answers`` (the same, one JSON line per image, with its ``image``).
 
@@ -80,9 +80,20 @@ def uses_stages(placed: Sequence[Any], options: EmitOptions) -> bool:
             and not any(getattr(pool, "edge", False) for g in placed for pool in g.pools.values()))
 
 
-def program_parameters(count: int) -> list[str]:
-    """The answer task's program parameters: ``program`` for one question, else ``program-1`` ... ``program-K``."""
-    return ["program"] if count == 1 else [f"program-{i}" for i in range(1, count + 1)]
+def program_arguments(placed: Sequence[Any]) -> list[str]:
+    """The answer template's ``--program B64`` arguments, one per question in the plan's order.
+
+    Literals of the template, not task parameters: Argo copies a task's input parameters into its node's
+    status (and its retry node's), so K programs passed as parameters would weigh K programs x shards x 2 in
+    the Workflow object, most of the 1 MiB a Workflow may hold for a corpus of a hundred questions."""
+    out: list[str] = []
+    for i, g in enumerate(placed, 1):
+        text = b64(g.graph.source)
+        if len(text) >= MAX_ARGUMENT_BYTES:
+            raise DicecError(f"question {i}: its program is {len(text)} bytes of one argument, over Linux's "
+                             f"{MAX_ARGUMENT_BYTES}-byte limit")
+        out += ["--program", text]
+    return out
 
 
 def stage_payload(plan: BatchPlan, name: str, placed: Sequence[Any]) -> str:
@@ -127,21 +138,19 @@ def emit_batch_workflow(placed: Sequence[Any], plan: BatchPlan, options: EmitOpt
         tasks.append(Task(name=stage.name, template=templates[-1], arguments=_arguments(previous),
                           dependencies=[previous] if previous else None))
         previous = stage.name
-    names = program_parameters(len(plan.queries))
-    args = [a for n in names for a in ("--program", "{{inputs.parameters.%s}}" % n)]
     templates.append(Container(
         name=ANSWER_STEP, image=for_arch(answer_image({k: v for g in placed for k, v in g.images.items()}, options),
                                          pools[plan.answer.pool], options),
         command=["dicec", "op", "stage"],
-        args=[*args, *common, *_records_in(previous), "--answers-out", ANSWERS_PATH,
+        args=[*program_arguments(placed), *common, *_records_in(previous), "--answers-out", ANSWERS_PATH,
               "--answers-list-out", ANSWERS_LIST_PATH],
-        inputs=[*_inputs(images_input, previous), *(Parameter(name=n) for n in names)],
+        inputs=_inputs(images_input, previous),
         outputs=[Parameter(name=ANSWERS_OUTPUT, value_from=ValueFrom(path=ANSWERS_LIST_PATH)),
                  Artifact(name=ANSWERS_OUTPUT, path=ANSWERS_PATH, archive=NoneArchiveStrategy())],
         **step_fields(pools[plan.answer.pool], options, deadline_seconds=deadline,
                       model_gb=max((g.answer.gpu_memory_gb for g in placed), default=0.0))))
     tasks.append(Task(name=ANSWER_STEP, template=templates[-1],
-                      arguments={**_arguments(previous), **{n: b64(g.graph.source) for n, g in zip(names, placed)}},
+                      arguments=_arguments(previous),
                       dependencies=[previous] if previous else None))
     shard = DAG(name=SHARD_TEMPLATE, inputs=[Parameter(name=SHARD_PARAMETER)], tasks=tasks, outputs=[Parameter(
         name=ANSWERS_OUTPUT, value_from=ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (ANSWER_STEP,

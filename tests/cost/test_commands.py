@@ -321,7 +321,7 @@ def test_a_batch_workflow_whose_programs_do_not_match_its_plan_is_one_line(env, 
     program = base64.urlsafe_b64encode(b"def execute_command(image):\n    return 1\n").decode().rstrip("=")
     import re
 
-    edited = re.sub(r"(name: program-1\n\s+value: )\S+", lambda m: m.group(1) + program, text, count=1)
+    edited = re.sub(r"(- --program\n(\s+)- )\S+", lambda m: m.group(1) + program, text, count=1)
     assert edited != text
     wf.write_text(edited)
     r = CliRunner().invoke(cli, ["cost", str(wf), *common(env)])

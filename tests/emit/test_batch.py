@@ -55,8 +55,8 @@ def test_shards_fan_out_a_chain_of_stage_pods(builtin_registry, pools):
     assert answer["dependencies"] == [second["name"]]
     assert second["arguments"]["artifacts"] == [{"name": "records",
                                                  "from": "{{tasks.%s.outputs.artifacts.records}}" % first["name"]}]
-    program = next(p["value"] for p in answer["arguments"]["parameters"] if p["name"] == "program")
-    assert unb64(program) == result.program
+    answer_args = t["answer"]["container"]["args"]
+    assert answer_args[:1] == ["--program"] and unb64(answer_args[1]) == result.program
     for stage, pool in zip(plan.stages, ("a4000", "a6000")):
         pod = t[stage.name]
         assert pod["container"]["command"] == ["dicec", "op", "stage"]
@@ -127,11 +127,10 @@ def test_several_questions_share_the_stage_pods(builtin_registry, pools):
     assert len(plan.stages[0].models) == len({m.key for m in plan.stages[0].models})
     assert {t.query for t in plan.stages[0].tasks} == {0, 1, 2}
     answer = templates(result.workflow)["shard"]["dag"]["tasks"][-1]
-    params = {p["name"]: p["value"] for p in answer["arguments"]["parameters"]}
-    assert [unb64(params[f"program-{i}"]) for i in (1, 2, 3)] == [p.program for p in result.inputs]
+    assert [p["name"] for p in answer["arguments"]["parameters"]] == ["shard"]  # no program in any node's status
     args = templates(result.workflow)["answer"]["container"]["args"]
-    assert [args[i + 1] for i, a in enumerate(args) if a == "--program"] == [
-        "{{inputs.parameters.program-%d}}" % i for i in (1, 2, 3)]
+    assert [unb64(args[i + 1]) for i, a in enumerate(args) if a == "--program"] == [p.program for p in result.inputs]
+    assert [p["name"] for p in templates(result.workflow)["answer"]["inputs"]["parameters"]] == ["shard"]
     stage = templates(result.workflow)[plan.stages[0].name]["container"]["args"]
     calls = json.loads(unb64(stage[stage.index("--stage") + 1]))["calls"]
     assert [len(c) for c in calls] == [sum(1 for t in plan.stages[0].tasks if t.query == q) for q in range(3)]
@@ -142,8 +141,7 @@ def test_untrusted_question_text_stays_base64(builtin_registry, pools, tmp_path)
     q.write_text('Is there a "{{workflow.name}}" or a \'}}\' or a $(rm -rf /) on the table?\n')
     result = compile_(builtin_registry, pools, q, COLOUR)
     allowed = {"item", "inputs.parameters.shard", "workflow.parameters.images", "tasks.shard.outputs.parameters.answers",
-               "tasks.answer.outputs.parameters.answers", "inputs.parameters.program-1",
-               "inputs.parameters.program-2"} | {f"tasks.{s.name}.outputs.artifacts.records" for s in result.plan.stages}
+               "tasks.answer.outputs.parameters.answers"} | {f"tasks.{s.name}.outputs.artifacts.records" for s in result.plan.stages}
     found = set(re.findall(r"\{\{([^{}]*)\}\}", result.yaml))
     assert found <= allowed, found - allowed
     assert "rm -rf" not in result.yaml and "workflow.name" not in result.yaml

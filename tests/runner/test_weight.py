@@ -133,6 +133,31 @@ def test_the_compile_summary_says_what_fits(tmp_path):
     assert line.startswith(f"{out}: Argo: 51 nodes and ") and "at most 4 images per workflow under 1.00 MiB" in line
 
 
+def test_a_batch_of_the_corpus_questions_keeps_its_programs_out_of_the_node_statuses(tmp_path):
+    """The 118 questions of benchmarks/gqa_corpus as one pods-mode batch in 8 shards (docs/cost.md): the
+    programs are literals of the answer template, so no node's status repeats them and images fit."""
+    questions = [q for q in (REPO / "benchmarks" / "gqa_corpus" / "questions.txt").read_text().splitlines() if q.strip()]
+    files = []
+    for i, q in enumerate(questions, 1):
+        files.append(tmp_path / f"q{i:03d}.txt")
+        files[-1].write_text(q + "\n")
+    out = tmp_path / "corpus.yaml"
+    r = CliRunner().invoke(cli, ["compile", *map(str, files), "--batch", "--shards", "8", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stderr.splitlines() if x.startswith(f"{out}: Argo: "))
+    assert ("58 nodes and 250.9 KiB fixed; at most 33 images per workflow under 1.00 MiB (101 with the node "
+            "statuses gzip-compressed)") in line, line
+    doc = load_workflow(str(out))
+    from dicec.runner.modelled import StepModel
+
+    result = Runner(doc, RunOptions(parameters={"images": json.dumps(["s3://b/1.jpg", "s3://b/2.jpg"])},
+                                    model=StepModel(Assumptions()))).run()
+    status = result.nodes.status_json()
+    answer = next(t for t in doc["spec"]["templates"] if t["name"] == "answer")["container"]["args"]
+    programs = [answer[i + 1] for i, a in enumerate(answer) if a == "--program"]
+    assert len(programs) == len(questions) and not any(p in status for p in programs)
+
+
 def ten_thousand() -> list[str]:
     return [f"s3://claims-2025/uploads/2025/05/{i:06d}/car.jpg" for i in range(10000)]
 
