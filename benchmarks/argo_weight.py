@@ -54,10 +54,9 @@ def _row(label: str, path: Path, parameters: dict[str, str], models: str) -> dic
             "max_images_compressed_at_defaults": default.max_images_compressed}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    args = parser.parse_args()
+def measure() -> tuple[list[dict], list[dict]]:
+    """Every run's row and the two 10,000-image splits (tests/test_docs_figures.py holds docs/production.md to
+    them)."""
     from runner.test_weight import crowded_scene, ten_thousand
     from runtime.helpers import write_image
 
@@ -96,7 +95,21 @@ def main() -> None:
                            "workflows": len(ranges), "images_per_workflow": [min(sizes), max(sizes)],
                            "largest_workflow_bytes": max(weight.workflow_bytes(b - a, len(images[0]))
                                                          for a, b in ranges),
-                           "bound": weight.bound, "max_images_compressed": weight.max_images_compressed})
+                           "bound": weight.bound, "max_images": weight.max_images,
+                           "max_images_compressed": weight.max_images_compressed})
+    return rows, splits
+
+
+def mean_and_worst(rows: list[dict]) -> tuple[float, dict]:
+    """The mean |error| in percent over the runs and the run with the largest."""
+    return sum(abs(r["error_pct"]) for r in rows) / len(rows), max(rows, key=lambda r: abs(r["error_pct"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    args = parser.parse_args()
+    rows, splits = measure()
     if args.format == "json":
         print(json.dumps({"runs": rows, "splits": splits}, indent=2))
         return
@@ -107,9 +120,9 @@ def main() -> None:
         print(f"| {r['workflow']} | {r['images']} | {r['nodes']} | {r['status_bytes']:,} ({r['status_bytes_gzip']:,}) | "
               f"{r['detections']:g} | {r['estimate']:,} | {r['error_pct']:+.1f}% | {r['per_image_at_defaults']:,} | "
               f"{r['max_images_at_defaults']} ({r['max_images_compressed_at_defaults']}) |")
-    worst = max(rows, key=lambda r: abs(r["error_pct"]))
+    mean, worst = mean_and_worst(rows)
     print(f"\nlargest error: {worst['error_pct']:+.1f}% ({worst['workflow']}); "
-          f"mean |error| {sum(abs(r['error_pct']) for r in rows) / len(rows):.1f}% over {len(rows)} runs")
+          f"mean |error| {mean:.1f}% over {len(rows)} runs")
     for s in splits:
         print(f"{s['workflow']}: {s['images']:,} images -> {s['workflows']:,} Workflows of "
               f"{s['images_per_workflow'][0]}-{s['images_per_workflow'][1]} images, the largest "

@@ -66,6 +66,7 @@ def main() -> dict:
     from dicec.runner.workflow import RunOptions, run_workflow
     from dicec.runtime.answer import replay
     from dicec.runtime.backend import get_backend, registry_for
+    from dicec.runtime.contract import ANSWER_JSON_OUTPUT
     from dicec.runtime.images import load_image
     from dicec.runtime.program import run_program
     from dicec.timing.model import TimingModel
@@ -106,7 +107,8 @@ def main() -> dict:
                    "pods_mode_run_s": median_s(lambda: run("pods.yaml"), args.repeat)}
             s, p = runs["services.yaml"], runs["pods.yaml"]
             row.update(steps=s.steps, requests=s.requests, pods_mode_steps=p.steps,
-                       same_answer=json.loads(s.outputs["answer"]) == runs["exec"].answer == json.loads(p.outputs["answer"]))
+                       same_answer=(json.loads(s.outputs[ANSWER_JSON_OUTPUT]) == runs["exec"].answer
+                                    == json.loads(p.outputs[ANSWER_JSON_OUTPUT])))
             out["runs"][models] = row
 
         # the answer server's replay: the program over the steps' results (records), seeded answers

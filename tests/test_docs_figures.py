@@ -201,3 +201,60 @@ def test_the_readme_quotes_the_plan_accuracy_benchmark():
             assert f["calls_mispredicted"] == 0 and f["records_mispredicted"] == 0, f
         assert figs["classes"]["fully predicted"]["calls_computed"] == 0
     assert body["models"]["seeded"]["classes"]["with residual calls"]["calls_computed"] > 0
+
+
+def test_docs_production_quotes_the_argo_weight_benchmark():
+    """docs/production.md's "Workflows that fit Argo" figures are what benchmarks/argo_weight.py measures now
+    (they had drifted once when records gained their task id)."""
+    import re
+
+    bench = load(REPO / "benchmarks" / "argo_weight.py", "argo_weight_benchmark")
+    rows, splits = bench.measure()
+    doc = " ".join((REPO / "docs" / "production.md").read_text().split())
+    mean, worst = bench.mean_and_worst(rows)
+    run = {r["workflow"]: r for r in rows}
+    split = {s["workflow"].split("--mode ")[1]: s for s in splits}
+    per_image = {mode: re.search(r"and ([0-9.]+ [KM]iB) of node status per image", s["summary_at_defaults"]).group(1)
+                 for mode, s in split.items()}
+    crowd = run["1120 circles, one query"]
+    expected = [
+        f"{len(rows)} runs",
+        f"The estimate is within {mean:.1f}% of the measured bytes on average. Its largest error is "
+        f"{worst['error_pct']:+.1f}%, for {worst['workflow']},",
+        f"| damage-parts, pods (fused) | 5 | {run['damage-parts']['per_image_at_defaults']:,} bytes |",
+        f"| damage-parts, `--no-fuse` | 77 at 1.58 detections per find | "
+        f"{run['damage-parts --no-fuse']['per_image_at_defaults']:,} bytes |",
+        f"| damage-parts, services | 51 | {run['damage-parts --mode services']['per_image_at_defaults']:,} bytes |",
+        f"| damage-parts `--batch` (pods, 8 shards of stage pods) | 0 (42 fixed) | {per_image['pods']} | "
+        f"{split['pods']['max_images']} ({split['pods']['max_images_compressed']}) |",
+        f"| damage-parts `--batch --mode services` | 51 | {per_image['services']} | "
+        f"{split['services']['max_images']} ({split['services']['max_images_compressed']}) |",
+        f"| 1120 circles checked one by one, one query | 5 | {crowd['status_bytes']:,} bytes measured "
+        f"({crowd['status_bytes_gzip']:,} gzip) |",
+        f"the figure above is {per_image['services']} per image",
+        f"runs as {split['pods']['workflows']} Workflows of {split['pods']['images_per_workflow'][0]}-"
+        f"{split['pods']['images_per_workflow'][1]} images. The largest is {split['pods']['largest_workflow_bytes']:,} "
+        f"of {split['pods']['bound']:,} bytes.",
+        f"runs as {split['services']['workflows']:,} Workflows of {split['services']['images_per_workflow'][1]} images.",
+    ]
+    for text in expected:
+        assert text in doc, text
+
+
+def test_docs_services_quotes_the_services_http_benchmark():
+    """benchmarks/services_http.py runs (it once broke when the answer output became plain text) and its counts
+    are the ones docs/services.md states; its times are this machine's and are not compared."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "services_http.py"), "--repeat", "1",
+                          "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    doc = " ".join((REPO / "docs" / "services.md").read_text().split())
+    assert (f"that is {result['step_pods_after']} step pods and {result['http_steps']} HTTP steps per query, where "
+            f"services mode ran {result['step_pods_before']} pods before") in doc
+    assert (result["step_pods_before"], result["step_pods_after"], result["http_steps"]) == (49, 0, 25)
+    for models, row in result["runs"].items():
+        assert row["same_answer"] is True and row["steps"] == 0 and row["requests"] == 25, models
+        assert f"| {models} | " in doc and f"| 0 | {row['requests']} |" in doc

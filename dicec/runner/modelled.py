@@ -168,11 +168,12 @@ class StepModel:
     def op(self, params: dict) -> None:
         from dicec.runtime.calls import canonical_json
         from dicec.runtime.compute import compute_call
-        from dicec.runtime.step import prepare_call
+        from dicec.runtime.step import prepare_call, task_of
 
         spec, form, args, patch = prepare_call(params["name"], params["call_payload"], params["refs_json"],
                                                params["patch_json"], params["index"], self.operator_dirs)
-        value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend)
+        value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend,
+                                     task=task_of(params["call_payload"]))
         _write(params["value_out"], canonical_json(value))
         _write(params["record_out"], canonical_json(record))
         if params.get("crops_out"):  # an edge detection's crop bundle: an artifact, so its bytes do not count
@@ -186,7 +187,8 @@ class StepModel:
         values = parse_inputs(params["inputs_json"])
         for c, spec, form in prepare_calls(decode_group(params["group_payload"]), self.registry):
             args, patch = resolve_call(c, values)
-            value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend)
+            value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend,
+                                         task=c["task"])
             text = canonical_json(value)
             _write(os.path.join(params["out_dir"], c["task"], "value.json"), text)
             _write(os.path.join(params["out_dir"], c["task"], "record.json"), canonical_json(record))
@@ -211,7 +213,8 @@ class StepModel:
                 for q, question in enumerate(prepared):
                     for c, spec, form in question:
                         args, patch = resolve_call(c, line["values"][q])
-                        value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend)
+                        value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend,
+                                                     task=c["task"])
                         line["values"][q][c["task"]] = json.loads(canonical_json(value))
                         line["records"][q][c["task"]] = record
             _write(params["records_out"], "".join(canonical_json(line) + "\n" for line in lines), newline=False)
@@ -229,7 +232,7 @@ class StepModel:
         from dicec.runtime.calls import canonical_json
         from dicec.runtime.compute import compute_call
         from dicec.runtime.contract import result_object, result_value
-        from dicec.runtime.step import resolve_call
+        from dicec.runtime.step import resolve_call, task_of
 
         request = json.loads(body)
         if urlsplit(url).path.endswith("/v1/answer"):  # the answer server's reply: {json, text}
@@ -240,7 +243,8 @@ class StepModel:
         refs = {task: result_value(v) for task, v in (request.get("refs") or {}).items()}
         spec, form, args, patch = resolve_call(request["call"], refs, result_value(request.get("patch", "image")),
                                                request.get("index", "none"), self.registry)
-        value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend)
+        value, record = compute_call(spec, form, args, patch, image=self.image, backend=self.backend,
+                                     task=task_of(request["call"]))
         return canonical_json(result_object(value, record))
 
 
