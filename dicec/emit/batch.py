@@ -15,8 +15,8 @@
   pool's ``nodeSelector`` and tolerations -- running ``dicec op stage --stage B64 ...`` (the contract
   is :mod:`dicec.runtime.stage`); the ``answer`` template on the answer pod's pool running ``dicec op
   stage --program B64 ...`` (each question's program, base64url, in the plan's order: literals of the
-  template, like the stage pods' calls, so that no node's status repeats them), with the output parameter ``answers`` (this shard's answers, one JSON object
-  per image: ``{"index": i, "answers": [{"answer": A} | {"error": MESSAGE}, ...]}``, one entry per
+  template, like the stage pods' calls, so that no node's status repeats them), with the output parameter
+  ``answers`` (this shard's answers, one JSON object per image: ``{"index": i, "answers": [{"answer": A} | {"error": MESSAGE}, ...]}``, one entry per
   question) and the output artifact ``answers`` (the same, one JSON line per image, with its ``image``).
 
 The image list never travels through argv or the environment (Linux refuses one argument over 128 KiB,
@@ -88,12 +88,17 @@ def program_arguments(placed: Sequence[Any]) -> list[str]:
     the Workflow object, most of the 1 MiB a Workflow may hold for a corpus of a hundred questions."""
     out: list[str] = []
     for i, g in enumerate(placed, 1):
-        text = b64(g.graph.source)
-        if len(text) >= MAX_ARGUMENT_BYTES:
-            raise DicecError(f"question {i}: its program is {len(text)} bytes of one argument, over Linux's "
-                             f"{MAX_ARGUMENT_BYTES}-byte limit")
-        out += ["--program", text]
+        out += ["--program", one_argument(b64(g.graph.source), f"question {i}: its program is", "")]
     return out
+
+
+def one_argument(text: str, what: str, advice: str) -> str:
+    """``text``, checked to fit one command-line argument (:data:`MAX_ARGUMENT_BYTES`); else one line: ``what``
+    (ending in its verb) the size, the limit, then ``advice``."""
+    if len(text) >= MAX_ARGUMENT_BYTES:
+        raise DicecError(f"{what} {len(text)} bytes of one argument, over Linux's {MAX_ARGUMENT_BYTES}-byte "
+                         f"limit{advice}")
+    return text
 
 
 def stage_payload(plan: BatchPlan, name: str, placed: Sequence[Any]) -> str:
@@ -103,11 +108,9 @@ def stage_payload(plan: BatchPlan, name: str, placed: Sequence[Any]) -> str:
     for t in stage.tasks:
         calls[t.query].append(steps.call_body(placed[t.query].graph.task(t.task)))
     body = {"stage": name, "calls": calls}
-    text = b64(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
-    if len(text) >= MAX_ARGUMENT_BYTES:
-        raise DicecError(f"stage {name}: its calls for {len(plan.queries)} question(s) are {len(text)} bytes of one "
-                         f"argument, over Linux's {MAX_ARGUMENT_BYTES}-byte limit; compile fewer questions together")
-    return text
+    return one_argument(b64(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)),
+                        f"stage {name}: its calls for {len(plan.queries)} question(s) are",
+                        "; compile fewer questions together")
 
 
 def pod_deadline(plan: BatchPlan, options: EmitOptions) -> int:
